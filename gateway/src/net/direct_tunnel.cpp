@@ -1,0 +1,93 @@
+#include "net/direct_tunnel.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "net/deadline.hpp"
+#include "net/socket_stream.hpp"
+
+namespace gw::net {
+
+asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
+  auto executor = co_await asio::this_coro::executor;
+  OpenResult result;
+  const std::string target = request.host + ":" + std::to_string(request.port);
+  tcp::socket socket(executor);
+  tcp::resolver resolver(executor);
+  Deadline deadline(executor, request.connect_timeout, [&socket, &resolver] {
+    error_code ignored;
+    resolver.cancel();
+    socket.close(ignored);
+  });
+  auto timed_out = [&] {
+    result.error = asio::error::timed_out;
+    result.reason = "connect to " + target + " timed out after " +
+                    std::to_string(request.connect_timeout.count()) + "ms";
+  };
+
+  error_code ec;
+  auto address = asio::ip::make_address(request.host, ec);
+  if (!ec) {
+    co_await socket.async_connect(tcp::endpoint(address, request.port), asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    auto endpoints = co_await resolver.async_resolve(request.host, std::to_string(request.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline.expired()) {
+      timed_out();
+      co_return result;
+    }
+    if (ec) {
+      result.error = ec;
+      result.reason = "resolve " + request.host + ": " + ec.message();
+      co_return result;
+    }
+    co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (deadline.expired()) {
+    timed_out();
+    co_return result;
+  }
+  if (ec) {
+    result.error = ec;
+    result.reason = "connect to " + target + ": " + ec.message();
+    co_return result;
+  }
+  if (request.no_delay) socket.set_option(tcp::no_delay(true), ec);
+
+  if (!request.tls.enabled) {
+    deadline.disarm();
+    result.stream = std::make_unique<TcpStream>(std::move(socket));
+    co_return result;
+  }
+
+  std::unique_ptr<TlsStream> tls;
+  try {
+    auto ctx = tls_.get(request.tls);
+    tls = std::make_unique<TlsStream>(std::move(socket), TlsClientContexts::new_session(ctx.get(), request.tls, request.host));
+  } catch (const std::exception& e) {
+    result.error = asio::error::invalid_argument;
+    result.reason = e.what();
+    co_return result;
+  }
+  // The socket moved into the TLS stream: the deadline now has to close that one.
+  Deadline handshake_deadline(executor, request.connect_timeout, [s = tls.get()] { s->close(); });
+  deadline.disarm();
+  std::string reason;
+  ec = co_await tls->handshake_client(reason);
+  if (handshake_deadline.expired()) {
+    result.error = asio::error::timed_out;
+    result.reason = "TLS handshake with " + target + " timed out";
+    co_return result;
+  }
+  if (ec) {
+    result.error = ec;
+    result.reason = reason + " (" + target + ")";
+    co_return result;
+  }
+  result.stream = std::move(tls);
+  co_return result;
+}
+
+}  // namespace gw::net

@@ -1,0 +1,216 @@
+#include "net/socket_stream.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace gw::net {
+
+namespace {
+constexpr auto use_awaitable = asio::use_awaitable;
+}
+
+std::string endpoint_string(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  std::string host = address.to_string();
+  if (address.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+namespace {
+void describe_endpoints(tcp::socket& socket, StreamInfo& info) {
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (!ec) info.peer = endpoint_string(remote);
+  auto local = socket.local_endpoint(ec);
+  if (!ec) info.local = endpoint_string(local);
+}
+}  // namespace
+
+// ---- TcpStream -------------------------------------------------------------------------------------
+
+TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) { describe_endpoints(socket_, info_); }
+
+asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
+  IoResult result;
+  result.bytes =
+      co_await socket_.async_read_some(buffer, asio::redirect_error(use_awaitable, result.error));
+  bytes_read_ += result.bytes;
+  co_return result;
+}
+
+asio::awaitable<IoResult> TcpStream::write(asio::const_buffer buffer) {
+  IoResult result;
+  result.bytes = co_await asio::async_write(socket_, buffer, asio::redirect_error(use_awaitable, result.error));
+  bytes_written_ += result.bytes;
+  co_return result;
+}
+
+asio::awaitable<error_code> TcpStream::shutdown_write() {
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  co_return ec;
+}
+
+void TcpStream::close() noexcept {
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+void TcpStream::set_no_delay(bool on) noexcept {
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(on), ignored);
+}
+
+// ---- TlsStream -------------------------------------------------------------------------------------
+
+TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)), ssl_(std::move(ssl)) {
+  describe_endpoints(socket_, info_);
+  socket_.non_blocking(true);
+  SSL_set_fd(ssl_.get(), socket_.native_handle());
+  SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+asio::awaitable<error_code> TlsStream::wait_for(int ssl_error) {
+  error_code ec;
+  if (closed_) co_return asio::error::operation_aborted;
+  co_await socket_.async_wait(ssl_error == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+                              asio::redirect_error(use_awaitable, ec));
+  if (!ec && closed_) ec = asio::error::operation_aborted;
+  co_return ec;
+}
+
+error_code TlsStream::failure(int ssl_error, int ret) {
+  if (closed_) return asio::error::operation_aborted;
+  if (ssl_error == SSL_ERROR_SYSCALL) {
+    int err = errno;
+    ERR_clear_error();
+    if (ret == 0 || err == 0) return asio::error::connection_reset;
+    return error_code(err, boost::system::system_category());
+  }
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return asio::error::connection_reset;
+  return error_code(static_cast<int>(code), asio::error::get_ssl_category());
+}
+
+asio::awaitable<error_code> TlsStream::handshake_client(std::string& reason) {
+  for (;;) {
+    ERR_clear_error();
+    int ret = SSL_connect(ssl_.get());
+    if (ret == 1) co_return error_code{};
+    int err = SSL_get_error(ssl_.get(), ret);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if (auto ec = co_await wait_for(err)) {
+        reason = "TLS handshake: " + ec.message();
+        co_return ec;
+      }
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl_.get());
+    error_code ec = failure(err, ret);
+    if (verify != X509_V_OK) {
+      reason = std::string("TLS certificate verification failed: ") + X509_verify_cert_error_string(verify);
+    } else {
+      reason = "TLS handshake failed: " + ec.message();
+    }
+    co_return ec;
+  }
+}
+
+asio::awaitable<IoResult> TlsStream::read_some(asio::mutable_buffer buffer) {
+  IoResult result;
+  if (read_closed_) {
+    result.error = asio::error::eof;
+    co_return result;
+  }
+  for (;;) {
+    if (closed_) {
+      result.error = asio::error::operation_aborted;
+      co_return result;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    int ret = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
+    if (ret == 1) {
+      result.bytes = n;
+      bytes_read_ += n;
+      co_return result;
+    }
+    int err = SSL_get_error(ssl_.get(), ret);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if ((result.error = co_await wait_for(err))) co_return result;
+      continue;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      read_closed_ = true;
+      result.error = asio::error::eof;
+    } else {
+      result.error = failure(err, ret);
+    }
+    co_return result;
+  }
+}
+
+asio::awaitable<IoResult> TlsStream::write(asio::const_buffer buffer) {
+  IoResult result;
+  const auto* data = static_cast<const char*>(buffer.data());
+  std::size_t left = buffer.size();
+  while (left > 0) {
+    if (closed_) {
+      result.error = asio::error::operation_aborted;
+      break;
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    int ret = SSL_write_ex(ssl_.get(), data, left, &n);
+    if (ret == 1) {
+      data += n;
+      left -= n;
+      result.bytes += n;
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), ret);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      if ((result.error = co_await wait_for(err))) break;
+      continue;
+    }
+    result.error = failure(err, ret);
+    break;
+  }
+  bytes_written_ += result.bytes;
+  co_return result;
+}
+
+asio::awaitable<error_code> TlsStream::shutdown_write() {
+  // One SSL_shutdown sends close_notify; reading goes on until the peer sends its own.
+  for (;;) {
+    if (closed_) co_return asio::error::operation_aborted;
+    ERR_clear_error();
+    int ret = SSL_shutdown(ssl_.get());
+    if (ret >= 0) co_return error_code{};
+    int err = SSL_get_error(ssl_.get(), ret);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+      if (auto ec = co_await wait_for(err)) co_return ec;
+      continue;
+    }
+    co_return failure(err, ret);
+  }
+}
+
+void TlsStream::close() noexcept {
+  closed_ = true;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+void TlsStream::set_no_delay(bool on) noexcept {
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(on), ignored);
+}
+
+}  // namespace gw::net

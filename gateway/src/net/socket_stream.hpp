@@ -1,0 +1,73 @@
+// Streams over sockets: plain TCP and TLS on a TCP socket.
+//
+// TlsStream drives OpenSSL directly on the socket's file descriptor (SSL_set_fd) and waits for
+// readiness with Asio, rather than using asio::ssl::stream: that gives a real TLS half-close
+// (close_notify sent while reading continues), which asio::ssl::stream's shutdown cannot do without
+// a concurrent read, and it saves the copy through a memory BIO pair.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "gateway/plugin/stream.hpp"
+
+namespace gw::net {
+
+using tcp = boost::asio::ip::tcp;
+
+std::string endpoint_string(const tcp::endpoint& endpoint);
+
+class TcpStream final : public Stream {
+ public:
+  explicit TcpStream(tcp::socket socket);
+
+  asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override;
+  asio::awaitable<error_code> shutdown_write() override;
+  void close() noexcept override;
+  void set_no_delay(bool on) noexcept override;
+
+  tcp::socket& socket() noexcept { return socket_; }
+
+ private:
+  tcp::socket socket_;
+};
+
+struct SslDeleter {
+  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
+};
+using SslPtr = std::unique_ptr<SSL, SslDeleter>;
+
+class TlsStream final : public Stream {
+ public:
+  // Takes a connected socket and an SSL object configured for it (not yet bound to the fd).
+  TlsStream(tcp::socket socket, SslPtr ssl);
+
+  // Performs the client handshake. On failure returns the error and sets `reason` (with the
+  // certificate verification result where that was the cause).
+  asio::awaitable<error_code> handshake_client(std::string& reason);
+
+  asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override;
+  asio::awaitable<error_code> shutdown_write() override;
+  void close() noexcept override;
+  void set_no_delay(bool on) noexcept override;
+
+ private:
+  // Waits until the socket is ready for what OpenSSL asked (`ssl_error` is WANT_READ/WANT_WRITE).
+  asio::awaitable<error_code> wait_for(int ssl_error);
+  error_code failure(int ssl_error, int ret);
+
+  tcp::socket socket_;
+  SslPtr ssl_;
+  bool read_closed_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace gw::net

@@ -1,0 +1,121 @@
+#include "net/splice.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <memory>
+
+namespace gw::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Shared by the two directions and the idle watchdog; they all run on one executor (a worker thread),
+// so no synchronisation is needed.
+struct SpliceState {
+  SpliceState(Stream& first, Stream& second) : a(first), b(second) {}
+  Stream& a;
+  Stream& b;
+  Clock::time_point last_activity = Clock::now();
+  int running = 2;  // directions still copying
+  bool failed = false;
+  bool idle = false;
+  SpliceResult result;
+
+  void fail(error_code ec, bool by_a) {
+    if (failed) return;
+    failed = true;
+    result.error = ec;
+    result.aborted_by_a = by_a;
+    a.close();
+    b.close();
+  }
+};
+
+// Copies from -> to until eof (then half-closes `to`) or an error. One buffer: the next read is issued
+// only after the previous write completed, which is what propagates backpressure.
+asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool from_is_a, std::size_t buffer_size,
+                           Counter* counter, std::uint64_t& total) {
+  std::unique_ptr<char[]> buffer(new char[buffer_size]);
+  for (;;) {
+    IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
+    if (r.bytes > 0) {
+      state.last_activity = Clock::now();
+      IoResult w = co_await to.write(asio::buffer(buffer.get(), r.bytes));
+      total += w.bytes;
+      if (counter) counter->add(w.bytes);
+      if (w.error) {
+        if (!state.failed) state.fail(w.error, !from_is_a);
+        co_return;
+      }
+    }
+    if (r.error == asio::error::eof) {
+      if (auto ec = co_await to.shutdown_write(); ec && !state.failed) state.fail(ec, !from_is_a);
+      co_return;
+    }
+    if (r.error) {
+      if (!state.failed) state.fail(r.error, from_is_a);
+      co_return;
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options) {
+  auto executor = co_await asio::this_coro::executor;
+  SpliceState state(a, b);
+  asio::steady_timer watchdog(executor);
+  const bool idle_timeout = options.idle_timeout.count() > 0;
+
+  // The two directions and the watchdog run as their own coroutines on this executor; `all_done` is
+  // cancelled when the last of them ends, which is what this coroutine waits for.
+  int pending = 0;
+  asio::steady_timer all_done(executor);
+  auto task_done = [&](std::exception_ptr error) {
+    if (error) state.fail(asio::error::fault, false);
+    if (--pending == 0) all_done.cancel();
+  };
+  auto direction_done = [&](std::exception_ptr error) {
+    if (--state.running == 0) watchdog.cancel();
+    task_done(error);
+  };
+
+  pending = idle_timeout ? 3 : 2;
+  asio::co_spawn(executor,
+                 pump(state, b, a, false, options.buffer_size, options.bytes_b_to_a, state.result.bytes_b_to_a),
+                 direction_done);
+  asio::co_spawn(executor,
+                 pump(state, a, b, true, options.buffer_size, options.bytes_a_to_b, state.result.bytes_a_to_b),
+                 direction_done);
+  if (idle_timeout) {
+    // Sleeps until the last activity plus the timeout; activity in the meantime moves the deadline,
+    // so there is no timer operation per read.
+    auto watch = [&]() -> asio::awaitable<void> {
+      while (state.running > 0 && !state.failed) {
+        watchdog.expires_at(state.last_activity + options.idle_timeout);
+        error_code ec;
+        co_await watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        if (state.running > 0 && !state.failed && Clock::now() >= state.last_activity + options.idle_timeout) {
+          state.idle = true;
+          state.fail(asio::error::timed_out, false);
+        }
+      }
+    };
+    asio::co_spawn(executor, watch(), task_done);
+  }
+
+  while (pending > 0) {
+    all_done.expires_at(asio::steady_timer::time_point::max());
+    error_code ignored;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  state.result.idle_timeout = state.idle;
+  co_return state.result;
+}
+
+}  // namespace gw::net

@@ -1,0 +1,37 @@
+// Routes: a configured destination bound to the handler its route type's plugin created for it.
+// Building them is the last step of validation, shared by `gatewayd check` and `gatewayd run`.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "gateway/plugin/plugin.hpp"
+#include "net/tls_context.hpp"
+#include "plugins/loader.hpp"
+
+namespace gw::runtime {
+
+struct Route {
+  Destination destination;  // settings resolved against the plugin's manifest
+  config::Endpoint listen;
+  std::unique_ptr<EdgeRouteHandler> handler;
+  Gauge* active = nullptr;
+  Counter* accepted = nullptr;
+  Counter* refused = nullptr;
+  std::atomic<std::uint32_t> connections{0};
+};
+
+// Resolves each destination's route type and settings, creates its handler and its TLS context.
+// Returns every problem found (with file, line and key); `routes` gets the routes that were built.
+std::vector<config::Problem> build_routes(const config::Config& config, const plugins::PluginRegistry& registry,
+                                          net::TlsClientContexts& tls, Metrics& metrics,
+                                          std::vector<std::unique_ptr<Route>>& routes);
+
+// The plugin paths to search for a configuration: --plugin-path options, then the configured ones,
+// then the default next to the executable.
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path>& command_line,
+                                                      const std::vector<std::filesystem::path>& configured);
+
+}  // namespace gw::runtime

@@ -1,0 +1,278 @@
+#include "runtime/server.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <random>
+#include <thread>
+#include <unordered_set>
+
+#include "admin/admin_server.hpp"
+#include "net/socket_stream.hpp"
+
+namespace gw::runtime {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct Server::Worker {
+  asio::io_context context{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Route*>> acceptors;
+  std::unordered_set<Stream*> connections;  // touched only on this worker's thread
+  std::thread thread;
+};
+
+// Signal handling, the drain timer and the admin listener live on worker 0.
+struct Server::Control {
+  explicit Control(asio::io_context& context) : signals(context, SIGTERM, SIGINT), drain_timer(context) {}
+  asio::signal_set signals;
+  asio::steady_timer drain_timer;
+  std::unique_ptr<admin::AdminServer> admin;
+};
+
+namespace {
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(generator()));
+  return buf;
+}
+
+tcp::endpoint resolve_listen(const config::Endpoint& endpoint) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(endpoint.host, ec);
+  if (!ec) return {address, endpoint.port};
+  asio::io_context context;
+  tcp::resolver resolver(context);
+  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+  if (ec || results.empty()) throw std::runtime_error("cannot resolve listen address " + endpoint.str());
+  return results.begin()->endpoint();
+}
+
+// SO_REUSEPORT would let this process share a port another process already listens on; a plain bind
+// first makes that an error, as an operator expects.
+void ensure_port_free(const tcp::endpoint& endpoint) {
+  if (endpoint.port() == 0) return;
+  asio::io_context context;
+  tcp::acceptor probe(context);
+  probe.open(endpoint.protocol());
+  probe.set_option(tcp::acceptor::reuse_address(true));
+  probe.bind(endpoint);
+}
+
+}  // namespace
+
+Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRegistry& metrics, Host& host,
+               Tunnel& tunnel, std::vector<std::unique_ptr<Route>>& routes)
+    : config_(config), log_(log), metrics_(metrics), host_(host), tunnel_(tunnel), routes_(routes) {
+  unsigned count = config.node.workers ? config.node.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
+  control_ = std::make_unique<Control>(workers_.front()->context);
+}
+
+Server::~Server() {
+  for (auto& w : workers_) {
+    w->guard.reset();
+    w->context.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Server::bind() {
+  for (auto& route : routes_) {
+    tcp::endpoint endpoint = resolve_listen(route->listen);
+    try {
+      ensure_port_free(endpoint);
+      for (auto& worker : workers_) {
+        auto acceptor = std::make_unique<tcp::acceptor>(worker->context);
+        acceptor->open(endpoint.protocol());
+        acceptor->set_option(tcp::acceptor::reuse_address(true));
+        acceptor->set_option(reuse_port(true));
+        acceptor->bind(endpoint);
+        acceptor->listen(asio::socket_base::max_listen_connections);
+        // Port 0: the first bind picked the port; the other workers join it.
+        endpoint = acceptor->local_endpoint();
+        worker->acceptors.emplace_back(std::move(acceptor), route.get());
+      }
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + route->listen.str() + " for destination '" +
+                               route->destination.name + "': " + e.code().message());
+    }
+    log_.log(LogLevel::info, "listening",
+             {{"kind", "entry_point"},
+              {"destination", route->destination.name},
+              {"route_type", route->destination.route_type},
+              {"address", net::endpoint_string(endpoint)}});
+  }
+  if (config_.admin.listen) {
+    try {
+      control_->admin = std::make_unique<admin::AdminServer>(
+          workers_.front()->context, resolve_listen(*config_.admin.listen), metrics_,
+          [this] { return !draining_.load(); });
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + config_.admin.listen->str() +
+                               " for the admin listener: " + e.code().message());
+    }
+    log_.log(LogLevel::info, "listening",
+             {{"kind", "admin"}, {"address", net::endpoint_string(control_->admin->local_endpoint())}});
+  }
+}
+
+int Server::run() {
+  control_->signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (!ec) on_signal(signal);
+  });
+  if (control_->admin) control_->admin->start();
+  for (auto& worker : workers_) {
+    for (auto& [acceptor, route] : worker->acceptors) {
+      asio::co_spawn(worker->context, accept_loop(*worker, *acceptor, *route), asio::detached);
+    }
+  }
+  log_.log(LogLevel::info, "ready",
+           {{"workers", std::to_string(workers_.size())}, {"destinations", std::to_string(routes_.size())}});
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    workers_[i]->thread = std::thread([w = workers_[i].get()] { w->context.run(); });
+  }
+  workers_.front()->context.run();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log_.log(LogLevel::info, "stopped", {});
+  return 0;
+}
+
+void Server::on_signal(int signal) {
+  const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+  if (draining_) {
+    log_.log(LogLevel::warn, "drain_aborted", {{"signal", name}, {"open_connections", std::to_string(open_connections_.load())}});
+    close_all_connections();
+  } else {
+    log_.log(LogLevel::info, "draining",
+             {{"signal", name},
+              {"open_connections", std::to_string(open_connections_.load())},
+              {"drain_timeout_ms", std::to_string(config_.node.drain_timeout.count())}});
+    start_drain();
+  }
+  control_->signals.async_wait([this](const boost::system::error_code& ec, int next) {
+    if (!ec) on_signal(next);
+  });
+}
+
+void Server::start_drain() {
+  draining_ = true;
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      for (auto& [acceptor, route] : w->acceptors) {
+        boost::system::error_code ignored;
+        acceptor->close(ignored);
+      }
+    });
+  }
+  if (open_connections_.load() == 0) {
+    finish();
+    return;
+  }
+  control_->drain_timer.expires_after(config_.node.drain_timeout);
+  control_->drain_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || finished_) return;
+    log_.log(LogLevel::warn, "drain_timeout", {{"open_connections", std::to_string(open_connections_.load())}});
+    close_all_connections();
+  });
+}
+
+void Server::close_all_connections() {
+  for (auto& worker : workers_) {
+    asio::post(worker->context, [w = worker.get()] {
+      for (Stream* s : w->connections) s->close();
+    });
+  }
+}
+
+void Server::connection_ended() {
+  if (--open_connections_ == 0 && draining_) {
+    asio::post(workers_.front()->context, [this] { finish(); });
+  }
+}
+
+void Server::finish() {
+  if (finished_.exchange(true)) return;
+  control_->drain_timer.cancel();
+  control_->signals.cancel();
+  if (control_->admin) control_->admin->stop();
+  for (auto& w : workers_) {
+    w->guard.reset();
+    w->context.stop();
+  }
+}
+
+asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& acceptor, Route& route) {
+  const auto max = route.destination.limits.max_connections;
+  asio::steady_timer backoff(worker.context);
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      // Out of file descriptors or a transient error: log and pause briefly instead of spinning.
+      log_.log(LogLevel::error, "accept_failed",
+               {{"destination", route.destination.name}, {"reason", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (route.connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+      route.connections.fetch_sub(1, std::memory_order_relaxed);
+      route.refused->add();
+      const std::string reason = "max_connections (" + std::to_string(max) + ") reached";
+      std::string peer;
+      if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
+      log_.log(LogLevel::warn, "connection_refused",
+               {{"destination", route.destination.name}, {"client", peer}, {"reason", reason}});
+      if (host_.audit().enabled(AuditClass::access)) {
+        host_.audit().record({AuditClass::access,
+                              route.destination.route_type + ".connection",
+                              {{"destination", route.destination.name},
+                               {"client", peer},
+                               {"outcome", std::string("refused")},
+                               {"reason", reason}}});
+      }
+      socket.close(ec);
+      continue;
+    }
+    asio::co_spawn(worker.context, serve_connection(worker, route, std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::serve_connection(Worker& worker, Route& route, tcp::socket socket) {
+  ++open_connections_;
+  route.accepted->add();
+  route.active->add();
+  net::TcpStream client(std::move(socket));
+  worker.connections.insert(&client);
+  EdgeSession session{route.destination, client, tunnel_, new_request_id()};
+  try {
+    co_await route.handler->serve(session);
+  } catch (const std::exception& e) {
+    log_.log(LogLevel::error, "handler_failed",
+             {{"destination", route.destination.name}, {"request_id", session.request_id}, {"reason", e.what()}});
+  }
+  client.close();
+  worker.connections.erase(&client);
+  route.active->sub();
+  route.connections.fetch_sub(1, std::memory_order_relaxed);
+  connection_ended();
+}
+
+}  // namespace gw::runtime

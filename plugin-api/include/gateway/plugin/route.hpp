@@ -1,0 +1,162 @@
+// Route handlers: how a plugin serves a route type on both sides of the tunnel.
+//
+// Edge side: an application connected to an entry point of a destination; the handler serves that
+// client stream, normally by opening a stream through the Tunnel and relaying the protocol.
+// Connector side: a stream arrived through the tunnel for a system on the connector's allowlist (the
+// core has already checked that the system exists and is enabled); the handler applies the route
+// type's resource policy and reaches the internal system through the (direct) Tunnel.
+//
+// Handlers are created once per destination / system when the configuration is loaded, so they can
+// parse their settings and obtain their metrics up front; serve() then runs once per connection, on the
+// worker thread that accepted it, possibly concurrently on several workers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+#include "gateway/plugin/host.hpp"
+#include "gateway/plugin/tunnel.hpp"
+
+namespace gw {
+
+// Timeouts and limits that apply to one destination or system. The core enforces max_connections
+// (before a handler sees the connection) and connect_timeout (in the tunnel); handlers pass
+// idle_timeout and buffer_size to the splice or use them for their own protocol reads.
+struct Limits {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds idle_timeout{300000};
+  std::uint32_t max_connections = 1024;
+  std::size_t buffer_size = 64 * 1024;
+};
+
+// A plugin's settings for one destination or system, validated by the core against the schema in the
+// plugin's manifest before the plugin sees them: every key the schema declares is present (given or
+// defaulted) unless it is optional, and has the declared type. Secrets arrive resolved.
+class Settings {
+ public:
+  using Value = std::variant<bool, std::int64_t, std::string, std::chrono::milliseconds>;
+
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  bool get_bool(const std::string& key) const { return get<bool>(key); }
+  std::int64_t get_int(const std::string& key) const { return get<std::int64_t>(key); }
+  const std::string& get_string(const std::string& key) const { return get<std::string>(key); }
+  std::chrono::milliseconds get_duration(const std::string& key) const {
+    return get<std::chrono::milliseconds>(key);
+  }
+
+  void set(std::string key, Value value) { values_[std::move(key)] = std::move(value); }
+  const std::map<std::string, Value>& values() const noexcept { return values_; }
+
+ private:
+  template <class T>
+  const T& get(const std::string& key) const {
+    auto it = values_.find(key);
+    if (it == values_.end()) throw std::out_of_range("setting '" + key + "' is not set");
+    return std::get<T>(it->second);
+  }
+  std::map<std::string, Value> values_;
+};
+
+// A named target an application may use (edge side).
+struct Destination {
+  std::string name;
+  std::string route_type;
+  std::string scheme;  // from the address, e.g. "tcp"; empty when the address had none
+  std::string host;
+  std::uint16_t port = 0;
+  ProxyType proxy_type = ProxyType::internet;
+  std::string location_id;
+  TlsClientOptions tls;
+  Limits limits;
+  Settings settings;
+
+  // The tunnel request that reaches this destination; handlers add request_id / principal.
+  OpenRequest target() const {
+    OpenRequest r;
+    r.host = host;
+    r.port = port;
+    r.proxy_type = proxy_type;
+    r.location_id = location_id;
+    r.tls = tls;
+    r.connect_timeout = limits.connect_timeout;
+    r.route_type = route_type;
+    r.destination = name;
+    return r;
+  }
+};
+
+// An allowlist entry (connector side): virtual host and port range -> internal host.
+struct System {
+  std::string virtual_host;
+  std::uint16_t virtual_port_first = 0;
+  std::uint16_t virtual_port_last = 0;
+  std::string internal_host;
+  std::uint16_t internal_port_first = 0;  // virtual_port_first maps here; a range maps port by port
+  std::string route_type;
+  bool enabled = true;
+  TlsClientOptions tls;
+  Limits limits;
+  Settings settings;
+
+  OpenRequest internal_target(std::uint16_t virtual_port) const {
+    OpenRequest r;
+    r.host = internal_host;
+    r.port = static_cast<std::uint16_t>(internal_port_first + (virtual_port - virtual_port_first));
+    r.tls = tls;
+    r.connect_timeout = limits.connect_timeout;
+    r.route_type = route_type;
+    return r;
+  }
+};
+
+// One client connection on the edge.
+struct EdgeSession {
+  const Destination& destination;
+  Stream& client;
+  Tunnel& tunnel;
+  std::string request_id;
+};
+
+// One stream that arrived from an edge.
+struct ConnectorSession {
+  const System& system;
+  Stream& stream;
+  Tunnel& tunnel;  // direct: reaches internal hosts
+  std::string virtual_host;
+  std::uint16_t virtual_port = 0;
+  std::string request_id;
+  std::string principal;
+};
+
+class GW_PLUGIN_VISIBLE EdgeRouteHandler {
+ public:
+  virtual ~EdgeRouteHandler() = default;
+  // Serves one client connection until it is done. The core closes the client stream afterwards.
+  virtual asio::awaitable<void> serve(EdgeSession& session) = 0;
+};
+
+class GW_PLUGIN_VISIBLE ConnectorRouteHandler {
+ public:
+  virtual ~ConnectorRouteHandler() = default;
+  virtual asio::awaitable<void> serve(ConnectorSession& session) = 0;
+};
+
+// Thrown by Plugin::create_* when a destination or system cannot be served as configured; the core
+// reports it as a configuration error at the destination's position in the file.
+class GW_PLUGIN_VISIBLE RouteConfigError : public std::runtime_error {
+ public:
+  RouteConfigError(std::string key, const std::string& message)
+      : std::runtime_error(message), key_(std::move(key)) {}
+  // The key (relative to the destination / system, e.g. "address" or "settings.nodelay") at fault.
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+}  // namespace gw

@@ -1,0 +1,9 @@
+// Everything a plugin includes: the plugin API, version 1.
+#pragma once
+
+#include "gateway/plugin/abi.hpp"
+#include "gateway/plugin/host.hpp"
+#include "gateway/plugin/plugin.hpp"
+#include "gateway/plugin/route.hpp"
+#include "gateway/plugin/stream.hpp"
+#include "gateway/plugin/tunnel.hpp"
