@@ -16,6 +16,10 @@
 include_guard(GLOBAL)
 
 set(_GATEWAY_SDK_DIR ${CMAKE_CURRENT_LIST_DIR})
+if(NOT GATEWAY_PLUGIN_API_HEADER)
+  get_filename_component(GATEWAY_PLUGIN_API_HEADER
+    ${CMAKE_CURRENT_LIST_DIR}/../../plugin-api/include/gateway/plugin/abi.hpp ABSOLUTE)
+endif()
 
 function(gateway_add_plugin target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME;VERSION;DESCRIPTION;SETTINGS;OUTPUT_DIRECTORY"
@@ -65,7 +69,7 @@ function(gateway_add_plugin target)
       "-DDESCRIPTION=${arg_DESCRIPTION}"
       -DROUTE_TYPES=${route_types}
       -DSETTINGS=${settings_file}
-      -DPLUGIN_API_HEADER=${_GATEWAY_SDK_DIR}/../../plugin-api/include/gateway/plugin/abi.hpp
+      -DPLUGIN_API_HEADER=${GATEWAY_PLUGIN_API_HEADER}
       -P ${_GATEWAY_SDK_DIR}/GatewayPluginManifest.cmake
     VERBATIM)
   if(settings_file)

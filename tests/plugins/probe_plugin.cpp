@@ -33,10 +33,15 @@ GW_DECLARE_PLUGIN(ProbePlugin)
 #elif PROBE_MODE == 1
 // Built "for another gateway": plugin API 2 and another compiler.
 GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept {
-  return "api=2;compiler=gcc-11;cxxabi=1016;stdlib=libstdc++-cxx11abi-1;boost=107400;std=202002;debug-containers=0";
+  return "api=2;compiler=gcc-11;cxxabi=1016;stdlib=libstdc++-cxx11abi-1;boost=107400;std=202002;debug-"
+         "containers=0";
 }
-GW_PLUGIN_EXPORT gw::Plugin* gw_plugin_create(gw::Host& host) { return new ProbePlugin(host); }
+GW_PLUGIN_EXPORT gw::Plugin* gw_plugin_create(gw::Host& host) {
+  return new ProbePlugin(host);
+}
 #elif PROBE_MODE == 3
 // No entry point.
-GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept { return GW_PLUGIN_ABI_TAG; }
+GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept {
+  return GW_PLUGIN_ABI_TAG;
+}
 #endif

@@ -142,6 +142,8 @@ Received TcpClient::receive_exact(std::size_t size) {
 
 void TcpClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
+void TcpClient::shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
+
 void TcpClient::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

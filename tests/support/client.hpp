@@ -57,6 +57,8 @@ class TcpClient {
   End receive_stream(const std::function<void(const char*, std::size_t)>& sink, int* error = nullptr);
 
   void shutdown_write();
+  // Ends both directions at once, waking a receive blocked on another thread.
+  void shutdown_both();
   void close();
 
  private:

@@ -11,6 +11,17 @@ namespace gw::e2e {
 
 std::string gatewayd_path() { return GW_GATEWAYD; }
 
+CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{gatewayd_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess process(argv);
+  CommandResult result;
+  result.status = process.wait_for_exit(timeout);
+  result.out = process.text(Stream::out);
+  result.err = process.text(Stream::err);
+  return result;
+}
+
 std::string GatewayConfig::yaml() const {
   std::ostringstream out;
   out << "node:\n  drain_timeout: " << drain_timeout << "\n";

@@ -23,13 +23,21 @@ namespace gw::e2e {
 // The gatewayd binary under test.
 std::string gatewayd_path();
 
+// One gatewayd command run to completion (`status` is empty if it did not end before the deadline).
+struct CommandResult {
+  std::optional<ExitStatus> status;
+  std::string out;
+  std::string err;
+};
+CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = kGuard);
+
 struct DestinationSpec {
   std::string name = "demo";
-  std::string address;  // the target, HOST:PORT
+  std::string address{};  // the target, HOST:PORT
   std::string route_type = "tcp";
   std::string listen = "127.0.0.1:0";
-  std::string limits;  // YAML flow mapping such as "{max_connections: 2}"; empty: none
-  std::string tls;     // YAML flow mapping such as "{enabled: true, verify: false}"; empty: none
+  std::string limits{};  // YAML flow mapping such as "{max_connections: 2}"; empty: none
+  std::string tls{};     // YAML flow mapping such as "{enabled: true, verify: false}"; empty: none
 };
 
 // A configuration file. Defaults suit most tests: audit level all into DIR/audit.log, an admin

@@ -235,13 +235,14 @@ TEST(ConfigReader, FullFileReadsEveryKey) {
   EXPECT_EQ(v6.listen.host, "::1");
   EXPECT_EQ(v6.listen.str(), "[::1]:8443");
   EXPECT_EQ(v6.spec.limits.connect_timeout, 3s);
-  EXPECT_EQ(v6.position.line, 41);
+  EXPECT_EQ(v6.position.line, 40);
 }
 
 TEST(ConfigReader, LoadConfigResolvesPathsAgainstTheFilesDirectory) {
   TempDir dir;
-  const fs::path file = dir.write("etc/gateway.yaml", std::string(kMinimal) + "plugins: {paths: [plugins]}\n" +
-                                                          "audit: {file: ../var/audit.log}\n");
+  const fs::path file =
+      dir.write("etc/gateway.yaml", std::string(kMinimal) + "plugins: {paths: [plugins]}\n" +
+                                        "audit: {file: ../var/audit.log}\n");
   const Config config = gw::config::load_config(file);
   ASSERT_EQ(config.plugins.paths.size(), 1u);
   EXPECT_EQ(config.plugins.paths[0], (dir.path() / "etc/plugins").lexically_normal());
@@ -264,7 +265,8 @@ TEST(ConfigReader, FileWithoutDestinationsIsValid) {
 // ---- problems --------------------------------------------------------------------------------------
 
 TEST(ConfigReader, ProblemFormat) {
-  EXPECT_EQ((Problem{{"a.yaml", 3, 7}, "limits.idle_timeout", "bad"}).str(), "a.yaml:3:7: limits.idle_timeout: bad");
+  EXPECT_EQ((Problem{{"a.yaml", 3, 7}, "limits.idle_timeout", "bad"}).str(),
+            "a.yaml:3:7: limits.idle_timeout: bad");
   EXPECT_EQ((Problem{{"a.yaml", 0, 0}, "", "cannot read"}).str(), "a.yaml: cannot read");
   EXPECT_EQ((Problem{{"a.yaml", 3, 0}, "", "bad"}).str(), "a.yaml:3: bad");
   const Problems problems({Problem{{"a.yaml", 1, 1}, "x", "one"}, Problem{{"a.yaml", 2, 1}, "y", "two"}});
@@ -283,9 +285,10 @@ TEST(ConfigReader, UnknownKeyIsReportedAtTheKey) {
   EXPECT_EQ(problem.message,
             "unknown key 'idel_timeout' (expected one of: connect_timeout, idle_timeout, max_connections, "
             "buffer_size)");
-  EXPECT_EQ(problem.str(),
-            "/srv/gateway/gateway.yaml:3:3: limits.idel_timeout: unknown key 'idel_timeout' (expected one of: "
-            "connect_timeout, idle_timeout, max_connections, buffer_size)");
+  EXPECT_EQ(
+      problem.str(),
+      "/srv/gateway/gateway.yaml:3:3: limits.idel_timeout: unknown key 'idel_timeout' (expected one of: "
+      "connect_timeout, idle_timeout, max_connections, buffer_size)");
 }
 
 TEST(ConfigReader, UnknownTopLevelAndDestinationKeys) {
@@ -354,6 +357,13 @@ TEST(ConfigReader, SyntaxErrorHasAPosition) {
   EXPECT_NE(problem.message.find("YAML syntax error"), std::string::npos);
 }
 
+TEST(ConfigReader, TabIndentationIsExplained) {
+  const auto problem = only_problem("log:\n\tlevel: info\n");
+  EXPECT_EQ(problem.where.line, 2);
+  EXPECT_NE(problem.message.find("line 2 is indented with a tab; YAML indentation must use spaces"),
+            std::string::npos);
+}
+
 TEST(ConfigReader, MissingFile) {
   TempDir dir;
   try {
@@ -417,8 +427,9 @@ destinations:
   EXPECT_EQ(problems[0].message, "listen address 127.0.0.1:9000 is already used by admin.listen (line 2)");
   EXPECT_EQ(problems[1].key, "destinations[2].entry_point.listen");
   EXPECT_EQ(problems[1].where.line, 6);
-  EXPECT_EQ(problems[1].message,
-            "listen address 10.0.0.1:8000 overlaps 0.0.0.0:8000 of destinations[1].entry_point.listen (line 5)");
+  EXPECT_EQ(
+      problems[1].message,
+      "listen address 10.0.0.1:8000 overlaps 0.0.0.0:8000 of destinations[1].entry_point.listen (line 5)");
 }
 
 TEST(ConfigReader, BadNames) {
@@ -434,7 +445,8 @@ TEST(ConfigReader, BadNames) {
             "expected a destination name of 1 to 200 letters, digits, '-' or '_', got 'no spaces'");
 
   problem = only_problem(std::string(R"(destinations:
-  - name: ")") + std::string(201, 'a') + R"("
+  - name: ")") + std::string(201, 'a') +
+                         R"("
     route_type: tcp
     address: h:1
     entry_point: {listen: "127.0.0.1:0"}
@@ -482,7 +494,8 @@ TEST(ConfigReader, PortsOutOfRange) {
   problem = only_problem("admin: {listen: \"127.0.0.1:65536\"}\n");
   EXPECT_EQ(problem.key, "admin.listen");
   EXPECT_EQ(problem.where.line, 1);
-  EXPECT_EQ(problem.message, "expected an address such as 127.0.0.1:7000 or [::1]:7000, got '127.0.0.1:65536'");
+  EXPECT_EQ(problem.message,
+            "expected an address such as 127.0.0.1:7000 or [::1]:7000, got '127.0.0.1:65536'");
 }
 
 TEST(ConfigReader, AddressForms) {
@@ -594,6 +607,11 @@ TEST(ConfigReader, LimitValues) {
   problem = only_problem("limits: {buffer_size: 99999999999999TiB}\n");
   EXPECT_EQ(problem.message, "size '99999999999999TiB' is too large");
 
+  problem = only_problem("node: {drain_timeout: 30}\n");
+  EXPECT_EQ(problem.key, "node.drain_timeout");
+  EXPECT_EQ(problem.message,
+            "expected a duration such as 5s or 250ms, got '30' (a unit is needed: ms, s, m or h)");
+
   problem = only_problem("node: {workers: 5000}\n");
   EXPECT_EQ(problem.message, "expected an integer from 0 to 1024, got '5000'");
 
@@ -669,7 +687,8 @@ TEST(ConfigReader, DeeplyNestedDocument) {
   ASSERT_FALSE(problems.empty());
 
   std::string block;
-  for (int depth = 0; depth < 3000; ++depth) block += std::string(static_cast<std::size_t>(depth), ' ') + "k:\n";
+  for (int depth = 0; depth < 3000; ++depth)
+    block += std::string(static_cast<std::size_t>(depth), ' ') + "k:\n";
   problems = problems_of(block);
   ASSERT_FALSE(problems.empty());
 }
@@ -757,9 +776,9 @@ TEST(ConfigValueParsers, Endpoint) {
   EXPECT_EQ(endpoint->port, 65535);
   EXPECT_EQ(endpoint->str(), "db.internal:65535");
 
-  for (const char* bad : {"", ":80", "host", "host:", "host:65536", "host:-1", "host:+1", "host:080a", "::1:80",
-                          "[::1]", "[::1]80", "[]:80", "[nothost]:80", "999.1.1.1:80", "a..b:80", "a b:80",
-                          "host:100000", "tcp://host:80"}) {
+  for (const char* bad : {"", ":80", "host", "host:", "host:65536", "host:-1", "host:+1", "host:080a",
+                          "::1:80", "[::1]", "[::1]80", "[]:80", "[nothost]:80", "999.1.1.1:80", "a..b:80",
+                          "a b:80", "host:100000", "tcp://host:80"}) {
     EXPECT_FALSE(parse_endpoint(bad).has_value()) << bad;
   }
 }

@@ -22,8 +22,8 @@ class LoaderTest : public ::testing::Test {
   host::HostServices host{log, metrics, audit, 1};
 
   // Loads one case directory and returns its registry.
-  std::unique_ptr<plugins::PluginRegistry> load(const std::string& dir,
-                                                std::optional<std::vector<std::string>> allow = std::nullopt) {
+  std::unique_ptr<plugins::PluginRegistry> load(
+      const std::string& dir, std::optional<std::vector<std::string>> allow = std::nullopt) {
     auto registry = std::make_unique<plugins::PluginRegistry>(host);
     registry->load({fs::path(GW_TEST_PLUGIN_DIR) / dir}, allow);
     return registry;
@@ -56,7 +56,8 @@ TEST_F(LoaderTest, RefusesAWrongAbiTagNamingWhatDiffers) {
   const auto& report = only_report(*registry);
   EXPECT_FALSE(report.loaded);
   EXPECT_NE(report.refusal.find("ABI mismatch"), std::string::npos) << report.refusal;
-  EXPECT_NE(report.refusal.find("built for plugin API 2, this gateway speaks 1"), std::string::npos) << report.refusal;
+  EXPECT_NE(report.refusal.find("built for plugin API 2, this gateway speaks 1"), std::string::npos)
+      << report.refusal;
   EXPECT_NE(report.refusal.find("compiler: plugin gcc-11"), std::string::npos) << report.refusal;
   EXPECT_NE(report.refusal.find("rebuild the plugin with this gateway's SDK"), std::string::npos);
   EXPECT_EQ(registry->plugin_for("probe"), nullptr);
@@ -66,7 +67,8 @@ TEST_F(LoaderTest, RefusesALibraryWithoutEntryPoint) {
   auto registry = load("missing-entry");
   const auto& report = only_report(*registry);
   EXPECT_FALSE(report.loaded);
-  EXPECT_NE(report.refusal.find("exports no entry point gw_plugin_create"), std::string::npos) << report.refusal;
+  EXPECT_NE(report.refusal.find("exports no entry point gw_plugin_create"), std::string::npos)
+      << report.refusal;
 }
 
 TEST_F(LoaderTest, RefusesAPluginThatThrowsWhileInitialising) {
@@ -84,8 +86,9 @@ TEST_F(LoaderTest, RefusesASecondPluginWithTheSameRouteType) {
   ASSERT_EQ(registry->reports().size(), 2u);
   EXPECT_TRUE(registry->reports()[0].loaded);
   EXPECT_FALSE(registry->reports()[1].loaded);
-  EXPECT_NE(registry->reports()[1].refusal.find("route type 'probe' is already registered by plugin 'probe-a'"),
-            std::string::npos)
+  EXPECT_NE(
+      registry->reports()[1].refusal.find("route type 'probe' is already registered by plugin 'probe-a'"),
+      std::string::npos)
       << registry->reports()[1].refusal;
   EXPECT_EQ(registry->manifest_for("probe")->name, "probe-a");
 }
@@ -145,10 +148,13 @@ TEST_F(LoaderTest, ReportsAMissingPluginPath) {
   EXPECT_NE(registry->path_problems()[0].find("is not a directory"), std::string::npos);
 }
 
-TEST(AbiTag, MatchingTagsHaveNoMismatch) { EXPECT_EQ(plugins::abi_mismatch(kPluginAbiTag, kPluginAbiTag), ""); }
+TEST(AbiTag, MatchingTagsHaveNoMismatch) {
+  EXPECT_EQ(plugins::abi_mismatch(kPluginAbiTag, kPluginAbiTag), "");
+}
 
 TEST(AbiTag, NamesEveryDifferingKey) {
-  auto diff = plugins::abi_mismatch("api=1;compiler=clang-14;boost=107500", "api=1;compiler=gcc-12;boost=107400");
+  auto diff =
+      plugins::abi_mismatch("api=1;compiler=clang-14;boost=107500", "api=1;compiler=gcc-12;boost=107400");
   EXPECT_NE(diff.find("compiler: plugin clang-14, gateway gcc-12"), std::string::npos) << diff;
   EXPECT_NE(diff.find("boost: plugin 107500, gateway 107400"), std::string::npos) << diff;
   EXPECT_EQ(diff.find("api"), std::string::npos) << diff;

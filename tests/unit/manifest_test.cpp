@@ -177,21 +177,21 @@ TEST(ManifestReader, MissingRequiredFields) {
   const auto problems = problems_of("description: nothing else\n");
   ASSERT_EQ(problems.size(), 5u) << all_messages(problems);
   for (const char* key : {"name", "version", "plugin_api", "library", "route_types"}) {
-    EXPECT_TRUE(std::any_of(problems.begin(), problems.end(),
-                            [&](const Problem& p) {
-                              return p.key == key && p.message == "missing required key '" + std::string(key) + "'";
-                            }))
-        << key;
+    EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [&](const Problem& p) {
+      return p.key == key && p.message == "missing required key '" + std::string(key) + "'";
+    })) << key;
   }
 }
 
 TEST(ManifestReader, BadName) {
   for (const char* name : {"Tcp", "1tcp", "tc p", "-tcp", "\"\""}) {
-    const auto problem = only_problem(std::string("name: ") + name + "\n" + kMinimal.substr(kMinimal.find('\n') + 1));
+    const auto problem =
+        only_problem(std::string("name: ") + name + "\n" + kMinimal.substr(kMinimal.find('\n') + 1));
     EXPECT_EQ(problem.key, "name") << name;
     EXPECT_EQ(problem.where.line, 1);
   }
-  const auto problem = only_problem("name: " + std::string(65, 'a') + "\n" + kMinimal.substr(kMinimal.find('\n') + 1));
+  const auto problem =
+      only_problem("name: " + std::string(65, 'a') + "\n" + kMinimal.substr(kMinimal.find('\n') + 1));
   EXPECT_EQ(problem.key, "name");
 }
 
@@ -222,8 +222,9 @@ TEST(ManifestReader, LibraryPath) {
   auto problem = only_problem(head + "library: /usr/lib/libx.so\n");
   EXPECT_EQ(problem.key, "library");
   EXPECT_EQ(problem.where.line, 5);
-  EXPECT_EQ(problem.message,
-            "expected a file name relative to the manifest's directory, got '/usr/lib/libx.so' (an absolute path)");
+  EXPECT_EQ(
+      problem.message,
+      "expected a file name relative to the manifest's directory, got '/usr/lib/libx.so' (an absolute path)");
 
   problem = only_problem(head + "library: ../other/libx.so\n");
   EXPECT_NE(problem.message.find("'..' is not allowed"), std::string::npos);
@@ -268,14 +269,16 @@ TEST(ManifestReader, RouteTypes) {
 }
 
 TEST(ManifestReader, UnknownKeys) {
-  const auto problems = problems_of(kMinimal + "entry: main\nsettings:\n  nodelay: {type: bool, deafult: true}\n");
+  const auto problems =
+      problems_of(kMinimal + "entry: main\nsettings:\n  nodelay: {type: bool, deafult: true}\n");
   ASSERT_EQ(problems.size(), 2u) << all_messages(problems);
   EXPECT_EQ(problems[0].key, "entry");
   EXPECT_EQ(problems[0].where.line, 6);
   EXPECT_EQ(problems[1].key, "settings.nodelay.deafult");
   EXPECT_EQ(problems[1].where.line, 8);
-  EXPECT_EQ(problems[1].message,
-            "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description)");
+  EXPECT_EQ(
+      problems[1].message,
+      "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description)");
 }
 
 TEST(ManifestReader, SettingSchemaProblems) {
@@ -304,7 +307,8 @@ TEST(ManifestReader, SettingSchemaProblems) {
       {"settings.f.default", "expected one of 'x', 'y', got 'z'"},
       {"settings.g.default", "a secret setting cannot have a default"},
       {"settings.h.default", "a required setting cannot have a default"},
-      {"settings.i.default", "expected a duration such as 5s or 250ms, got '5'"},
+      {"settings.i.default",
+       "expected a duration such as 5s or 250ms, got '5' (a unit is needed: ms, s, m or h)"},
       {"settings.j.values", "values applies only to string settings, not to int"},
       {"settings.k.type", "missing required key 'type'"},
       {"settings.L", ""},
@@ -313,7 +317,9 @@ TEST(ManifestReader, SettingSchemaProblems) {
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(problems[i].key, expected[i].first) << i;
     EXPECT_EQ(problems[i].where.line, static_cast<int>(7 + i)) << i;
-    if (!expected[i].second.empty()) EXPECT_EQ(problems[i].message, expected[i].second) << i;
+    if (!expected[i].second.empty()) {
+      EXPECT_EQ(problems[i].message, expected[i].second) << i;
+    }
   }
   EXPECT_EQ(all_messages(problems).find("hunter2"), std::string::npos);
 }
@@ -343,8 +349,9 @@ TEST(ManifestReader, ManifestSchemaValidatesDestinationSettings) {
       kMinimal + "settings:\n  nodelay: {type: bool, default: true}\n  window: {type: size, min: 1KiB}\n",
       kManifestFile);
   gw::Settings settings;
-  auto problems = gw::config::resolve_settings(YAML::Load("window: 4KiB"), manifest.settings, "gw.yaml",
-                                               gw::config::Position{"gw.yaml", 3, 5}, "destinations[0]", settings);
+  auto problems =
+      gw::config::resolve_settings(YAML::Load("window: 4KiB"), manifest.settings, "gw.yaml",
+                                   gw::config::Position{"gw.yaml", 3, 5}, "destinations[0]", settings);
   EXPECT_TRUE(problems.empty()) << all_messages(problems);
   EXPECT_TRUE(settings.get_bool("nodelay"));
   EXPECT_EQ(settings.get_int("window"), 4096);

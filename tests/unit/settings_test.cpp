@@ -233,8 +233,11 @@ TEST(PluginSettings, SecretFromFileRelativeToTheConfigFile) {
   dir.write("secrets/token", "tok-en\n\n");
   dir.write("secrets/plain", "no-newline");
   const std::string config_file = (dir.path() / "gateway.yaml").string();
-  auto schema = std::vector<SettingSchema>{setting("token", SettingType::secret), setting("plain", SettingType::secret)};
-  const auto result = resolve("token: {file: secrets/token}\nplain: {file: " + (dir.path() / "secrets/plain").string() + "}\n", schema, config_file);
+  auto schema = std::vector<SettingSchema>{setting("token", SettingType::secret),
+                                           setting("plain", SettingType::secret)};
+  const auto result = resolve(
+      "token: {file: secrets/token}\nplain: {file: " + (dir.path() / "secrets/plain").string() + "}\n",
+      schema, config_file);
   EXPECT_TRUE(result.problems.empty()) << all_messages(result.problems);
   // Exactly one trailing newline is removed.
   EXPECT_EQ(result.settings.get_string("token"), "tok-en\n");
@@ -244,12 +247,13 @@ TEST(PluginSettings, SecretFromFileRelativeToTheConfigFile) {
 TEST(PluginSettings, UnreadableSecretFile) {
   TempDir dir;
   const std::string config_file = (dir.path() / "gateway.yaml").string();
-  const auto result = resolve("token: {file: missing}\n", {setting("token", SettingType::secret)}, config_file);
+  const auto result =
+      resolve("token: {file: missing}\n", {setting("token", SettingType::secret)}, config_file);
   ASSERT_EQ(result.problems.size(), 1u);
   EXPECT_EQ(result.problems[0].key, "destinations[1].settings.token.file");
   EXPECT_EQ(result.problems[0].where.line, 1);
-  EXPECT_EQ(result.problems[0].message,
-            "secret file " + (dir.path() / "missing").string() + ": cannot read the file: No such file or directory");
+  EXPECT_EQ(result.problems[0].message, "secret file " + (dir.path() / "missing").string() +
+                                            ": cannot read the file: No such file or directory");
 }
 
 TEST(PluginSettings, SecretFormsThatAreWrong) {
@@ -279,12 +283,15 @@ TEST(PluginSettings, SecretValuesNeverAppearInProblems) {
   const std::string name = "GW_SETTINGS_TEST_LEAK_" + std::to_string(::getpid());
   ScopedEnv env(name, "TOPSECRET-ENV");
   const std::string config_file = (dir.path() / "gateway.yaml").string();
-  auto schema = std::vector<SettingSchema>{setting("a", SettingType::secret), setting("b", SettingType::secret),
-                                           setting("c", SettingType::secret), setting("n", SettingType::integer)};
-  const auto result = resolve("a: {file: token}\nb: {env: " + name + "}\nc: TOPSECRET-PLAIN\nn: x\nd: TOPSECRET-UNKNOWN\n",
-                              schema, config_file);
+  auto schema =
+      std::vector<SettingSchema>{setting("a", SettingType::secret), setting("b", SettingType::secret),
+                                 setting("c", SettingType::secret), setting("n", SettingType::integer)};
+  const auto result =
+      resolve("a: {file: token}\nb: {env: " + name + "}\nc: TOPSECRET-PLAIN\nn: x\nd: TOPSECRET-UNKNOWN\n",
+              schema, config_file);
   ASSERT_EQ(result.problems.size(), 2u);
-  EXPECT_EQ(all_messages(result.problems).find("TOPSECRET"), std::string::npos) << all_messages(result.problems);
+  EXPECT_EQ(all_messages(result.problems).find("TOPSECRET"), std::string::npos)
+      << all_messages(result.problems);
 }
 
 TEST(PluginSettings, FromAConfigFile) {
@@ -301,8 +308,8 @@ TEST(PluginSettings, FromAConfigFile) {
   Settings settings;
   auto nodelay = setting("nodelay", SettingType::boolean);
   nodelay.default_value = true;
-  const auto problems = gw::config::resolve_settings(destination.settings, {nodelay}, kFile, destination.position,
-                                                     destination.key, settings);
+  const auto problems = gw::config::resolve_settings(destination.settings, {nodelay}, kFile,
+                                                     destination.position, destination.key, settings);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].str(),
             "/srv/gateway/gateway.yaml:7:16: destinations[0].settings.nodelay: expected true or false, got "

@@ -34,7 +34,8 @@ TEST(TextFormat, LogInjectionIsNeutralised) {
 
 TEST(TextFormat, TimestampsAreRfc3339Utc) {
   std::string out;
-  host::append_timestamp(out, std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)));
+  host::append_timestamp(out,
+                         std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)));
   EXPECT_EQ(out, "2023-11-14T22:13:20.123Z");
 }
 

@@ -16,11 +16,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint, host::MetricsRegistry& metrics,
-                         std::function<bool()> healthy)
+AdminServer::AdminServer(asio::io_context& context, const tcp::endpoint& endpoint,
+                         host::MetricsRegistry& metrics, std::function<bool()> healthy)
     : acceptor_(context, endpoint), metrics_(metrics), healthy_(std::move(healthy)) {}
 
-void AdminServer::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+void AdminServer::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
 
 void AdminServer::stop() {
   boost::system::error_code ignored;

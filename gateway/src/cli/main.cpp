@@ -170,7 +170,8 @@ void log_plugin_reports(Gateway& gw) {
                   {"route_types", join(r.manifest->route_types, ",")},
                   {"library", r.manifest->library.string()}});
     } else {
-      gw.log.log(LogLevel::warn, "plugin_refused", {{"manifest", r.manifest_file.string()}, {"reason", r.refusal}});
+      gw.log.log(LogLevel::warn, "plugin_refused",
+                 {{"manifest", r.manifest_file.string()}, {"reason", r.refusal}});
     }
   }
 }
@@ -280,13 +281,13 @@ int main(int argc, char** argv) {
   auto options = parse_args(argc, argv);
   if (!options) return 2;
   if (options->version) {
-    std::cout << "gatewayd " << GATEWAY_VERSION << " (plugin API " << kPluginApiVersion << ", " << kPluginAbiTag
-              << ")\n";
+    std::cout << "gatewayd " << GATEWAY_VERSION << " (plugin API " << kPluginApiVersion << ", "
+              << kPluginAbiTag << ")\n";
     return 0;
   }
   if (options->help) {
-    std::cout << (options->command == "check"     ? kCheckHelp
-                  : options->command == "plugins" ? kPluginsHelp
+    std::cout << (options->command == "check"                 ? kCheckHelp
+                  : options->command == "plugins"             ? kPluginsHelp
                   : argc > 1 && std::string(argv[1]) == "run" ? kRunHelp
                                                               : kUsage);
     return 0;

@@ -29,7 +29,9 @@ constexpr std::size_t kMaxHostName = 253;
 
 const char* const kEndpointExample = "an address such as 127.0.0.1:7000 or [::1]:7000";
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 std::string host_name() {
   char buffer[256] = {};
@@ -56,7 +58,9 @@ bool is_ipv6_literal(const std::string& text) {
 // A host name or IPv4 literal.
 bool is_host_name(const std::string& text) {
   if (text.empty() || text.size() > kMaxHostName) return false;
-  const bool numeric = std::all_of(text.begin(), text.end(), [](char c) { return c == '.' || std::isdigit(static_cast<unsigned char>(c)); });
+  const bool numeric = std::all_of(text.begin(), text.end(), [](char c) {
+    return c == '.' || std::isdigit(static_cast<unsigned char>(c));
+  });
   if (numeric) {
     in_addr parsed{};
     return ::inet_pton(AF_INET, text.c_str(), &parsed) == 1;
@@ -100,7 +104,9 @@ std::string lower(std::string text) {
   return text;
 }
 
-bool is_wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+bool is_wildcard(const std::string& host) {
+  return host == "0.0.0.0" || host == "::";
+}
 
 // Reads an entry point or admin listen address.
 std::optional<Endpoint> read_endpoint(Reader& reader, const YAML::Node& node, const std::string& key) {
@@ -132,7 +138,8 @@ std::optional<Address> read_address(Reader& reader, const YAML::Node& node, cons
   std::string_view rest = *text;
   if (const auto separator = rest.find("://"); separator != std::string_view::npos) {
     address.scheme = std::string(rest.substr(0, separator));
-    if (!is_scheme(address.scheme)) return bad(" (the scheme must be lower-case letters, digits, '+', '-' or '.')");
+    if (!is_scheme(address.scheme))
+      return bad(" (the scheme must be lower-case letters, digits, '+', '-' or '.')");
     rest = rest.substr(separator + 3);
   }
   if (rest.empty() || rest.front() != '[') {
@@ -186,13 +193,20 @@ class ConfigReader {
   ConfigReader(Reader& reader, const fs::path& file) : reader_(reader), base_dir_(yaml::directory_of(file)) {}
 
   void read(const YAML::Node& document, Config& config) {
-    Fields top(reader_, document, "",
-               {"node", "plugins", "log", "audit", "admin", "limits", "destinations"});
-    if (auto node = top.get("node")) read_node(Fields(reader_, *node, "node", {"name", "role", "workers", "drain_timeout"}, top.position("node")), config.node);
-    if (auto node = top.get("plugins")) read_plugins(Fields(reader_, *node, "plugins", {"paths", "allow"}, top.position("plugins")), config.plugins);
-    if (auto node = top.get("log")) read_log(Fields(reader_, *node, "log", {"level", "format"}, top.position("log")), config.log);
-    if (auto node = top.get("audit")) read_audit(Fields(reader_, *node, "audit", {"level", "file"}, top.position("audit")), config.audit);
-    if (auto node = top.get("admin")) read_admin(Fields(reader_, *node, "admin", {"listen"}, top.position("admin")), config.admin);
+    Fields top(reader_, document, "", {"node", "plugins", "log", "audit", "admin", "limits", "destinations"});
+    if (auto node = top.get("node"))
+      read_node(
+          Fields(reader_, *node, "node", {"name", "role", "workers", "drain_timeout"}, top.position("node")),
+          config.node);
+    if (auto node = top.get("plugins"))
+      read_plugins(Fields(reader_, *node, "plugins", {"paths", "allow"}, top.position("plugins")),
+                   config.plugins);
+    if (auto node = top.get("log"))
+      read_log(Fields(reader_, *node, "log", {"level", "format"}, top.position("log")), config.log);
+    if (auto node = top.get("audit"))
+      read_audit(Fields(reader_, *node, "audit", {"level", "file"}, top.position("audit")), config.audit);
+    if (auto node = top.get("admin"))
+      read_admin(Fields(reader_, *node, "admin", {"listen"}, top.position("admin")), config.admin);
     if (auto node = top.get("limits")) {
       Fields fields(reader_, *node, "limits", kLimitKeys, top.position("limits"));
       read_limits(reader_, fields, config.limits);
@@ -214,8 +228,9 @@ class ConfigReader {
       if (is_node_name(name)) {
         node.name = name;
       } else {
-        reader_.add(*fields.get("name"), fields.key("name"),
-                    "expected a node name of 1 to 253 letters, digits, '.', '-' or '_', got " + yaml::quote(name));
+        reader_.add(
+            *fields.get("name"), fields.key("name"),
+            "expected a node name of 1 to 253 letters, digits, '.', '-' or '_', got " + yaml::quote(name));
       }
     }
     if (auto role = fields.get("role")) {
@@ -227,7 +242,8 @@ class ConfigReader {
       }
     }
     std::int64_t workers = 0;
-    if (fields.read_integer("workers", 0, kMaxWorkers, workers)) node.workers = static_cast<unsigned>(workers);
+    if (fields.read_integer("workers", 0, kMaxWorkers, workers))
+      node.workers = static_cast<unsigned>(workers);
     fields.read("drain_timeout", node.drain_timeout);
   }
 
@@ -237,7 +253,8 @@ class ConfigReader {
         std::size_t index = 0;
         for (auto& [text, item] : *items) {
           if (text.empty()) {
-            reader_.add(item, item_key(fields.key("paths"), index), "expected a directory, got an empty string");
+            reader_.add(item, item_key(fields.key("paths"), index),
+                        "expected a directory, got an empty string");
           } else {
             plugins.paths.push_back(yaml::resolve_path(base_dir_, text));
           }
@@ -253,9 +270,11 @@ class ConfigReader {
           if (yaml::is_lower_name(text, 64)) {
             names.push_back(text);
           } else {
-            reader_.add(item, item_key(fields.key("allow"), index),
-                        "expected a plugin name (a lower-case letter, then lower-case letters, digits, '_' or "
-                        "'-'), got " + yaml::quote(text));
+            reader_.add(
+                item, item_key(fields.key("allow"), index),
+                "expected a plugin name (a lower-case letter, then lower-case letters, digits, '_' or "
+                "'-'), got " +
+                    yaml::quote(text));
           }
           ++index;
         }
@@ -311,16 +330,17 @@ class ConfigReader {
     destination.spec.limits = defaults;
     Destination& spec = destination.spec;
     Fields fields(reader_, node, key,
-                  {"name", "route_type", "address", "proxy_type", "location_id", "entry_point", "tls", "limits",
-                   "settings"});
+                  {"name", "route_type", "address", "proxy_type", "location_id", "entry_point", "tls",
+                   "limits", "settings"});
     for (auto required : {"name", "route_type", "address", "entry_point"}) fields.require(required);
 
     std::string name;
     if (fields.read("name", name)) {
       const YAML::Node name_node = *fields.get("name");
       if (!is_destination_name(name)) {
-        reader_.add(name_node, fields.key("name"),
-                    "expected a destination name of 1 to 200 letters, digits, '-' or '_', got " + yaml::quote(name));
+        reader_.add(
+            name_node, fields.key("name"),
+            "expected a destination name of 1 to 200 letters, digits, '-' or '_', got " + yaml::quote(name));
       } else if (auto first = destination_names_.find(name); first != destination_names_.end()) {
         reader_.add(name_node, fields.key("name"),
                     "destination name " + yaml::quote(name) + " is already used on line " +
@@ -335,9 +355,11 @@ class ConfigReader {
       if (yaml::is_lower_name(route_type, 32)) {
         spec.route_type = route_type;
       } else {
-        reader_.add(*fields.get("route_type"), fields.key("route_type"),
-                    "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
-                    "'_' or '-'), got " + yaml::quote(route_type));
+        reader_.add(
+            *fields.get("route_type"), fields.key("route_type"),
+            "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
+            "'_' or '-'), got " +
+                yaml::quote(route_type));
       }
     }
     if (auto address_node = fields.get("address")) {
@@ -359,7 +381,8 @@ class ConfigReader {
     }
     fields.read("location_id", spec.location_id);
     if (auto entry_point = fields.get("entry_point")) {
-      Fields entry(reader_, *entry_point, fields.key("entry_point"), {"listen"}, fields.position("entry_point"));
+      Fields entry(reader_, *entry_point, fields.key("entry_point"), {"listen"},
+                   fields.position("entry_point"));
       entry.require("listen");
       if (auto listen = entry.get("listen")) {
         if (auto endpoint = read_endpoint(reader_, *listen, entry.key("listen"))) {
@@ -368,7 +391,11 @@ class ConfigReader {
         }
       }
     }
-    if (auto tls = fields.get("tls")) read_tls(Fields(reader_, *tls, fields.key("tls"), {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"}, fields.position("tls")), spec.tls);
+    if (auto tls = fields.get("tls"))
+      read_tls(Fields(reader_, *tls, fields.key("tls"),
+                      {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"},
+                      fields.position("tls")),
+               spec.tls);
     if (auto limits = fields.get("limits")) {
       Fields limit_fields(reader_, *limits, fields.key("limits"), kLimitKeys, fields.position("limits"));
       read_limits(reader_, limit_fields, spec.limits);
@@ -426,8 +453,8 @@ class ConfigReader {
         }
         if (is_wildcard(host_a) || is_wildcard(host_b)) {
           reader_.add(b.where, b.key,
-                      "listen address " + b.endpoint.str() + " overlaps " + a.endpoint.str() + " of " + a.key +
-                          " (line " + std::to_string(a.where.line) + ")");
+                      "listen address " + b.endpoint.str() + " overlaps " + a.endpoint.str() + " of " +
+                          a.key + " (line " + std::to_string(a.where.line) + ")");
           break;
         }
       }
@@ -485,7 +512,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
     host = std::string(text.substr(1, close - 1));
     if (!is_ipv6_literal(host)) return std::nullopt;
     port_text = text.substr(close + 2);

@@ -25,7 +25,9 @@ constexpr std::uint64_t TiB = 1024 * GiB;
 
 constexpr std::size_t kQuoteLimit = 60;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Reads a run of decimal digits at `pos`, saturating at `limit + 1` so that overflow is noticed without
 // wrapping. Returns false when there is no digit.
@@ -66,8 +68,32 @@ std::string range_text(std::int64_t min, std::int64_t max) {
   return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
 }
 
-bool is_true(std::string_view text) { return text == "true" || text == "True" || text == "TRUE"; }
-bool is_false(std::string_view text) { return text == "false" || text == "False" || text == "FALSE"; }
+bool is_true(std::string_view text) {
+  return text == "true" || text == "True" || text == "TRUE";
+}
+bool is_false(std::string_view text) {
+  return text == "false" || text == "False" || text == "FALSE";
+}
+
+// A hint for a syntax error at `error_line` (1-based) that follows a line indented with a tab, which
+// YAML does not allow.
+std::string tab_hint(std::string_view text, int error_line) {
+  int line = 1;
+  std::size_t start = 0;
+  while (start < text.size() && line <= error_line) {
+    const std::size_t indent_end = text.find_first_not_of(" \t", start);
+    const bool blank =
+        indent_end == std::string_view::npos || text[indent_end] == '\n' || text[indent_end] == '\r';
+    if (!blank && text.substr(start, indent_end - start).find('\t') != std::string_view::npos) {
+      return " (line " + std::to_string(line) + " is indented with a tab; YAML indentation must use spaces)";
+    }
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+    ++line;
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -270,9 +296,8 @@ std::filesystem::path directory_of(const std::filesystem::path& file) {
 bool is_lower_name(std::string_view text, std::size_t max_length) {
   if (text.empty() || text.size() > max_length) return false;
   if (text.front() < 'a' || text.front() > 'z') return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
-  });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-'; });
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& file, std::uintmax_t max_bytes,
@@ -357,7 +382,7 @@ std::optional<YAML::Node> Reader::parse_mapping_document(std::string_view text) 
     add(position(e.mark), "", "the document is nested too deeply");
     return std::nullopt;
   } catch (const YAML::Exception& e) {
-    add(position(e.mark), "", "YAML syntax error: " + e.msg);
+    add(position(e.mark), "", "YAML syntax error: " + e.msg + tab_hint(text, e.mark.line + 1));
     return std::nullopt;
   } catch (const std::exception& e) {
     add(Position{file_, 0, 0}, "", std::string("cannot parse the file: ") + e.what());
@@ -432,7 +457,12 @@ std::optional<milliseconds> Reader::duration(const YAML::Node& node, const std::
       return std::nullopt;
     }
   }
-  add(node, key, "expected a duration such as 5s or 250ms, got " + describe(node));
+  std::string message = "expected a duration such as 5s or 250ms, got " + describe(node);
+  if (node.IsScalar() && !node.Scalar().empty() &&
+      std::all_of(node.Scalar().begin(), node.Scalar().end(), is_digit)) {
+    message += " (a unit is needed: ms, s, m or h)";
+  }
+  add(node, key, std::move(message));
   return std::nullopt;
 }
 
@@ -463,7 +493,7 @@ std::optional<std::size_t> Reader::choice(const YAML::Node& node, const std::str
 }
 
 std::optional<std::vector<std::pair<std::string, YAML::Node>>> Reader::string_list(const YAML::Node& node,
-                                                                                  const std::string& key) {
+                                                                                   const std::string& key) {
   if (!expect(node, key, YAML::NodeType::Sequence, "a list")) return std::nullopt;
   std::vector<std::pair<std::string, YAML::Node>> items;
   std::size_t index = 0;
@@ -499,7 +529,8 @@ void Fields::init() {
     return;
   }
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node& key_node = it->first;
+    // The iterator hands out a temporary pair: copy the nodes (they share the document).
+    const YAML::Node key_node = it->first;
     if (!key_node.IsScalar()) {
       reader_.add(key_node, key_, "expected a key name, got " + describe(key_node));
       continue;
@@ -647,13 +678,15 @@ std::optional<Settings::Value> read_setting_value(Reader& reader, const YAML::No
       auto value = reader.duration(node, key);
       if (!value) return std::nullopt;
       if (schema.min && value->count() < *schema.min) {
-        reader.add(node, key,
-                   "must be at least " + format_duration(milliseconds(*schema.min)) + ", got " + describe(node));
+        reader.add(
+            node, key,
+            "must be at least " + format_duration(milliseconds(*schema.min)) + ", got " + describe(node));
         return std::nullopt;
       }
       if (schema.max && value->count() > *schema.max) {
-        reader.add(node, key,
-                   "must be at most " + format_duration(milliseconds(*schema.max)) + ", got " + describe(node));
+        reader.add(
+            node, key,
+            "must be at most " + format_duration(milliseconds(*schema.max)) + ", got " + describe(node));
         return std::nullopt;
       }
       return Settings::Value(*value);
@@ -668,15 +701,15 @@ std::optional<Settings::Value> read_setting_value(Reader& reader, const YAML::No
       const auto bytes = static_cast<std::int64_t>(*value);
       if (schema.min && bytes < *schema.min) {
         reader.add(node, key,
-                   "must be at least " + format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(
-                                             *schema.min, 0))) +
+                   "must be at least " +
+                       format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(*schema.min, 0))) +
                        ", got " + describe(node));
         return std::nullopt;
       }
       if (schema.max && bytes > *schema.max) {
         reader.add(node, key,
-                   "must be at most " + format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(
-                                            *schema.max, 0))) +
+                   "must be at most " +
+                       format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(*schema.max, 0))) +
                        ", got " + describe(node));
         return std::nullopt;
       }

@@ -61,7 +61,7 @@ std::filesystem::path directory_of(const std::filesystem::path& file);
 // [a-z0-9_-].
 bool is_lower_name(std::string_view text, std::size_t max_length);
 
-// Reads a whole file of at most kMaxDocumentBytes. On failure returns nullopt and sets `error` to a
+// Reads a whole file of at most `max_bytes`. On failure returns nullopt and sets `error` to a
 // message such as "cannot read the file: No such file or directory".
 std::optional<std::string> read_file(const std::filesystem::path& file, std::uintmax_t max_bytes,
                                      std::string& error);
@@ -103,7 +103,7 @@ class Reader {
                                     std::initializer_list<std::string_view> words);
   // A list of scalars read with string(); nullopt when the node is not a list.
   std::optional<std::vector<std::pair<std::string, YAML::Node>>> string_list(const YAML::Node& node,
-                                                                            const std::string& key);
+                                                                             const std::string& key);
 
   // Reports a problem unless `node` is of `type`; `what` names the expected kind ("a mapping").
   bool expect(const YAML::Node& node, const std::string& key, YAML::NodeType::value type,

@@ -24,9 +24,12 @@ AuditLog::~AuditLog() {
 
 bool AuditLog::enabled(AuditClass kind) const noexcept {
   switch (level_) {
-    case config::AuditLevel::off: return false;
-    case config::AuditLevel::security: return kind == AuditClass::security;
-    case config::AuditLevel::all: return true;
+    case config::AuditLevel::off:
+      return false;
+    case config::AuditLevel::security:
+      return kind == AuditClass::security;
+    case config::AuditLevel::all:
+      return true;
   }
   return false;
 }

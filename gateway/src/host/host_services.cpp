@@ -11,7 +11,9 @@ namespace gw::host {
 HostServices::HostServices(LogSink& logger, MetricsRegistry& metrics, Audit& audit, unsigned blocking_threads)
     : logger_(logger), metrics_(metrics), audit_(audit), blocking_pool_(blocking_threads) {}
 
-HostServices::~HostServices() { stop(); }
+HostServices::~HostServices() {
+  stop();
+}
 
 void HostServices::stop() {
   blocking_pool_.stop();

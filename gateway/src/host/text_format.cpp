@@ -6,7 +6,9 @@
 namespace gw::host {
 namespace {
 
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c == 0x7f; }
+bool needs_escape(unsigned char c) {
+  return c < 0x20 || c == '"' || c == '\\' || c == 0x7f;
+}
 
 void append_escaped(std::string& out, std::string_view value) {
   for (char ch : value) {
@@ -16,11 +18,21 @@ void append_escaped(std::string& out, std::string_view value) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default: {
         char buf[8];
         std::snprintf(buf, sizeof buf, "\\u%04x", c);
@@ -57,10 +69,17 @@ void append_logfmt_value(std::string& out, std::string_view value) {
 void append_prometheus_label_value(std::string& out, std::string_view value) {
   for (char ch : value) {
     switch (ch) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out.push_back(ch);
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(ch);
     }
   }
 }

@@ -23,14 +23,15 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   });
   auto timed_out = [&] {
     result.error = asio::error::timed_out;
-    result.reason = "connect to " + target + " timed out after " +
-                    std::to_string(request.connect_timeout.count()) + "ms";
+    result.reason =
+        "connect to " + target + " timed out after " + std::to_string(request.connect_timeout.count()) + "ms";
   };
 
   error_code ec;
   auto address = asio::ip::make_address(request.host, ec);
   if (!ec) {
-    co_await socket.async_connect(tcp::endpoint(address, request.port), asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_connect(tcp::endpoint(address, request.port),
+                                  asio::redirect_error(asio::use_awaitable, ec));
   } else {
     auto endpoints = co_await resolver.async_resolve(request.host, std::to_string(request.port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -65,7 +66,8 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   std::unique_ptr<TlsStream> tls;
   try {
     auto ctx = tls_.get(request.tls);
-    tls = std::make_unique<TlsStream>(std::move(socket), TlsClientContexts::new_session(ctx.get(), request.tls, request.host));
+    tls = std::make_unique<TlsStream>(std::move(socket),
+                                      TlsClientContexts::new_session(ctx.get(), request.tls, request.host));
   } catch (const std::exception& e) {
     result.error = asio::error::invalid_argument;
     result.reason = e.what();

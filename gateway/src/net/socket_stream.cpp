@@ -33,19 +33,21 @@ void describe_endpoints(tcp::socket& socket, StreamInfo& info) {
 
 // ---- TcpStream -------------------------------------------------------------------------------------
 
-TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) { describe_endpoints(socket_, info_); }
+TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) {
+  describe_endpoints(socket_, info_);
+}
 
 asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
   IoResult result;
-  result.bytes =
-      co_await socket_.async_read_some(buffer, asio::redirect_error(use_awaitable, result.error));
+  result.bytes = co_await socket_.async_read_some(buffer, asio::redirect_error(use_awaitable, result.error));
   bytes_read_ += result.bytes;
   co_return result;
 }
 
 asio::awaitable<IoResult> TcpStream::write(asio::const_buffer buffer) {
   IoResult result;
-  result.bytes = co_await asio::async_write(socket_, buffer, asio::redirect_error(use_awaitable, result.error));
+  result.bytes =
+      co_await asio::async_write(socket_, buffer, asio::redirect_error(use_awaitable, result.error));
   bytes_written_ += result.bytes;
   co_return result;
 }
@@ -78,8 +80,9 @@ TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)
 asio::awaitable<error_code> TlsStream::wait_for(int ssl_error) {
   error_code ec;
   if (closed_) co_return asio::error::operation_aborted;
-  co_await socket_.async_wait(ssl_error == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
-                              asio::redirect_error(use_awaitable, ec));
+  co_await socket_.async_wait(
+      ssl_error == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write,
+      asio::redirect_error(use_awaitable, ec));
   if (!ec && closed_) ec = asio::error::operation_aborted;
   co_return ec;
 }

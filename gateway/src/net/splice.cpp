@@ -37,8 +37,8 @@ struct SpliceState {
 
 // Copies from -> to until eof (then half-closes `to`) or an error. One buffer: the next read is issued
 // only after the previous write completed, which is what propagates backpressure.
-asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool from_is_a, std::size_t buffer_size,
-                           Counter* counter, std::uint64_t& total) {
+asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool from_is_a,
+                           std::size_t buffer_size, Counter* counter, std::uint64_t& total) {
   std::unique_ptr<char[]> buffer(new char[buffer_size]);
   for (;;) {
     IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
@@ -85,12 +85,13 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
   };
 
   pending = idle_timeout ? 3 : 2;
-  asio::co_spawn(executor,
-                 pump(state, b, a, false, options.buffer_size, options.bytes_b_to_a, state.result.bytes_b_to_a),
-                 direction_done);
-  asio::co_spawn(executor,
-                 pump(state, a, b, true, options.buffer_size, options.bytes_a_to_b, state.result.bytes_a_to_b),
-                 direction_done);
+  asio::co_spawn(
+      executor,
+      pump(state, b, a, false, options.buffer_size, options.bytes_b_to_a, state.result.bytes_b_to_a),
+      direction_done);
+  asio::co_spawn(
+      executor, pump(state, a, b, true, options.buffer_size, options.bytes_a_to_b, state.result.bytes_a_to_b),
+      direction_done);
   if (idle_timeout) {
     // Sleeps until the last activity plus the timeout; activity in the meantime moves the deadline,
     // so there is no timer operation per read.
@@ -100,7 +101,8 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
         error_code ec;
         co_await watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
-        if (state.running > 0 && !state.failed && Clock::now() >= state.last_activity + options.idle_timeout) {
+        if (state.running > 0 && !state.failed &&
+            Clock::now() >= state.last_activity + options.idle_timeout) {
           state.idle = true;
           state.fail(asio::error::timed_out, false);
         }

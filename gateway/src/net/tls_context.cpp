@@ -53,14 +53,16 @@ SslCtxPtr TlsClientContexts::get(const TlsClientOptions& options) {
       throw std::runtime_error("cannot load private key " + key_file + ": " + openssl_error());
     }
     if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-      throw std::runtime_error("private key " + key_file + " does not match certificate " + options.cert_file);
+      throw std::runtime_error("private key " + key_file + " does not match certificate " +
+                               options.cert_file);
     }
   }
   contexts_.emplace(key, ctx);
   return ctx;
 }
 
-SslPtr TlsClientContexts::new_session(SSL_CTX* ctx, const TlsClientOptions& options, const std::string& host) {
+SslPtr TlsClientContexts::new_session(SSL_CTX* ctx, const TlsClientOptions& options,
+                                      const std::string& host) {
   SslPtr ssl(SSL_new(ctx));
   if (!ssl) throw std::runtime_error("cannot create TLS session: " + openssl_error());
   const std::string& name = options.server_name.empty() ? host : options.server_name;

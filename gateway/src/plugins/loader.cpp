@@ -92,7 +92,8 @@ PluginRegistry::~PluginRegistry() {
   while (!loaded_.empty()) loaded_.pop_back();
 }
 
-void PluginRegistry::load(const std::vector<fs::path>& paths, const std::optional<std::vector<std::string>>& allow) {
+void PluginRegistry::load(const std::vector<fs::path>& paths,
+                          const std::optional<std::vector<std::string>>& allow) {
   std::set<fs::path> seen_dirs;
   for (const auto& dir : paths) {
     std::error_code ec;
@@ -106,7 +107,8 @@ void PluginRegistry::load(const std::vector<fs::path>& paths, const std::optiona
     std::vector<fs::path> manifests;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       auto name = entry.path().filename().string();
-      if (name.size() > kManifestSuffix.size() && name.ends_with(kManifestSuffix)) manifests.push_back(entry.path());
+      if (name.size() > kManifestSuffix.size() && name.ends_with(kManifestSuffix))
+        manifests.push_back(entry.path());
     }
     if (ec) {
       path_problems_.push_back("cannot list plugin path " + dir.string() + ": " + ec.message());
@@ -117,7 +119,8 @@ void PluginRegistry::load(const std::vector<fs::path>& paths, const std::optiona
   }
 }
 
-void PluginRegistry::load_one(const fs::path& manifest_file, const std::optional<std::vector<std::string>>& allow) {
+void PluginRegistry::load_one(const fs::path& manifest_file,
+                              const std::optional<std::vector<std::string>>& allow) {
   PluginReport report;
   report.manifest_file = manifest_file;
   try {
@@ -176,20 +179,23 @@ std::string PluginRegistry::try_load(const Manifest& manifest) {
   auto loaded = std::make_unique<Loaded>();
   loaded->manifest = manifest;
   try {
-    loaded->library.load(manifest.library, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    loaded->library.load(manifest.library,
+                         boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     return "cannot load " + lib + ": " + e.what() + " - is it a shared library built for this platform?";
   }
   // The ABI tag is the first thing used: a C function, safe to call whatever the plugin was built with.
   if (!loaded->library.has(kAbiTagSymbol)) {
-    return lib + " exports no " + kAbiTagSymbol + " - not a gateway plugin, or built without GW_DECLARE_PLUGIN";
+    return lib + " exports no " + kAbiTagSymbol +
+           " - not a gateway plugin, or built without GW_DECLARE_PLUGIN";
   }
   const char* tag = loaded->library.get<AbiTagFn>(kAbiTagSymbol)();
   if (auto diff = abi_mismatch(tag ? tag : "", kPluginAbiTag); !diff.empty()) {
     return "ABI mismatch in " + lib + ": " + diff + " - rebuild the plugin with this gateway's SDK";
   }
   if (!loaded->library.has(kEntryPointSymbol)) {
-    return lib + " exports no entry point " + kEntryPointSymbol + " - declare the plugin with GW_DECLARE_PLUGIN";
+    return lib + " exports no entry point " + kEntryPointSymbol +
+           " - declare the plugin with GW_DECLARE_PLUGIN";
   }
   try {
     loaded->instance.reset(loaded->library.get<CreateFn>(kEntryPointSymbol)(host_));

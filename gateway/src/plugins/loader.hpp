@@ -36,7 +36,8 @@ class PluginRegistry {
   // Discovers and loads every plugin in `paths` (in order; a plugin name or route type seen again
   // later is refused). `allow`, when set, limits loading to those plugin names. A path that does not
   // exist is reported in path_problems().
-  void load(const std::vector<std::filesystem::path>& paths, const std::optional<std::vector<std::string>>& allow);
+  void load(const std::vector<std::filesystem::path>& paths,
+            const std::optional<std::vector<std::string>>& allow);
 
   const std::vector<PluginReport>& reports() const noexcept { return reports_; }
   const std::vector<std::string>& path_problems() const noexcept { return path_problems_; }
@@ -52,7 +53,8 @@ class PluginRegistry {
     boost::dll::shared_library library;  // declared before `instance`: unloaded after it is destroyed
     std::unique_ptr<Plugin> instance;
   };
-  void load_one(const std::filesystem::path& manifest_file, const std::optional<std::vector<std::string>>& allow);
+  void load_one(const std::filesystem::path& manifest_file,
+                const std::optional<std::vector<std::string>>& allow);
   std::string try_load(const Manifest& manifest);
 
   Host& host_;

@@ -21,9 +21,13 @@ constexpr std::size_t kMaxPluginName = 64;
 constexpr std::size_t kMaxRouteTypeName = 32;
 constexpr std::size_t kMaxSettingName = 64;
 
-bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 class ManifestReader {
  public:
@@ -31,19 +35,22 @@ class ManifestReader {
       : reader_(reader), base_dir_(config::yaml::directory_of(file)) {}
 
   void read(const YAML::Node& document, Manifest& manifest) {
-    Fields fields(reader_, document, "",
-                  {"name", "version", "description", "plugin_api", "library", "sha256", "route_types",
-                   "settings"});
-    for (auto required : {"name", "version", "plugin_api", "library", "route_types"}) fields.require(required);
+    Fields fields(
+        reader_, document, "",
+        {"name", "version", "description", "plugin_api", "library", "sha256", "route_types", "settings"});
+    for (auto required : {"name", "version", "plugin_api", "library", "route_types"})
+      fields.require(required);
 
     std::string text;
     if (fields.read("name", text)) {
       if (config::yaml::is_lower_name(text, kMaxPluginName)) {
         manifest.name = text;
       } else {
-        reader_.add(*fields.get("name"), "name",
-                    "expected a plugin name (a lower-case letter, then up to 63 lower-case letters, digits, '_' "
-                    "or '-'), got " + quote(text));
+        reader_.add(
+            *fields.get("name"), "name",
+            "expected a plugin name (a lower-case letter, then up to 63 lower-case letters, digits, '_' "
+            "or '-'), got " +
+                quote(text));
       }
     }
     if (fields.read("version", text)) {
@@ -76,8 +83,9 @@ class ManifestReader {
   void read_library(const YAML::Node& node, const std::string& text, Manifest& manifest) {
     const fs::path path(text);
     const auto bad = [&](const std::string& why) {
-      reader_.add(node, "library", "expected a file name relative to the manifest's directory, got " +
-                                       quote(text) + " (" + why + ")");
+      reader_.add(
+          node, "library",
+          "expected a file name relative to the manifest's directory, got " + quote(text) + " (" + why + ")");
     };
     if (text.empty()) return bad("empty");
     if (path.is_absolute()) return bad("an absolute path");
@@ -99,9 +107,11 @@ class ManifestReader {
     for (auto& [name, item] : *items) {
       const std::string key = config::yaml::item_key("route_types", index++);
       if (!config::yaml::is_lower_name(name, kMaxRouteTypeName)) {
-        reader_.add(item, key,
-                    "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
-                    "'_' or '-'), got " + quote(name));
+        reader_.add(
+            item, key,
+            "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
+            "'_' or '-'), got " +
+                quote(name));
       } else if (std::find(manifest.route_types.begin(), manifest.route_types.end(), name) !=
                  manifest.route_types.end()) {
         reader_.add(item, key, "route type " + quote(name) + " is listed twice");
@@ -113,11 +123,12 @@ class ManifestReader {
 
   void read_settings(const YAML::Node& node, Manifest& manifest) {
     if (node.IsNull()) return;
-    if (!reader_.expect(node, "settings", YAML::NodeType::Map, "a mapping of setting names to their schema")) {
+    if (!reader_.expect(node, "settings", YAML::NodeType::Map,
+                        "a mapping of setting names to their schema")) {
       return;
     }
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key_node = it->first;
+      const YAML::Node key_node = it->first;  // a copy: the iterator hands out a temporary
       if (!key_node.IsScalar()) {
         reader_.add(key_node, "settings", "expected a setting name, got " + config::yaml::describe(key_node));
         continue;
@@ -127,16 +138,19 @@ class ManifestReader {
       if (!config::yaml::is_lower_name(name, kMaxSettingName)) {
         reader_.add(key_node, key,
                     "expected a setting name (a lower-case letter, then up to 63 lower-case letters, digits, "
-                    "'_' or '-'), got " + quote(name));
+                    "'_' or '-'), got " +
+                        quote(name));
         continue;
       }
       const auto previous = std::find_if(manifest.settings.begin(), manifest.settings.end(),
                                          [&](const SettingSchema& s) { return s.name == name; });
-      if (previous != manifest.settings.end() || std::find(invalid_.begin(), invalid_.end(), name) != invalid_.end()) {
+      if (previous != manifest.settings.end() ||
+          std::find(invalid_.begin(), invalid_.end(), name) != invalid_.end()) {
         reader_.add(key_node, key, "setting " + quote(name) + " is declared twice");
         continue;
       }
-      if (auto setting = read_setting(name, it->second, key, reader_.position(key_node))) {
+      const YAML::Node value = it->second;
+      if (auto setting = read_setting(name, value, key, reader_.position(key_node))) {
         manifest.settings.push_back(std::move(*setting));
       } else {
         invalid_.push_back(name);
@@ -147,16 +161,18 @@ class ManifestReader {
   std::optional<SettingSchema> read_setting(const std::string& name, const YAML::Node& node,
                                             const std::string& key, const config::Position& where) {
     const std::size_t problems_before = reader_.count();
-    Fields fields(reader_, node, key, {"type", "default", "required", "min", "max", "values", "description"}, where);
+    Fields fields(reader_, node, key, {"type", "default", "required", "min", "max", "values", "description"},
+                  where);
     if (!fields.valid()) return std::nullopt;
     fields.require("type");
     SettingSchema setting;
     setting.name = name;
     bool type_known = false;
     if (auto type = fields.get("type")) {
-      if (auto index = reader_.choice(*type, fields.key("type"), {"bool", "int", "string", "duration", "size", "secret"})) {
-        constexpr SettingType types[] = {SettingType::boolean, SettingType::integer, SettingType::string,
-                                         SettingType::duration, SettingType::size, SettingType::secret};
+      if (auto index = reader_.choice(*type, fields.key("type"),
+                                      {"bool", "int", "string", "duration", "size", "secret"})) {
+        constexpr SettingType types[] = {SettingType::boolean,  SettingType::integer, SettingType::string,
+                                         SettingType::duration, SettingType::size,    SettingType::secret};
         setting.type = types[*index];
         type_known = true;
       }

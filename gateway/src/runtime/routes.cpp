@@ -19,11 +19,11 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::vector<config::Problem> build_routes(const config::Config& config, const plugins::PluginRegistry& registry,
+std::vector<config::Problem> build_routes(const config::Config& config,
+                                          const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics,
                                           std::vector<std::unique_ptr<Route>>& routes) {
   std::vector<config::Problem> problems;
-  const std::string file = config.file.string();
   for (const auto& dest : config.destinations) {
     auto problem = [&](const std::string& key, const std::string& message) {
       problems.push_back({dest.position, dest.key + "." + key, message});
@@ -38,7 +38,7 @@ std::vector<config::Problem> build_routes(const config::Config& config, const pl
     auto route = std::make_unique<Route>();
     route->destination = dest.spec;
     route->listen = dest.listen;
-    auto settings_problems = config::resolve_settings(dest.settings, manifest->settings, file, dest.position,
+    auto settings_problems = config::resolve_settings(dest.settings, manifest->settings, dest.position.file, dest.position,
                                                       dest.key, route->destination.settings);
     if (!settings_problems.empty()) {
       problems.insert(problems.end(), settings_problems.begin(), settings_problems.end());

@@ -25,7 +25,8 @@ struct Route {
 
 // Resolves each destination's route type and settings, creates its handler and its TLS context.
 // Returns every problem found (with file, line and key); `routes` gets the routes that were built.
-std::vector<config::Problem> build_routes(const config::Config& config, const plugins::PluginRegistry& registry,
+std::vector<config::Problem> build_routes(const config::Config& config,
+                                          const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics,
                                           std::vector<std::unique_ptr<Route>>& routes);
 

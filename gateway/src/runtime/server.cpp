@@ -77,7 +77,8 @@ void ensure_port_free(const tcp::endpoint& endpoint) {
 Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRegistry& metrics, Host& host,
                Tunnel& tunnel, std::vector<std::unique_ptr<Route>>& routes)
     : config_(config), log_(log), metrics_(metrics), host_(host), tunnel_(tunnel), routes_(routes) {
-  unsigned count = config.node.workers ? config.node.workers : std::max(1u, std::thread::hardware_concurrency());
+  unsigned count =
+      config.node.workers ? config.node.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   control_ = std::make_unique<Control>(workers_.front()->context);
 }
@@ -118,9 +119,9 @@ void Server::bind() {
   }
   if (config_.admin.listen) {
     try {
-      control_->admin = std::make_unique<admin::AdminServer>(
-          workers_.front()->context, resolve_listen(*config_.admin.listen), metrics_,
-          [this] { return !draining_.load(); });
+      control_->admin = std::make_unique<admin::AdminServer>(workers_.front()->context,
+                                                             resolve_listen(*config_.admin.listen), metrics_,
+                                                             [this] { return !draining_.load(); });
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.admin.listen->str() +
                                " for the admin listener: " + e.code().message());
@@ -156,7 +157,8 @@ int Server::run() {
 void Server::on_signal(int signal) {
   const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
   if (draining_) {
-    log_.log(LogLevel::warn, "drain_aborted", {{"signal", name}, {"open_connections", std::to_string(open_connections_.load())}});
+    log_.log(LogLevel::warn, "drain_aborted",
+             {{"signal", name}, {"open_connections", std::to_string(open_connections_.load())}});
     close_all_connections();
   } else {
     log_.log(LogLevel::info, "draining",
@@ -187,7 +189,8 @@ void Server::start_drain() {
   control_->drain_timer.expires_after(config_.node.drain_timeout);
   control_->drain_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec || finished_) return;
-    log_.log(LogLevel::warn, "drain_timeout", {{"open_connections", std::to_string(open_connections_.load())}});
+    log_.log(LogLevel::warn, "drain_timeout",
+             {{"open_connections", std::to_string(open_connections_.load())}});
     close_all_connections();
   });
 }
@@ -265,8 +268,9 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, Route& route, tcp
   try {
     co_await route.handler->serve(session);
   } catch (const std::exception& e) {
-    log_.log(LogLevel::error, "handler_failed",
-             {{"destination", route.destination.name}, {"request_id", session.request_id}, {"reason", e.what()}});
+    log_.log(
+        LogLevel::error, "handler_failed",
+        {{"destination", route.destination.name}, {"request_id", session.request_id}, {"reason", e.what()}});
   }
   client.close();
   worker.connections.erase(&client);

@@ -40,8 +40,10 @@ class Server {
   void close_all_connections();
   void finish();
   void connection_ended();
-  boost::asio::awaitable<void> accept_loop(Worker& worker, boost::asio::ip::tcp::acceptor& acceptor, Route& route);
-  boost::asio::awaitable<void> serve_connection(Worker& worker, Route& route, boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> accept_loop(Worker& worker, boost::asio::ip::tcp::acceptor& acceptor,
+                                           Route& route);
+  boost::asio::awaitable<void> serve_connection(Worker& worker, Route& route,
+                                                boost::asio::ip::tcp::socket socket);
 
   const config::Config& config_;
   host::LogSink& log_;

@@ -24,9 +24,10 @@ std::int64_t elapsed_ms(Clock::time_point since) {
 // Metrics of one destination or system, obtained once.
 struct RouteMetrics {
   RouteMetrics(Metrics& m, const std::string& name)
-      : bytes_up(m.counter("gateway_bytes_total", "Bytes relayed", {{"destination", name}, {"direction", "upstream"}})),
-        bytes_down(
-            m.counter("gateway_bytes_total", "Bytes relayed", {{"destination", name}, {"direction", "downstream"}})),
+      : bytes_up(m.counter("gateway_bytes_total", "Bytes relayed",
+                           {{"destination", name}, {"direction", "upstream"}})),
+        bytes_down(m.counter("gateway_bytes_total", "Bytes relayed",
+                             {{"destination", name}, {"direction", "downstream"}})),
         connect_failed(m.counter("gateway_errors_total", "Connections that ended in an error",
                                  {{"destination", name}, {"reason", "connect_failed"}})),
         idle_timeout(m.counter("gateway_errors_total", "Connections that ended in an error",
@@ -42,11 +43,13 @@ struct RouteMetrics {
 
 // Opens the target, splices, and reports: shared by both sides, which differ only in what they
 // connect to and how they name things.
-asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, Tunnel& tunnel, OpenRequest target,
-                            const Limits& limits, const std::string& name, const std::string& request_id) {
+asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, Tunnel& tunnel,
+                            OpenRequest target, const Limits& limits, const std::string& name,
+                            const std::string& request_id) {
   const auto start = Clock::now();
   const std::string target_text = target.host + ":" + std::to_string(target.port);
-  auto report = [&](const std::string& outcome, const std::string& reason, std::int64_t up, std::int64_t down) {
+  auto report = [&](const std::string& outcome, const std::string& reason, std::int64_t up,
+                    std::int64_t down) {
     if (!host.audit().enabled(AuditClass::access)) return;
     host.audit().record({AuditClass::access,
                          "tcp.connection",
@@ -87,7 +90,8 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
     reason = std::string(result.aborted_by_a ? "client: " : "target: ") + result.error.message();
   }
   if (host.logger().enabled(LogLevel::debug) || result.error) {
-    host.logger().log(result.error && !result.idle_timeout ? LogLevel::info : LogLevel::debug, "connection_closed",
+    host.logger().log(result.error && !result.idle_timeout ? LogLevel::info : LogLevel::debug,
+                      "connection_closed",
                       {{"destination", name},
                        {"request_id", request_id},
                        {"outcome", outcome},
@@ -102,10 +106,12 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
 class TcpEdgeHandler final : public EdgeRouteHandler {
  public:
   TcpEdgeHandler(Host& host, const Destination& destination)
-      : host_(host), metrics_(host.metrics(), destination.name), nodelay_(destination.settings.get_bool("nodelay")) {
+      : host_(host),
+        metrics_(host.metrics(), destination.name),
+        nodelay_(destination.settings.get_bool("nodelay")) {
     if (!destination.scheme.empty() && destination.scheme != "tcp") {
-      throw RouteConfigError("address", "route type tcp takes host:port or tcp://host:port, not " +
-                                            destination.scheme + "://");
+      throw RouteConfigError(
+          "address", "route type tcp takes host:port or tcp://host:port, not " + destination.scheme + "://");
     }
   }
 
@@ -114,8 +120,8 @@ class TcpEdgeHandler final : public EdgeRouteHandler {
     OpenRequest target = session.destination.target();
     target.request_id = session.request_id;
     target.no_delay = nodelay_;
-    co_await relay(host_, metrics_, session.client, session.tunnel, std::move(target), session.destination.limits,
-                   session.destination.name, session.request_id);
+    co_await relay(host_, metrics_, session.client, session.tunnel, std::move(target),
+                   session.destination.limits, session.destination.name, session.request_id);
   }
 
  private:

@@ -35,10 +35,16 @@
 
 // A semicolon-separated list of key=value pairs; the loader compares it key by key so that a refusal
 // can say exactly what to rebuild.
-#define GW_PLUGIN_ABI_TAG                                                                          \
-  "api=" GW_ABI_STR(GW_PLUGIN_API_VERSION) ";compiler=" GW_ABI_COMPILER ";cxxabi=" GW_ABI_STR(    \
-      __GXX_ABI_VERSION) ";stdlib=" GW_ABI_LIBSTDCXX ";boost=" GW_ABI_STR(BOOST_VERSION) ";std=" \
-      GW_ABI_STR(__cplusplus) ";debug-containers=" GW_ABI_DEBUG_CONTAINERS
+// clang-format off
+#define GW_PLUGIN_ABI_TAG                                 \
+  "api=" GW_ABI_STR(GW_PLUGIN_API_VERSION)                \
+  ";compiler=" GW_ABI_COMPILER                            \
+  ";cxxabi=" GW_ABI_STR(__GXX_ABI_VERSION)                \
+  ";stdlib=" GW_ABI_LIBSTDCXX                             \
+  ";boost=" GW_ABI_STR(BOOST_VERSION)                     \
+  ";std=" GW_ABI_STR(__cplusplus)                         \
+  ";debug-containers=" GW_ABI_DEBUG_CONTAINERS
+// clang-format on
 
 // Types shared between core and plugins keep default visibility so that their vtables and type_info
 // are the same object on both sides, even though plugins are built with -fvisibility=hidden.

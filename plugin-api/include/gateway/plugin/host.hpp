@@ -109,7 +109,7 @@ struct SpliceOptions {
 struct SpliceResult {
   std::uint64_t bytes_a_to_b = 0;
   std::uint64_t bytes_b_to_a = 0;
-  error_code error;        // first error in either direction (not eof)
+  error_code error;  // first error in either direction (not eof)
   bool idle_timeout = false;
   bool aborted_by_a = false;  // which side failed first, when error is set
 };

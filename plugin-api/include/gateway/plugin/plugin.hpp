@@ -33,6 +33,10 @@ class GW_PLUGIN_VISIBLE Plugin {
 #define GW_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
 
 // Defines the plugin's two exported symbols. PluginType must be constructible from gw::Host&.
-#define GW_DECLARE_PLUGIN(PluginType)                                                       \
-  GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept { return GW_PLUGIN_ABI_TAG; } \
-  GW_PLUGIN_EXPORT gw::Plugin* gw_plugin_create(gw::Host& host) { return new PluginType(host); }
+#define GW_DECLARE_PLUGIN(PluginType)                             \
+  GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept {     \
+    return GW_PLUGIN_ABI_TAG;                                     \
+  }                                                               \
+  GW_PLUGIN_EXPORT gw::Plugin* gw_plugin_create(gw::Host& host) { \
+    return new PluginType(host);                                  \
+  }

@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# TCP route benchmark. One run measures, on this machine and on 127.0.0.1 only:
+#   - throughput with iperf3 (1 and 8 parallel streams, client->server and reverse),
+#   - new connections per second with gateway_bench_connrate (connect, 64-byte echo, close),
+# each directly against the server, through gatewayd's TCP route and through HAProxy in TCP mode
+# with the same number of threads. Prints a Markdown table; raw outputs go to bench/results/<time>/.
+#
+# Usage: bench/tcp.sh            (from the repository root or anywhere else)
+# Environment:
+#   BUILD_DIR       build tree holding bin/gatewayd (default build/release, built with the release
+#                   preset; any other tree must already be configured and is built with cmake --build)
+#   SKIP_BUILD=1    use the binaries as they are
+#   JOBS            build parallelism (default 2)
+#   DURATION        seconds per test (default 10)
+#   STREAMS         iperf3 parallel stream counts (default "1 8")
+#   REVERSE=0       skip the reverse-direction (-R) iperf3 tests
+#   CONCURRENCY     connrate concurrent connection loops (default 64)
+#   CLIENT_THREADS  connrate client threads (default 1)
+#   WORKERS         gatewayd node.workers and HAProxy nbthread (default 2)
+#   TARGETS         subset of "direct gatewayd haproxy" (default all three)
+#   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build/release}
+JOBS=${JOBS:-2}
+DURATION=${DURATION:-10}
+STREAMS=${STREAMS:-"1 8"}
+REVERSE=${REVERSE:-1}
+CONCURRENCY=${CONCURRENCY:-64}
+CLIENT_THREADS=${CLIENT_THREADS:-1}
+WORKERS=${WORKERS:-2}
+TARGETS=${TARGETS:-"direct gatewayd haproxy"}
+RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
+
+die() {
+  echo "tcp.sh: $*" >&2
+  exit 1
+}
+note() { echo "tcp.sh: $*" >&2; }
+
+for tool in iperf3 haproxy awk cmake timeout getconf; do
+  command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
+done
+
+# --- build --------------------------------------------------------------------------------------------
+targets_to_build=(gatewayd gateway_plugin_tcp gateway_bench_connrate)
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  if [ "$BUILD_DIR" = build/release ]; then
+    [ -f build/release/build.ninja ] || cmake --preset release >/dev/null
+    cmake --build --preset release -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
+      die "build failed (cmake --build --preset release --target ${targets_to_build[*]})"
+  else
+    [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "$BUILD_DIR is not a configured build tree"
+    cmake --build "$BUILD_DIR" -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
+      die "build failed (cmake --build $BUILD_DIR --target ${targets_to_build[*]})"
+  fi
+fi
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+GATEWAYD=$BUILD_DIR/bin/gatewayd
+CONNRATE=$BUILD_DIR/bin/gateway_bench_connrate
+case " $TARGETS " in *" gatewayd "*) [ -x "$GATEWAYD" ] || die "$GATEWAYD not built" ;; esac
+[ -x "$CONNRATE" ] || die "$CONNRATE not built"
+
+mkdir -p "$RESULTS_DIR"
+RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
+
+# --- processes ----------------------------------------------------------------------------------------
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A TCP port is in use when any socket (any state) has it as its local port.
+port_in_use() {
+  local hex
+  hex=$(printf ':%04X' "$1")
+  awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+port_listening() {
+  local hex
+  hex=$(printf ':%04X' "$1")
+  awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# Free ports below the ephemeral range, so that the clients' own ports cannot take them.
+taken_ports=" "
+free_port() {
+  local low port
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range)
+  [ "$low" -gt 20000 ] || low=60000
+  for _ in $(seq 200); do
+    port=$((15000 + RANDOM % (low - 15000)))
+    case "$taken_ports" in *" $port "*) continue ;; esac
+    port_in_use "$port" && continue
+    taken_ports="$taken_ports$port "
+    echo "$port"
+    return 0
+  done
+  die "no free port found"
+}
+# wait_for PID SECONDS CHECK... : polls CHECK until it succeeds; fails if PID exits first.
+wait_for() {
+  local pid=$1 seconds=$2
+  shift 2
+  for _ in $(seq $((seconds * 20))); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+IPERF_PORT=$(free_port)
+ECHO_PORT=$(free_port)
+GW_IPERF_PORT=$(free_port)
+GW_ECHO_PORT=$(free_port)
+HA_IPERF_PORT=$(free_port)
+HA_ECHO_PORT=$(free_port)
+
+iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$RESULTS_DIR/iperf3-server.log" 2>&1 &
+pids+=($!)
+IPERF_PID=$!
+wait_for "$IPERF_PID" 10 port_listening "$IPERF_PORT" || die "iperf3 server did not start (see $RESULTS_DIR/iperf3-server.log)"
+
+"$CONNRATE" server --host 127.0.0.1 --port "$ECHO_PORT" --threads 2 >"$RESULTS_DIR/echo-server.log" 2>&1 &
+pids+=($!)
+ECHO_PID=$!
+wait_for "$ECHO_PID" 10 port_listening "$ECHO_PORT" || die "echo server did not start (see $RESULTS_DIR/echo-server.log)"
+
+declare -A PORT_IPERF=([direct]=$IPERF_PORT [gatewayd]=$GW_IPERF_PORT [haproxy]=$HA_IPERF_PORT)
+declare -A PORT_ECHO=([direct]=$ECHO_PORT [gatewayd]=$GW_ECHO_PORT [haproxy]=$HA_ECHO_PORT)
+declare -A PROXY_PID=()
+
+case " $TARGETS " in
+  *" gatewayd "*)
+    cat >"$RESULTS_DIR/gatewayd.yaml" <<EOF
+node:
+  name: bench
+  role: edge
+  workers: $WORKERS
+  drain_timeout: 1s
+log:
+  level: warn
+  format: text
+audit:
+  level: off
+limits:
+  connect_timeout: 5s
+  idle_timeout: 5m
+  max_connections: 8000
+  buffer_size: 64KiB
+destinations:
+  - name: iperf3
+    route_type: tcp
+    address: 127.0.0.1:$IPERF_PORT
+    proxy_type: internet
+    entry_point:
+      listen: 127.0.0.1:$GW_IPERF_PORT
+  - name: echo
+    route_type: tcp
+    address: 127.0.0.1:$ECHO_PORT
+    proxy_type: internet
+    entry_point:
+      listen: 127.0.0.1:$GW_ECHO_PORT
+EOF
+    "$GATEWAYD" check --config "$RESULTS_DIR/gatewayd.yaml" >"$RESULTS_DIR/gatewayd-check.log" 2>&1 ||
+      die "gatewayd check failed: $(cat "$RESULTS_DIR/gatewayd-check.log")"
+    "$GATEWAYD" run --config "$RESULTS_DIR/gatewayd.yaml" >"$RESULTS_DIR/gatewayd.log" 2>&1 &
+    pids+=($!)
+    PROXY_PID[gatewayd]=$!
+    wait_for "${PROXY_PID[gatewayd]}" 20 grep -q 'event=ready' "$RESULTS_DIR/gatewayd.log" ||
+      die "gatewayd did not become ready (see $RESULTS_DIR/gatewayd.log)"
+    ;;
+esac
+
+case " $TARGETS " in
+  *" haproxy "*)
+    cat >"$WORK/haproxy.cfg" <<EOF
+global
+  nbthread $WORKERS
+  maxconn 8000
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 5m
+  timeout server 5m
+
+listen iperf3
+  bind 127.0.0.1:$HA_IPERF_PORT
+  server iperf3 127.0.0.1:$IPERF_PORT
+
+listen echo
+  bind 127.0.0.1:$HA_ECHO_PORT
+  server echo 127.0.0.1:$ECHO_PORT
+EOF
+    cp "$WORK/haproxy.cfg" "$RESULTS_DIR/haproxy.cfg"
+    haproxy -db -f "$WORK/haproxy.cfg" >"$RESULTS_DIR/haproxy.log" 2>&1 &
+    pids+=($!)
+    PROXY_PID[haproxy]=$!
+    wait_for "${PROXY_PID[haproxy]}" 20 port_listening "$HA_ECHO_PORT" ||
+      die "haproxy did not start (see $RESULTS_DIR/haproxy.log)"
+    wait_for "${PROXY_PID[haproxy]}" 20 port_listening "$HA_IPERF_PORT" ||
+      die "haproxy did not start (see $RESULTS_DIR/haproxy.log)"
+    ;;
+esac
+
+# --- measurements ---------------------------------------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+# CPU time (ticks) used so far by a process, all threads; 0 for none.
+process_ticks() {
+  [ -n "${1:-}" ] || {
+    echo 0
+    return
+  }
+  awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# Busy and total ticks of the whole machine.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+
+declare -A RESULT=()  # "test|target" -> value
+declare -A CPU=()     # "test|target" -> proxy CPU, % of one core
+declare -A BUSY=()    # "test|target" -> machine busy, % of all cores
+
+# measure TEST TARGET COMMAND...: runs the command (raw output to stdout), recording proxy and machine CPU.
+measure() {
+  local test=$1 target=$2
+  shift 2
+  local pid=${PROXY_PID[$target]:-} t0 t1 p0 p1 m0 m1 status=0
+  p0=$(process_ticks "$pid")
+  m0=$(machine_ticks)
+  t0=$(date +%s.%N)
+  "$@" || status=$?
+  t1=$(date +%s.%N)
+  p1=$(process_ticks "$pid")
+  m1=$(machine_ticks)
+  CPU[$test|$target]=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v pid="$pid" \
+    'BEGIN { if (pid == "") print "-"; else printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')
+  BUSY[$test|$target]=$(echo "$m0 $m1" | awk '{ printf "%.0f%%", 100 * ($3 - $1) / ($4 - $2) }')
+  return $status
+}
+
+# Receiver-side throughput in Gbit/s from iperf3 -J output (end.sum_received.bits_per_second).
+iperf_gbits() {
+  awk '/"sum_received":/ { in_sum = 1 }
+       in_sum && /"bits_per_second":/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.2f", $2 / 1e9; found = 1; exit }
+       END { if (!found) print "error" }' "$1"
+}
+# connrate_field FILE KEY [DEFAULT]: a value from connrate's logfmt result line.
+connrate_field() {
+  local value
+  value=$(sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | head -n 1)
+  echo "${value:-${3:-}}"
+}
+
+run_iperf() {
+  local streams=$1 reverse=$2 target test file
+  test="iperf3 -P $streams${reverse:+ -R}"
+  for target in $TARGETS; do
+    file="$RESULTS_DIR/iperf3-$target-P$streams${reverse:+-R}.json"
+    note "$test -> $target"
+    measure "$test" "$target" timeout $((DURATION + 30)) \
+      iperf3 -c 127.0.0.1 -p "${PORT_IPERF[$target]}" -t "$DURATION" -P "$streams" ${reverse:+"$reverse"} -J >"$file" 2>&1 || true
+    RESULT[$test|$target]=$(iperf_gbits "$file")
+    sleep 1
+  done
+}
+
+run_connrate() {
+  local target file test="connrate"
+  for target in $TARGETS; do
+    file="$RESULTS_DIR/connrate-$target.txt"
+    note "connrate c=$CONCURRENCY -> $target"
+    measure "$test" "$target" timeout $((DURATION + 30)) \
+      "$CONNRATE" client --host 127.0.0.1 --port "${PORT_ECHO[$target]}" --concurrency "$CONCURRENCY" \
+      --seconds "$DURATION" --threads "$CLIENT_THREADS" >"$file" 2>&1 || true
+    RESULT[$test|$target]=$(connrate_field "$file" conn_per_sec)
+    RESULT[p50|$target]=$(awk -v us="$(connrate_field "$file" p50_us)" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }')
+    RESULT[p99|$target]=$(awk -v us="$(connrate_field "$file" p99_us)" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }')
+    if grep -q '^connections=' "$file"; then
+      RESULT[errors|$target]=$(($(connrate_field "$file" errors 0) + $(connrate_field "$file" timeouts 0)))
+    else
+      RESULT[errors|$target]=error
+    fi
+    sleep 2  # let the TIME_WAIT sockets of the previous target age a little
+  done
+}
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -srm), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -x "$GATEWAYD" ]; then echo "gatewayd: $("$GATEWAYD" --version 2>&1 | head -n 1) ($GATEWAYD)"; fi
+  echo "haproxy: $(haproxy -v 2>&1 | head -n 1)"
+  echo "iperf3: $(iperf3 --version 2>&1 | head -n 1)"
+  echo "settings: DURATION=$DURATION STREAMS=\"$STREAMS\" REVERSE=$REVERSE CONCURRENCY=$CONCURRENCY" \
+    "CLIENT_THREADS=$CLIENT_THREADS WORKERS=$WORKERS"
+} >"$RESULTS_DIR/environment.txt"
+note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
+
+for streams in $STREAMS; do
+  run_iperf "$streams" ""
+  if [ "$REVERSE" = 1 ]; then run_iperf "$streams" -R; fi
+done
+run_connrate
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
+
+# --- report -------------------------------------------------------------------------------------------------
+cell() { echo "${RESULT[$1|$2]:--}"; }
+# ratio gatewayd/haproxy and whether it meets the target (empty when either side is missing)
+ratio() {
+  awk -v g="$(cell "$1" gatewayd)" -v h="$(cell "$1" haproxy)" -v goal="$2" -v lower="${3:-0}" 'BEGIN {
+    if (g !~ /^[0-9.]+$/ || h !~ /^[0-9.]+$/ || h == 0) { print "- | -"; exit }
+    r = lower ? h / g : g / h
+    printf "%.2f | %s\n", g / h, goal == "" ? "" : (r >= goal ? "meets (>= " goal ")" : "misses (>= " goal ")") }'
+}
+row() {  # row TEST LABEL GOAL [CPU]
+  local test=$1 label=$2 goal=$3 with_cpu=${4:-1} cpu_g="" cpu_h="" busy=""
+  if [ "$with_cpu" = 1 ]; then
+    cpu_g=${CPU[$test|gatewayd]:--}
+    cpu_h=${CPU[$test|haproxy]:--}
+    busy="${BUSY[$test|direct]:--} / ${BUSY[$test|gatewayd]:--} / ${BUSY[$test|haproxy]:--}"
+  fi
+  echo "| $label | $(cell "$test" direct) | $(cell "$test" gatewayd) | $(cell "$test" haproxy) | $(ratio "$test" "$goal") | $cpu_g | $cpu_h | $busy |"
+}
+{
+  echo "| Test | direct | gatewayd | haproxy | gatewayd / haproxy | target | gatewayd CPU | haproxy CPU | machine busy (d / g / h) |"
+  echo "|---|---:|---:|---:|---:|---|---:|---:|---|"
+  for streams in $STREAMS; do
+    row "iperf3 -P $streams" "iperf3 -P $streams, Gbit/s" 1
+    if [ "$REVERSE" = 1 ]; then row "iperf3 -P $streams -R" "iperf3 -P $streams -R, Gbit/s" 1; fi
+  done
+  row connrate "connections/s (c=$CONCURRENCY)" 0.8
+  row p50 "connect+echo p50, ms" "" 0
+  row p99 "connect+echo p99, ms" "" 0
+  row errors "connection errors" "" 0
+} >"$RESULTS_DIR/summary.md"
+cat "$RESULTS_DIR/summary.md"
+echo
+echo "CPU: proxy process time as % of one core; machine busy: all $(nproc) cores. Raw outputs: $RESULTS_DIR"
