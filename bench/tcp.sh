@@ -185,8 +185,11 @@ EOF
     "$GATEWAYD" run --config "$RESULTS_DIR/gatewayd.yaml" >"$RESULTS_DIR/gatewayd.log" 2>&1 &
     pids+=($!)
     PROXY_PID[gatewayd]=$!
-    wait_for "${PROXY_PID[gatewayd]}" 20 grep -q 'event=ready' "$RESULTS_DIR/gatewayd.log" ||
-      die "gatewayd did not become ready (see $RESULTS_DIR/gatewayd.log)"
+    # At log level warn the start-up records (event=ready) are not written: wait for the entry points.
+    wait_for "${PROXY_PID[gatewayd]}" 20 port_listening "$GW_IPERF_PORT" ||
+      die "gatewayd did not start (see $RESULTS_DIR/gatewayd.log)"
+    wait_for "${PROXY_PID[gatewayd]}" 20 port_listening "$GW_ECHO_PORT" ||
+      die "gatewayd did not start (see $RESULTS_DIR/gatewayd.log)"
     ;;
 esac
 

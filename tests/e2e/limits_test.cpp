@@ -14,7 +14,8 @@ namespace {
 TEST(Limits, MaxConnectionsRefusesTheExcessAndFreesSlotsOnClose) {
   EchoServer echo;
   GatewayConfig config;
-  config.destinations.push_back({.name = "capped", .address = echo.address(), .limits = "{max_connections: 2}"});
+  config.destinations.push_back(
+      {.name = "capped", .address = echo.address(), .limits = "{max_connections: 2}"});
   GatewayProcess gateway(config);
   ASSERT_TRUE(gateway.wait_ready());
   const std::uint16_t port = gateway.port("capped");
@@ -34,15 +35,15 @@ TEST(Limits, MaxConnectionsRefusesTheExcessAndFreesSlotsOnClose) {
                               {{"destination", "capped"}, {"reason", "max_connections"}},
                               [](double v) { return v >= 1; }))
       << "gateway_connections_refused_total never counted the refusal";
-  auto refusal_audit = gateway.wait_for_audit([](const Record& r) {
-    return r.get("destination") == "capped" && r.get("outcome") == "refused";
-  });
+  auto refusal_audit = gateway.wait_for_audit(
+      [](const Record& r) { return r.get("destination") == "capped" && r.get("outcome") == "refused"; });
   EXPECT_EQ(refusal_audit.size(), 1u) << "no audit record with outcome refused";
 
   first.close();
   // The slot is free once the gateway has finished with the first connection.
   EXPECT_TRUE(wait_for_metric(gateway.admin_port(), "gateway_connections_active",
-                              {{"destination", "capped"}, {"route_type", "tcp"}}, [](double v) { return v == 1; }))
+                              {{"destination", "capped"}, {"route_type", "tcp"}},
+                              [](double v) { return v == 1; }))
       << "gateway_connections_active never went back to 1";
 
   TcpClient fourth(port);
@@ -53,7 +54,8 @@ TEST(Limits, MaxConnectionsRefusesTheExcessAndFreesSlotsOnClose) {
 TEST(Limits, IdleTimeoutEndsSilentConnection) {
   EchoServer echo;
   GatewayConfig config;
-  config.destinations.push_back({.name = "idle", .address = echo.address(), .limits = "{idle_timeout: 300ms}"});
+  config.destinations.push_back(
+      {.name = "idle", .address = echo.address(), .limits = "{idle_timeout: 300ms}"});
   GatewayProcess gateway(config);
   ASSERT_TRUE(gateway.wait_ready());
 
@@ -62,15 +64,15 @@ TEST(Limits, IdleTimeoutEndsSilentConnection) {
   // From here on neither side sends anything.
   EXPECT_TRUE(closed_without_data(client));
 
-  auto audit = gateway.wait_for_audit([](const Record& r) {
-    return r.get("event") == "tcp.connection" && r.get("destination") == "idle";
-  });
+  auto audit = gateway.wait_for_audit(
+      [](const Record& r) { return r.get("event") == "tcp.connection" && r.get("destination") == "idle"; });
   ASSERT_EQ(audit.size(), 1u) << "no tcp.connection audit record";
   EXPECT_EQ(audit[0].get("outcome"), "idle_timeout") << audit[0].line;
   EXPECT_EQ(audit[0].integer("bytes_up"), 4);
   EXPECT_EQ(audit[0].integer("bytes_down"), 4);
   EXPECT_TRUE(wait_for_metric(gateway.admin_port(), "gateway_errors_total",
-                              {{"destination", "idle"}, {"reason", "idle_timeout"}}, [](double v) { return v >= 1; }))
+                              {{"destination", "idle"}, {"reason", "idle_timeout"}},
+                              [](double v) { return v >= 1; }))
       << "gateway_errors_total{reason=\"idle_timeout\"} never reached 1";
 }
 

@@ -44,24 +44,26 @@ TEST(Metrics, CountConnectionsAndBytesPerDestinationAndDirection) {
 
   // Counters may be updated as bytes flow or when a connection ends: wait for each to get there.
   auto at_least = [](double n) { return [n](double v) { return v >= n; }; };
-  EXPECT_EQ(wait_for_metric(admin, "gateway_connections_total", {{"destination", "echo"}, {"route_type", "tcp"}},
-                            at_least(1)),
+  EXPECT_EQ(wait_for_metric(admin, "gateway_connections_total",
+                            {{"destination", "echo"}, {"route_type", "tcp"}}, at_least(1)),
             1);
-  EXPECT_EQ(wait_for_metric(admin, "gateway_connections_total", {{"destination", "triple"}, {"route_type", "tcp"}},
-                            at_least(2)),
+  EXPECT_EQ(wait_for_metric(admin, "gateway_connections_total",
+                            {{"destination", "triple"}, {"route_type", "tcp"}}, at_least(2)),
             2);
-  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total", {{"destination", "echo"}, {"direction", "upstream"}},
-                              at_least(kMiB)));
-  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total", {{"destination", "echo"}, {"direction", "downstream"}},
-                              at_least(kMiB)));
-  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total", {{"destination", "triple"}, {"direction", "upstream"}},
-                              at_least(20000)));
+  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total",
+                              {{"destination", "echo"}, {"direction", "upstream"}}, at_least(kMiB)));
+  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total",
+                              {{"destination", "echo"}, {"direction", "downstream"}}, at_least(kMiB)));
+  EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total",
+                              {{"destination", "triple"}, {"direction", "upstream"}}, at_least(20000)));
   EXPECT_TRUE(wait_for_metric(admin, "gateway_bytes_total",
                               {{"destination", "triple"}, {"direction", "downstream"}}, at_least(60000)));
-  EXPECT_TRUE(wait_for_metric(admin, "gateway_connections_active", {{"destination", "echo"}, {"route_type", "tcp"}},
+  EXPECT_TRUE(wait_for_metric(admin, "gateway_connections_active",
+                              {{"destination", "echo"}, {"route_type", "tcp"}},
                               [](double v) { return v == 0; }));
   EXPECT_TRUE(wait_for_metric(admin, "gateway_connections_active",
-                              {{"destination", "triple"}, {"route_type", "tcp"}}, [](double v) { return v == 0; }));
+                              {{"destination", "triple"}, {"route_type", "tcp"}},
+                              [](double v) { return v == 0; }));
   if (HasFailure()) {
     auto text = fetch_metrics_text(admin);
     ADD_FAILURE() << "/metrics:\n" << text.value_or("(curl failed)");

@@ -27,9 +27,8 @@ TEST(TargetDown, ClientIsClosedAndFailureIsLoggedAuditedAndCounted) {
   EXPECT_TRUE(contains_nocase(failure->get("reason"), "refused")) << failure->line;
   EXPECT_NE(failure->get("request_id"), "");
 
-  auto audit = gateway.wait_for_audit([](const Record& r) {
-    return r.get("event") == "tcp.connection" && r.get("destination") == "down";
-  });
+  auto audit = gateway.wait_for_audit(
+      [](const Record& r) { return r.get("event") == "tcp.connection" && r.get("destination") == "down"; });
   ASSERT_EQ(audit.size(), 1u) << "no tcp.connection audit record for destination down";
   const Record& record = audit[0];
   EXPECT_EQ(record.get("class"), "access");

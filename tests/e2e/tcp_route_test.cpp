@@ -154,7 +154,8 @@ TEST(TcpRoute, TargetHalfCloseLetsClientKeepSending) {
   client.send(upload);
   client.shutdown_write();
   auto future = received_by_target.get_future();
-  ASSERT_EQ(future.wait_for(kGuard), std::future_status::ready) << "the target never saw the client's end of stream";
+  ASSERT_EQ(future.wait_for(kGuard), std::future_status::ready)
+      << "the target never saw the client's end of stream";
   std::string got = future.get();
   EXPECT_EQ(got.size(), upload.size());
   EXPECT_TRUE(got == upload) << "the bytes sent after the target's half-close arrived changed";

@@ -12,8 +12,8 @@ namespace gw::e2e {
   }
   Received back = client.receive_exact(payload.size());
   if (back.end != End::data) {
-    return ::testing::AssertionFailure() << "received " << back.data.size() << " of " << payload.size()
-                                         << " bytes, then " << back.end;
+    return ::testing::AssertionFailure()
+           << "received " << back.data.size() << " of " << payload.size() << " bytes, then " << back.end;
   }
   if (back.data != payload) return ::testing::AssertionFailure() << "the bytes received back differ";
   return ::testing::AssertionSuccess();

@@ -10,7 +10,9 @@
 namespace gw::e2e {
 
 // True for the ways a connection can be ended by the other side: in order (eof) or by a reset.
-inline bool is_closed(End end) { return end == End::eof || end == End::reset; }
+inline bool is_closed(End end) {
+  return end == End::eof || end == End::reset;
+}
 
 // Sends `payload` and receives exactly the same bytes back.
 ::testing::AssertionResult echoes(TcpClient& client, std::string_view payload);

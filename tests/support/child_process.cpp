@@ -89,8 +89,12 @@ void ChildProcess::signal(int sig) {
   if (!reaped_) ::kill(pid_, sig);
 }
 
-void ChildProcess::terminate() { signal(SIGTERM); }
-void ChildProcess::kill() { signal(SIGKILL); }
+void ChildProcess::terminate() {
+  signal(SIGTERM);
+}
+void ChildProcess::kill() {
+  signal(SIGKILL);
+}
 
 bool ChildProcess::running() const {
   std::lock_guard lock(mutex_);
@@ -123,8 +127,8 @@ std::string ChildProcess::text(std::optional<Stream> only) const {
   return result;
 }
 
-std::optional<std::size_t> ChildProcess::wait_for_line(const LineMatcher& match, std::chrono::milliseconds timeout,
-                                                       std::size_t from) {
+std::optional<std::size_t> ChildProcess::wait_for_line(const LineMatcher& match,
+                                                       std::chrono::milliseconds timeout, std::size_t from) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mutex_);
   std::size_t next = from;

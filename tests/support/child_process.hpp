@@ -66,8 +66,8 @@ class ChildProcess {
   std::vector<std::string> lines(std::optional<Stream> only = std::nullopt) const;
   std::string text(std::optional<Stream> only = std::nullopt) const;
   // Waits for an output line (index >= from) that `match` accepts; returns its index.
-  std::optional<std::size_t> wait_for_line(const LineMatcher& match, std::chrono::milliseconds timeout = kGuard,
-                                           std::size_t from = 0);
+  std::optional<std::size_t> wait_for_line(const LineMatcher& match,
+                                           std::chrono::milliseconds timeout = kGuard, std::size_t from = 0);
 
  private:
   void read_output(int out_fd, int err_fd);

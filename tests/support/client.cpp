@@ -31,16 +31,23 @@ void set_timeout(int fd, int option, std::chrono::milliseconds guard) {
 
 const char* to_string(End end) {
   switch (end) {
-    case End::data: return "data";
-    case End::eof: return "eof";
-    case End::reset: return "reset";
-    case End::timeout: return "timeout";
-    case End::error: return "error";
+    case End::data:
+      return "data";
+    case End::eof:
+      return "eof";
+    case End::reset:
+      return "reset";
+    case End::timeout:
+      return "timeout";
+    case End::error:
+      return "error";
   }
   return "?";
 }
 
-std::ostream& operator<<(std::ostream& out, End end) { return out << to_string(end); }
+std::ostream& operator<<(std::ostream& out, End end) {
+  return out << to_string(end);
+}
 
 TcpClient::TcpClient(std::uint16_t port, std::chrono::milliseconds guard) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -56,9 +63,13 @@ TcpClient::TcpClient(std::uint16_t port, std::chrono::milliseconds guard) {
   }
 }
 
-TcpClient::~TcpClient() { close(); }
+TcpClient::~TcpClient() {
+  close();
+}
 
-TcpClient::TcpClient(TcpClient&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+TcpClient::TcpClient(TcpClient&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
 
 int TcpClient::connect_error(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -77,7 +88,9 @@ std::uint16_t TcpClient::local_port() const {
   return ntohs(address.sin_port);
 }
 
-std::string TcpClient::local_address() const { return "127.0.0.1:" + std::to_string(local_port()); }
+std::string TcpClient::local_address() const {
+  return "127.0.0.1:" + std::to_string(local_port());
+}
 
 void TcpClient::send(std::string_view data) {
   while (!data.empty()) {
@@ -140,9 +153,13 @@ Received TcpClient::receive_exact(std::size_t size) {
   return result;
 }
 
-void TcpClient::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void TcpClient::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
-void TcpClient::shutdown_both() { ::shutdown(fd_, SHUT_RDWR); }
+void TcpClient::shutdown_both() {
+  ::shutdown(fd_, SHUT_RDWR);
+}
 
 void TcpClient::close() {
   if (fd_ >= 0) ::close(fd_);

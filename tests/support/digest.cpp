@@ -8,12 +8,17 @@
 namespace gw::e2e {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) throw std::runtime_error("EVP sha256 init");
+  if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("EVP sha256 init");
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(ctx_);
+}
 
-void Sha256::update(std::string_view data) { update(data.data(), data.size()); }
+void Sha256::update(std::string_view data) {
+  update(data.data(), data.size());
+}
 
 void Sha256::update(const void* data, std::size_t size) {
   if (EVP_DigestUpdate(ctx_, data, size) != 1) throw std::runtime_error("EVP sha256 update");

@@ -1,6 +1,7 @@
 #include "support/gateway_process.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -9,7 +10,9 @@
 
 namespace gw::e2e {
 
-std::string gatewayd_path() { return GW_GATEWAYD; }
+std::string gatewayd_path() {
+  return GW_GATEWAYD;
+}
 
 CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{gatewayd_path()};
@@ -42,7 +45,8 @@ std::string GatewayConfig::yaml() const {
   return out.str();
 }
 
-RecordMatcher log_event(std::string event, std::initializer_list<std::pair<std::string, std::string>> fields) {
+RecordMatcher log_event(std::string event,
+                        std::initializer_list<std::pair<std::string, std::string>> fields) {
   std::vector<std::pair<std::string, std::string>> expected(fields);
   return [event = std::move(event), expected = std::move(expected)](const Record& record) {
     if (record.get("event") != event) return false;
@@ -73,7 +77,8 @@ GatewayProcess::GatewayProcess(const std::string& config_yaml) {
 }
 
 GatewayProcess::~GatewayProcess() {
-  if (!::testing::Test::HasFailure()) return;
+  // GW_E2E_VERBOSE=1 prints the output of passing tests too.
+  if (!::testing::Test::HasFailure() && !std::getenv("GW_E2E_VERBOSE")) return;
   std::cerr << "---- " << config_file().string() << "\n" << read_file(config_file());
   std::cerr << "---- gatewayd output\n" << process_->text();
   std::string audit = read_file(dir() / kAuditName);
@@ -89,8 +94,8 @@ GatewayProcess::~GatewayProcess() {
       },
       timeout);
   if (!ready) {
-    return ::testing::AssertionFailure() << "gatewayd did not log event=ready; "
-                                         << (process_->running() ? "still running" : "exited");
+    return ::testing::AssertionFailure()
+           << "gatewayd did not log event=ready; " << (process_->running() ? "still running" : "exited");
   }
   for (const auto& record : log_records()) {
     if (record.get("event") != "listening") continue;
@@ -108,7 +113,8 @@ GatewayProcess::~GatewayProcess() {
 
 std::uint16_t GatewayProcess::port(const std::string& destination) const {
   auto it = entry_ports_.find(destination);
-  if (it == entry_ports_.end()) throw std::runtime_error("no entry point logged for destination " + destination);
+  if (it == entry_ports_.end())
+    throw std::runtime_error("no entry point logged for destination " + destination);
   return it->second;
 }
 
@@ -125,7 +131,8 @@ std::vector<Record> GatewayProcess::log_records() const {
   return records;
 }
 
-std::optional<Record> GatewayProcess::wait_for_log(const RecordMatcher& match, std::chrono::milliseconds timeout) {
+std::optional<Record> GatewayProcess::wait_for_log(const RecordMatcher& match,
+                                                   std::chrono::milliseconds timeout) {
   std::optional<Record> found;
   process_->wait_for_line(
       [&](const std::string& line) {

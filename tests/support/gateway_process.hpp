@@ -58,7 +58,8 @@ struct GatewayConfig {
 using RecordMatcher = std::function<bool(const Record&)>;
 
 // Matches log records of `event` whose fields have the given values.
-RecordMatcher log_event(std::string event, std::initializer_list<std::pair<std::string, std::string>> fields = {});
+RecordMatcher log_event(std::string event,
+                        std::initializer_list<std::pair<std::string, std::string>> fields = {});
 
 class GatewayProcess {
  public:

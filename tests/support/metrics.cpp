@@ -40,7 +40,8 @@ std::optional<Labels> parse_labels(std::string_view line, std::size_t& pos) {
 }  // namespace
 
 std::optional<std::string> fetch_metrics_text(std::uint16_t admin_port) {
-  ChildProcess curl({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(admin_port) + "/metrics"});
+  ChildProcess curl(
+      {"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(admin_port) + "/metrics"});
   auto status = curl.wait_for_exit(kGuard);
   if (!status || !status->success()) return std::nullopt;
   return curl.text(Stream::out);
@@ -94,7 +95,8 @@ std::optional<double> metric_value(std::uint16_t admin_port, std::string_view na
 }
 
 std::optional<double> wait_for_metric(std::uint16_t admin_port, std::string_view name, const Labels& labels,
-                                      const std::function<bool(double)>& accept, std::chrono::milliseconds timeout) {
+                                      const std::function<bool(double)>& accept,
+                                      std::chrono::milliseconds timeout) {
   std::optional<double> accepted;
   poll_until(
       [&] {

@@ -37,7 +37,9 @@ void EventLoop::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string loopback_address(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string loopback_address(std::uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 EchoServer::EchoServer() : acceptor_(listen_on_loopback(loop_.context())) {
   port_ = acceptor_.local_endpoint().port();
@@ -45,14 +47,17 @@ EchoServer::EchoServer() : acceptor_(listen_on_loopback(loop_.context())) {
   loop_.start();
 }
 
-EchoServer::~EchoServer() { loop_.stop(); }
+EchoServer::~EchoServer() {
+  loop_.stop();
+}
 
 std::size_t EchoServer::accepted() const {
   std::lock_guard lock(mutex_);
   return accepted_;
 }
 
-std::vector<EchoedConnection> EchoServer::wait_for_finished(std::size_t count, std::chrono::milliseconds timeout) {
+std::vector<EchoedConnection> EchoServer::wait_for_finished(std::size_t count,
+                                                            std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   if (!changed_.wait_for(lock, timeout, [&] { return finished_.size() >= count; })) return {};
   return finished_;
@@ -81,10 +86,12 @@ asio::awaitable<void> EchoServer::echo(tcp::socket socket) {
   EchoedConnection stats;
   boost::system::error_code ec;
   while (true) {
-    std::size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n =
+        co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (n > 0) {
       received.update(buffer.data(), n);
-      co_await asio::async_write(socket, asio::buffer(buffer.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(socket, asio::buffer(buffer.data(), n),
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       sent.update(buffer.data(), n);
       stats.bytes += n;
@@ -109,7 +116,9 @@ ScriptedServer::ScriptedServer(Script script)
   loop_.start();
 }
 
-ScriptedServer::~ScriptedServer() { loop_.stop(); }
+ScriptedServer::~ScriptedServer() {
+  loop_.stop();
+}
 
 std::size_t ScriptedServer::accepted() const {
   std::lock_guard lock(mutex_);
@@ -138,7 +147,8 @@ asio::awaitable<std::string> read_to_eof(tcp::socket& socket) {
   std::array<char, 16 * 1024> buffer;
   boost::system::error_code ec;
   while (true) {
-    std::size_t n = co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n =
+        co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     data.append(buffer.data(), n);
     if (ec == asio::error::eof) co_return data;
     if (ec) throw boost::system::system_error(ec);
@@ -166,6 +176,8 @@ RefusingPort::RefusingPort() {
   port_ = ntohs(address.sin_port);
 }
 
-RefusingPort::~RefusingPort() { ::close(fd_); }
+RefusingPort::~RefusingPort() {
+  ::close(fd_);
+}
 
 }  // namespace gw::e2e

@@ -59,7 +59,8 @@ class EchoServer {
   std::string address() const { return loopback_address(port_); }
   std::size_t accepted() const;
   // Waits until `count` connections have ended; returns them in the order they ended (empty on timeout).
-  std::vector<EchoedConnection> wait_for_finished(std::size_t count, std::chrono::milliseconds timeout = kGuard);
+  std::vector<EchoedConnection> wait_for_finished(std::size_t count,
+                                                  std::chrono::milliseconds timeout = kGuard);
 
  private:
   asio::awaitable<void> accept_loop();

@@ -50,7 +50,8 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 // A certificate for `key` named `common_name`, signed by `issuer_key` (self-signed when issuer is null).
-Cert make_cert(EVP_PKEY* key, const char* common_name, long serial, X509* issuer, EVP_PKEY* issuer_key, bool ca) {
+Cert make_cert(EVP_PKEY* key, const char* common_name, long serial, X509* issuer, EVP_PKEY* issuer_key,
+               bool ca) {
   Cert cert(X509_new());
   require(cert != nullptr, "X509_new");
   X509* c = cert.get();
@@ -59,8 +60,8 @@ Cert make_cert(EVP_PKEY* key, const char* common_name, long serial, X509* issuer
   require(X509_gmtime_adj(X509_getm_notBefore(c), -3600) != nullptr, "notBefore");
   require(X509_gmtime_adj(X509_getm_notAfter(c), 7L * 24 * 3600) != nullptr, "notAfter");
   X509_NAME* name = X509_get_subject_name(c);
-  require(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name),
-                                     -1, -1, 0) == 1,
+  require(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                     reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0) == 1,
           "subject");
   require(X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : name) == 1, "issuer");
   require(X509_set_pubkey(c, key) == 1, "X509_set_pubkey");
@@ -102,7 +103,8 @@ TestPki::TestPki() {
 }
 
 TlsEchoServer::TlsEchoServer(const TestPki& pki)
-    : tls_(asio::ssl::context::tls_server), acceptor_(loop_.context(), tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+    : tls_(asio::ssl::context::tls_server),
+      acceptor_(loop_.context(), tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
   tls_.use_certificate_chain_file(pki.server_cert_file().string());
   tls_.use_private_key_file(pki.server_key_file().string(), asio::ssl::context::pem);
   port_ = acceptor_.local_endpoint().port();
@@ -110,7 +112,9 @@ TlsEchoServer::TlsEchoServer(const TestPki& pki)
   loop_.start();
 }
 
-TlsEchoServer::~TlsEchoServer() { loop_.stop(); }
+TlsEchoServer::~TlsEchoServer() {
+  loop_.stop();
+}
 
 std::size_t TlsEchoServer::handshakes() const {
   std::lock_guard lock(mutex_);
@@ -132,7 +136,8 @@ asio::awaitable<void> TlsEchoServer::accept_loop() {
 asio::awaitable<void> TlsEchoServer::serve(tcp::socket socket) {
   asio::ssl::stream<tcp::socket> stream(std::move(socket), tls_);
   boost::system::error_code ec;
-  co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
   {
     std::lock_guard lock(mutex_);
@@ -140,9 +145,11 @@ asio::awaitable<void> TlsEchoServer::serve(tcp::socket socket) {
   }
   std::vector<char> buffer(64 * 1024);
   while (true) {
-    std::size_t n = co_await stream.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n =
+        co_await stream.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (n > 0) {
-      co_await asio::async_write(stream, asio::buffer(buffer.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(stream, asio::buffer(buffer.data(), n),
+                                 asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec) break;
   }

@@ -32,7 +32,8 @@ void EchoTransfer::send_all(std::size_t total, std::uint64_t seed, std::size_t p
     while (sent < total) {
       if (sent >= pause_after) {
         std::unique_lock lock(mutex_);
-        if (!changed_.wait_for(lock, kGuard, [this] { return resumed_; })) throw std::runtime_error("never resumed");
+        if (!changed_.wait_for(lock, kGuard, [this] { return resumed_; }))
+          throw std::runtime_error("never resumed");
         pause_after = kNoPause;
       }
       std::size_t n = std::min({chunk.size(), total - sent, pause_after - sent});

@@ -38,8 +38,8 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     auto route = std::make_unique<Route>();
     route->destination = dest.spec;
     route->listen = dest.listen;
-    auto settings_problems = config::resolve_settings(dest.settings, manifest->settings, dest.position.file, dest.position,
-                                                      dest.key, route->destination.settings);
+    auto settings_problems = config::resolve_settings(dest.settings, manifest->settings, dest.position.file,
+                                                      dest.position, dest.key, route->destination.settings);
     if (!settings_problems.empty()) {
       problems.insert(problems.end(), settings_problems.begin(), settings_problems.end());
       continue;

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <latch>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -161,27 +162,34 @@ void Server::on_signal(int signal) {
              {{"signal", name}, {"open_connections", std::to_string(open_connections_.load())}});
     close_all_connections();
   } else {
-    log_.log(LogLevel::info, "draining",
-             {{"signal", name},
-              {"open_connections", std::to_string(open_connections_.load())},
-              {"drain_timeout_ms", std::to_string(config_.node.drain_timeout.count())}});
-    start_drain();
+    start_drain(name);
   }
   control_->signals.async_wait([this](const boost::system::error_code& ec, int next) {
     if (!ec) on_signal(next);
   });
 }
 
-void Server::start_drain() {
+void Server::start_drain(const char* signal_name) {
   draining_ = true;
-  for (auto& worker : workers_) {
-    asio::post(worker->context, [w = worker.get()] {
-      for (auto& [acceptor, route] : w->acceptors) {
-        boost::system::error_code ignored;
-        acceptor->close(ignored);
-      }
-    });
+  // Every worker closes its own acceptors (an acceptor belongs to its worker's thread); "draining" is
+  // logged only once all are closed, so from then on new connections are refused by the kernel.
+  std::latch closed(static_cast<std::ptrdiff_t>(workers_.size()));
+  auto close_acceptors = [&closed](Worker& w) {
+    for (auto& [acceptor, route] : w.acceptors) {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    }
+    closed.count_down();
+  };
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    asio::post(workers_[i]->context, [&close_acceptors, w = workers_[i].get()] { close_acceptors(*w); });
   }
+  close_acceptors(*workers_.front());
+  closed.wait();
+  log_.log(LogLevel::info, "draining",
+           {{"signal", signal_name},
+            {"open_connections", std::to_string(open_connections_.load())},
+            {"drain_timeout_ms", std::to_string(config_.node.drain_timeout.count())}});
   if (open_connections_.load() == 0) {
     finish();
     return;
@@ -243,8 +251,8 @@ asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& accepto
       if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
       log_.log(LogLevel::warn, "connection_refused",
                {{"destination", route.destination.name}, {"client", peer}, {"reason", reason}});
-      if (host_.audit().enabled(AuditClass::access)) {
-        host_.audit().record({AuditClass::access,
+      if (host_.audit().enabled(AuditClass::security)) {
+        host_.audit().record({AuditClass::security,
                               route.destination.route_type + ".connection",
                               {{"destination", route.destination.name},
                                {"client", peer},

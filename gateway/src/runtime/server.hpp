@@ -36,7 +36,7 @@ class Server {
  private:
   struct Worker;
   void on_signal(int signal);
-  void start_drain();
+  void start_drain(const char* signal_name);
   void close_all_connections();
   void finish();
   void connection_ended();
