@@ -238,25 +238,45 @@ process_ticks() {
 # Busy and total ticks of the whole machine.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
+# CPU ticks used by the processes this script started and the clients it ran (waited-for children,
+# read with the `times` builtin in this shell, since a subshell starts with its own zero counts).
+own_ticks() {
+  local pid total=0
+  for pid in "${pids[@]}"; do total=$((total + $(process_ticks "$pid"))); done
+  times >"$WORK/times"
+  awk -v hz="$CLK_TCK" -v own="$total" 'NR == 2 {
+      n = split($0, f, /[ms ]+/); s = 0
+      for (i = 1; i + 1 <= n; i += 2) s += f[i] * 60 + f[i + 1]
+      printf "%.0f\n", own + s * hz }' "$WORK/times"
+}
+
 declare -A RESULT=()  # "test|target" -> value
 declare -A CPU=()     # "test|target" -> proxy CPU, % of one core
 declare -A BUSY=()    # "test|target" -> machine busy, % of all cores
+OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
 
 # measure TEST TARGET COMMAND...: runs the command (raw output to stdout), recording proxy and machine CPU.
 measure() {
   local test=$1 target=$2
   shift 2
-  local pid=${PROXY_PID[$target]:-} t0 t1 p0 p1 m0 m1 status=0
+  local pid=${PROXY_PID[$target]:-} t0 t1 p0 p1 m0 m1 o0 o1 other status=0
   p0=$(process_ticks "$pid")
+  o0=$(own_ticks)
   m0=$(machine_ticks)
   t0=$(date +%s.%N)
   "$@" || status=$?
   t1=$(date +%s.%N)
-  p1=$(process_ticks "$pid")
   m1=$(machine_ticks)
+  o1=$(own_ticks)
+  p1=$(process_ticks "$pid")
   CPU[$test|$target]=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v pid="$pid" \
     'BEGIN { if (pid == "") print "-"; else printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')
   BUSY[$test|$target]=$(echo "$m0 $m1" | awk '{ printf "%.0f%%", 100 * ($3 - $1) / ($4 - $2) }')
+  # Busy time not spent in the benchmark's processes: other work on the machine, plus interrupt time.
+  other=$(echo "$m0 $m1 $o0 $o1" | awk '{ o = 100 * (($3 - $1) - ($6 - $5)) / ($4 - $2); printf "%.0f", o < 0 ? 0 : o }')
+  [ "$other" -gt "$OTHER_MAX" ] && OTHER_MAX=$other
+  echo "$test | $target | proxy ${CPU[$test|$target]} | machine busy ${BUSY[$test|$target]} | other ${other}%" \
+    >>"$RESULTS_DIR/cpu.txt"
   return $status
 }
 
@@ -357,4 +377,5 @@ row() {  # row TEST LABEL GOAL [CPU]
 } >"$RESULTS_DIR/summary.md"
 cat "$RESULTS_DIR/summary.md"
 echo
-echo "CPU: proxy process time as % of one core; machine busy: all $(nproc) cores. Raw outputs: $RESULTS_DIR"
+echo "CPU: proxy process time as % of one core; machine busy: all $(nproc) cores. Highest share of the machine"
+echo "used outside the benchmark's processes during a test: ${OTHER_MAX}% (see cpu.txt). Raw outputs: $RESULTS_DIR"

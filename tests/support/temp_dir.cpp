@@ -7,11 +7,11 @@
 #include <string>
 #include <system_error>
 
-namespace gw::e2e {
+namespace gw::testing {
 
 TempDir::TempDir() {
   std::filesystem::path base = std::filesystem::temp_directory_path();
-  std::string pattern = (base / "gatewayd-e2e-XXXXXX").string();
+  std::string pattern = (base / "gatewayd-test-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
   path_ = pattern;
 }
@@ -23,6 +23,7 @@ TempDir::~TempDir() {
 
 std::filesystem::path TempDir::write(std::string_view name, std::string_view content) const {
   std::filesystem::path file = path_ / name;
+  std::filesystem::create_directories(file.parent_path());
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   out.close();
@@ -38,4 +39,4 @@ std::string read_file(const std::filesystem::path& file) {
   return content.str();
 }
 
-}  // namespace gw::e2e
+}  // namespace gw::testing

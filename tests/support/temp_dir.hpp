@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace gw::e2e {
+namespace gw::testing {
 
 class TempDir {
  public:
@@ -14,7 +14,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
-  // Writes `content` to path()/name and returns the full path.
+  // Writes `content` to path()/name (creating directories in `name`) and returns the full path.
   std::filesystem::path write(std::string_view name, std::string_view content) const;
 
  private:
@@ -24,4 +24,9 @@ class TempDir {
 // The whole content of a file, or "" if it does not exist.
 std::string read_file(const std::filesystem::path& file);
 
+}  // namespace gw::testing
+
+namespace gw::e2e {
+using testing::read_file;
+using testing::TempDir;
 }  // namespace gw::e2e
