@@ -14,10 +14,16 @@
 #   DURATION        seconds per test (default 10)
 #   STREAMS         iperf3 parallel stream counts (default "1 8")
 #   REVERSE=0       skip the reverse-direction (-R) iperf3 tests
+#   CONNRATE=0      skip the connection-rate test
 #   CONCURRENCY     connrate concurrent connection loops (default 64)
 #   CLIENT_THREADS  connrate client threads (default 1)
 #   WORKERS         gatewayd node.workers and HAProxy nbthread (default 2)
 #   TARGETS         subset of "direct gatewayd haproxy" (default all three)
+#   GATEWAY_BUFFER_SIZE  gatewayd limits.buffer_size (default: the gateway's default, 64KiB)
+#   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
+#   SYSCALLS=1      also count the proxies' system calls per test with perf (syscall tracepoints);
+#                   this slows every system call a little, so the figures of such a run are not the
+#                   reference ones. Counts per connection / per MB go to syscalls.md.
 #   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
 set -euo pipefail
 
@@ -28,10 +34,14 @@ JOBS=${JOBS:-2}
 DURATION=${DURATION:-10}
 STREAMS=${STREAMS:-"1 8"}
 REVERSE=${REVERSE:-1}
+CONNRATE=${CONNRATE:-1}
 CONCURRENCY=${CONCURRENCY:-64}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 WORKERS=${WORKERS:-2}
 TARGETS=${TARGETS:-"direct gatewayd haproxy"}
+GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
+HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
+SYSCALLS=${SYSCALLS:-0}
 RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
 die() {
@@ -43,6 +53,7 @@ note() { echo "tcp.sh: $*" >&2; }
 for tool in iperf3 haproxy awk cmake timeout getconf; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
 done
+if [ "$SYSCALLS" = 1 ]; then command -v perf >/dev/null || die "SYSCALLS=1 needs perf (Debian package linux-perf)"; fi
 
 # --- build --------------------------------------------------------------------------------------------
 targets_to_build=(gatewayd gateway_plugin_tcp gateway_bench_connrate)
@@ -59,9 +70,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 GATEWAYD=$BUILD_DIR/bin/gatewayd
-CONNRATE=$BUILD_DIR/bin/gateway_bench_connrate
+CONNRATE_BIN=$BUILD_DIR/bin/gateway_bench_connrate
 case " $TARGETS " in *" gatewayd "*) [ -x "$GATEWAYD" ] || die "$GATEWAYD not built" ;; esac
-[ -x "$CONNRATE" ] || die "$CONNRATE not built"
+[ -x "$CONNRATE_BIN" ] || die "$CONNRATE_BIN not built"
 
 mkdir -p "$RESULTS_DIR"
 RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd)
@@ -99,7 +110,8 @@ port_listening() {
   awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
     /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
-# Free ports below the ephemeral range, so that the clients' own ports cannot take them.
+# free_port VAR: sets VAR to a free port below the ephemeral range (so that the clients' own ports
+# cannot take it), different from the ports already handed out.
 taken_ports=" "
 free_port() {
   local low port
@@ -110,7 +122,7 @@ free_port() {
     case "$taken_ports" in *" $port "*) continue ;; esac
     port_in_use "$port" && continue
     taken_ports="$taken_ports$port "
-    echo "$port"
+    printf -v "$1" '%s' "$port"
     return 0
   done
   die "no free port found"
@@ -127,19 +139,16 @@ wait_for() {
   return 1
 }
 
-IPERF_PORT=$(free_port)
-ECHO_PORT=$(free_port)
-GW_IPERF_PORT=$(free_port)
-GW_ECHO_PORT=$(free_port)
-HA_IPERF_PORT=$(free_port)
-HA_ECHO_PORT=$(free_port)
+for port_name in IPERF_PORT ECHO_PORT GW_IPERF_PORT GW_ECHO_PORT HA_IPERF_PORT HA_ECHO_PORT; do
+  free_port "$port_name"
+done
 
 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$RESULTS_DIR/iperf3-server.log" 2>&1 &
 pids+=($!)
 IPERF_PID=$!
 wait_for "$IPERF_PID" 10 port_listening "$IPERF_PORT" || die "iperf3 server did not start (see $RESULTS_DIR/iperf3-server.log)"
 
-"$CONNRATE" server --host 127.0.0.1 --port "$ECHO_PORT" --threads 2 >"$RESULTS_DIR/echo-server.log" 2>&1 &
+"$CONNRATE_BIN" server --host 127.0.0.1 --port "$ECHO_PORT" --threads 2 >"$RESULTS_DIR/echo-server.log" 2>&1 &
 pids+=($!)
 ECHO_PID=$!
 wait_for "$ECHO_PID" 10 port_listening "$ECHO_PORT" || die "echo server did not start (see $RESULTS_DIR/echo-server.log)"
@@ -165,8 +174,8 @@ limits:
   connect_timeout: 5s
   idle_timeout: 5m
   max_connections: 8000
-  buffer_size: 64KiB
-destinations:
+${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
+}destinations:
   - name: iperf3
     route_type: tcp
     address: 127.0.0.1:$IPERF_PORT
@@ -199,7 +208,8 @@ case " $TARGETS " in
 global
   nbthread $WORKERS
   maxconn 8000
-
+${HAPROXY_BUFSIZE:+  tune.bufsize $HAPROXY_BUFSIZE
+}
 defaults
   mode tcp
   timeout connect 5s
@@ -238,17 +248,23 @@ process_ticks() {
 # Busy and total ticks of the whole machine.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
-# CPU ticks used by the processes this script started and the clients it ran (waited-for children,
-# read with the `times` builtin in this shell, since a subshell starts with its own zero counts).
-own_ticks() {
-  local pid total=0
-  for pid in "${pids[@]}"; do total=$((total + $(process_ticks "$pid"))); done
-  times >"$WORK/times"
-  awk -v hz="$CLK_TCK" -v own="$total" 'NR == 2 {
-      n = split($0, f, /[ms ]+/); s = 0
-      for (i = 1; i + 1 <= n; i += 2) s += f[i] * 60 + f[i + 1]
-      printf "%.0f\n", own + s * hz }' "$WORK/times"
+# CPU ticks of every user-space process other than the benchmark's own servers and proxies, "PID TICKS"
+# per line, into FILE. Clients run by this script are not in it: they start after the first snapshot and
+# end before the second.
+other_process_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '{
+      pid = $1; sub(/^.*\) /, "")  # fields now start at the state (field 3)
+      if (int($7 / 2097152) % 2 == 1) next  # PF_KTHREAD: kernel threads carry the loopback work
+      if (index(own, " " pid " ")) next
+      print pid, $12 + $13 }' >"$1"
 }
+# System calls counted with SYSCALLS=1.
+SYSCALL_NAMES="accept accept4 socket connect poll getsockopt setsockopt getsockname getpeername ioctl fcntl
+  recvfrom sendto read write readv writev recvmsg sendmsg splice shutdown close epoll_wait epoll_ctl futex
+  clock_gettime timerfd_settime"
+SYSCALL_EVENTS=raw_syscalls:sys_enter
+for name in $SYSCALL_NAMES; do SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$name"; done
+slug() { echo "$1" | tr -c 'A-Za-z0-9\n' '-' | sed 's/--*/-/g; s/-$//'; }
 
 declare -A RESULT=()  # "test|target" -> value
 declare -A CPU=()     # "test|target" -> proxy CPU, % of one core
@@ -259,23 +275,31 @@ OTHER_MAX=0           # highest share of the machine used by anything else durin
 measure() {
   local test=$1 target=$2
   shift 2
-  local pid=${PROXY_PID[$target]:-} t0 t1 p0 p1 m0 m1 o0 o1 other status=0
+  local pid=${PROXY_PID[$target]:-} t0 t1 p0 p1 m0 m1 other counter="" status=0
+  if [ "$SYSCALLS" = 1 ] && [ -n "$pid" ]; then
+    perf stat -x, -e "$SYSCALL_EVENTS" -p "$pid" -o "$RESULTS_DIR/syscalls-$(slug "$test")-$target.csv" \
+      -- sleep "$DURATION" >/dev/null 2>&1 &
+    counter=$!
+  fi
   p0=$(process_ticks "$pid")
-  o0=$(own_ticks)
+  other_process_ticks "$WORK/other.0"
   m0=$(machine_ticks)
   t0=$(date +%s.%N)
   "$@" || status=$?
   t1=$(date +%s.%N)
   m1=$(machine_ticks)
-  o1=$(own_ticks)
+  other_process_ticks "$WORK/other.1"
   p1=$(process_ticks "$pid")
+  if [ -n "$counter" ]; then wait "$counter" || true; fi
   CPU[$test|$target]=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v pid="$pid" \
     'BEGIN { if (pid == "") print "-"; else printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')
   BUSY[$test|$target]=$(echo "$m0 $m1" | awk '{ printf "%.0f%%", 100 * ($3 - $1) / ($4 - $2) }')
-  # Busy time not spent in the benchmark's processes: other work on the machine, plus interrupt time.
-  other=$(echo "$m0 $m1 $o0 $o1" | awk '{ o = 100 * (($3 - $1) - ($6 - $5)) / ($4 - $2); printf "%.0f", o < 0 ? 0 : o }')
+  # Share of the machine used by other processes during the test (a busy machine skews the figures).
+  other=$(awk -v total="$(echo "$m0 $m1" | awk '{ print $4 - $2 }')" \
+    'FNR == NR { before[$1] = $2; next } { sum += $2 - before[$1] }
+     END { printf "%.0f", (total > 0 ? 100 * sum / total : 0) }' "$WORK/other.0" "$WORK/other.1")
   [ "$other" -gt "$OTHER_MAX" ] && OTHER_MAX=$other
-  echo "$test | $target | proxy ${CPU[$test|$target]} | machine busy ${BUSY[$test|$target]} | other ${other}%" \
+  echo "$test | $target | proxy ${CPU[$test|$target]} | machine busy ${BUSY[$test|$target]} | other processes ${other}%" \
     >>"$RESULTS_DIR/cpu.txt"
   return $status
 }
@@ -286,6 +310,14 @@ iperf_gbits() {
        in_sum && /"bits_per_second":/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.2f", $2 / 1e9; found = 1; exit }
        END { if (!found) print "error" }' "$1"
 }
+# Bytes received, in MB (1e6), from iperf3 -J output.
+iperf_megabytes() {
+  awk '/"sum_received":/ { in_sum = 1 }
+       in_sum && /"bytes":/ { gsub(/[^0-9]/, "", $2); printf "%.1f", $2 / 1e6; exit }' "$1"
+}
+TESTS=()               # tests in the order they ran
+declare -A UNITS=()    # "test|target" -> MB transferred or connections made, for per-unit system call counts
+
 # connrate_field FILE KEY [DEFAULT]: a value from connrate's logfmt result line.
 connrate_field() {
   local value
@@ -296,25 +328,29 @@ connrate_field() {
 run_iperf() {
   local streams=$1 reverse=$2 target test file
   test="iperf3 -P $streams${reverse:+ -R}"
+  TESTS+=("$test")
   for target in $TARGETS; do
     file="$RESULTS_DIR/iperf3-$target-P$streams${reverse:+-R}.json"
     note "$test -> $target"
     measure "$test" "$target" timeout $((DURATION + 30)) \
       iperf3 -c 127.0.0.1 -p "${PORT_IPERF[$target]}" -t "$DURATION" -P "$streams" ${reverse:+"$reverse"} -J >"$file" 2>&1 || true
     RESULT[$test|$target]=$(iperf_gbits "$file")
+    UNITS[$test|$target]=$(iperf_megabytes "$file")
     sleep 1
   done
 }
 
 run_connrate() {
   local target file test="connrate"
+  TESTS+=("$test")
   for target in $TARGETS; do
     file="$RESULTS_DIR/connrate-$target.txt"
     note "connrate c=$CONCURRENCY -> $target"
     measure "$test" "$target" timeout $((DURATION + 30)) \
-      "$CONNRATE" client --host 127.0.0.1 --port "${PORT_ECHO[$target]}" --concurrency "$CONCURRENCY" \
+      "$CONNRATE_BIN" client --host 127.0.0.1 --port "${PORT_ECHO[$target]}" --concurrency "$CONCURRENCY" \
       --seconds "$DURATION" --threads "$CLIENT_THREADS" >"$file" 2>&1 || true
     RESULT[$test|$target]=$(connrate_field "$file" conn_per_sec)
+    UNITS[$test|$target]=$(connrate_field "$file" connections)
     RESULT[p50|$target]=$(awk -v us="$(connrate_field "$file" p50_us)" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }')
     RESULT[p99|$target]=$(awk -v us="$(connrate_field "$file" p99_us)" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }')
     if grep -q '^connections=' "$file"; then
@@ -334,7 +370,8 @@ run_connrate() {
   echo "haproxy: $(haproxy -v 2>&1 | head -n 1)"
   echo "iperf3: $(iperf3 --version 2>&1 | head -n 1)"
   echo "settings: DURATION=$DURATION STREAMS=\"$STREAMS\" REVERSE=$REVERSE CONCURRENCY=$CONCURRENCY" \
-    "CLIENT_THREADS=$CLIENT_THREADS WORKERS=$WORKERS"
+    "CONNRATE=$CONNRATE CLIENT_THREADS=$CLIENT_THREADS WORKERS=$WORKERS TARGETS=\"$TARGETS\"" \
+    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} SYSCALLS=$SYSCALLS"
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
 
@@ -342,19 +379,19 @@ for streams in $STREAMS; do
   run_iperf "$streams" ""
   if [ "$REVERSE" = 1 ]; then run_iperf "$streams" -R; fi
 done
-run_connrate
+if [ "$CONNRATE" = 1 ]; then run_connrate; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 
 # --- report -------------------------------------------------------------------------------------------------
 cell() { echo "${RESULT[$1|$2]:--}"; }
 # ratio gatewayd/haproxy and whether it meets the target (empty when either side is missing)
 ratio() {
-  awk -v g="$(cell "$1" gatewayd)" -v h="$(cell "$1" haproxy)" -v goal="$2" -v lower="${3:-0}" 'BEGIN {
+  awk -v g="$(cell "$1" gatewayd)" -v h="$(cell "$1" haproxy)" -v goal="$2" 'BEGIN {
     if (g !~ /^[0-9.]+$/ || h !~ /^[0-9.]+$/ || h == 0) { print "- | -"; exit }
-    r = lower ? h / g : g / h
-    printf "%.2f | %s\n", g / h, goal == "" ? "" : (r >= goal ? "meets (>= " goal ")" : "misses (>= " goal ")") }'
+    r = g / h
+    printf "%.2f | %s\n", r, (goal == "" ? "" : (r >= goal ? "meets (>= " goal ")" : "misses (>= " goal ")")) }'
 }
-row() {  # row TEST LABEL GOAL [CPU]
+row() {  # row TEST LABEL GOAL [WITH_CPU]
   local test=$1 label=$2 goal=$3 with_cpu=${4:-1} cpu_g="" cpu_h="" busy=""
   if [ "$with_cpu" = 1 ]; then
     cpu_g=${CPU[$test|gatewayd]:--}
@@ -370,12 +407,41 @@ row() {  # row TEST LABEL GOAL [CPU]
     row "iperf3 -P $streams" "iperf3 -P $streams, Gbit/s" 1
     if [ "$REVERSE" = 1 ]; then row "iperf3 -P $streams -R" "iperf3 -P $streams -R, Gbit/s" 1; fi
   done
-  row connrate "connections/s (c=$CONCURRENCY)" 0.8
-  row p50 "connect+echo p50, ms" "" 0
-  row p99 "connect+echo p99, ms" "" 0
-  row errors "connection errors" "" 0
+  if [ "$CONNRATE" = 1 ]; then
+    row connrate "connections/s (c=$CONCURRENCY)" 0.8
+    row p50 "connect+echo p50, ms" "" 0
+    row p99 "connect+echo p99, ms" "" 0
+    row errors "connection errors" "" 0
+  fi
 } >"$RESULTS_DIR/summary.md"
 cat "$RESULTS_DIR/summary.md"
+
+if [ "$SYSCALLS" = 1 ]; then
+  for test in "${TESTS[@]}"; do
+    unit="MB transferred"
+    [ "$test" = connrate ] && unit=connection
+    echo
+    echo "System calls per $unit, $test:"
+    echo
+    echo "| system call | gatewayd | haproxy |"
+    echo "|---|---:|---:|"
+    g="$RESULTS_DIR/syscalls-$(slug "$test")-gatewayd.csv"
+    h="$RESULTS_DIR/syscalls-$(slug "$test")-haproxy.csv"
+    [ -f "$g" ] || g=/dev/null
+    [ -f "$h" ] || h=/dev/null
+    awk -F, -v g="$g" -v ug="${UNITS[$test|gatewayd]:-0}" -v uh="${UNITS[$test|haproxy]:-0}" '
+      function per(x, u) { return (x !~ /^[0-9]/ || u + 0 == 0) ? "-" : sprintf("%.2f", x / u) }
+      /^#/ || NF < 3 { next }
+      { name = $3; sub(/^syscalls:sys_enter_/, "", name); if (name == "raw_syscalls:sys_enter") name = "all"
+        if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+        count[(FILENAME == g ? "g" : "h"), name] = $1 }
+      END { for (i = 1; i <= n; i++) {
+              name = order[i]; a = count["g", name]; b = count["h", name]
+              pa = per(a, ug); pb = per(b, uh)
+              if ((pa == "-" || pa + 0 < 0.005) && (pb == "-" || pb + 0 < 0.005)) continue
+              printf "| %s | %s | %s |\n", name, pa, pb } }' "$g" "$h"
+  done | tee "$RESULTS_DIR/syscalls.md"
+fi
 echo
 echo "CPU: proxy process time as % of one core; machine busy: all $(nproc) cores. Highest share of the machine"
 echo "used outside the benchmark's processes during a test: ${OTHER_MAX}% (see cpu.txt). Raw outputs: $RESULTS_DIR"

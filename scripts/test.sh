@@ -14,6 +14,6 @@ ctest --preset "$preset" -j "$jobs"
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
   cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$jobs"
+  cmake --build --preset asan -j "$jobs" --target gateway_unit_tests
   ctest --preset asan -j "$jobs"
 fi
