@@ -90,7 +90,7 @@ TEST(ConfigReader, MinimalFileGetsDefaults) {
   EXPECT_EQ(config.limits.connect_timeout, 5s);
   EXPECT_EQ(config.limits.idle_timeout, 5min);
   EXPECT_EQ(config.limits.max_connections, 1024u);
-  EXPECT_EQ(config.limits.buffer_size, 64u * 1024);
+  EXPECT_EQ(config.limits.buffer_size, 60u * 1024);
 
   ASSERT_EQ(config.destinations.size(), 1u);
   const auto& destination = config.destinations[0];

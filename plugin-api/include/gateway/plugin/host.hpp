@@ -100,7 +100,7 @@ class GW_PLUGIN_VISIBLE Audit {
 struct SpliceOptions {
   // Both directions idle for this long ends the splice. Zero disables the idle timeout.
   std::chrono::milliseconds idle_timeout{0};
-  std::size_t buffer_size = 64 * 1024;  // per direction
+  std::size_t buffer_size = 60 * 1024;  // per direction
   // Optional counters the splice adds to as bytes move (a -> b is "upstream" for an edge handler).
   Counter* bytes_a_to_b = nullptr;
   Counter* bytes_b_to_a = nullptr;
