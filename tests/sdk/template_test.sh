@@ -21,7 +21,7 @@ cmake --build "$work/build" >/dev/null
 grep -q '^sha256: [0-9a-f]\{64\}$' "$work/build/plugins/example.plugin.yaml" || fail "the manifest pins no SHA-256"
 
 listing=$("$gatewayd" plugins --plugin-path "$work/build/plugins")
-echo "$listing" | grep -q '^example 1.0.0 plugin_api=1 route_types=example .* loaded$' \
+echo "$listing" | grep -q '^example 1.0.0 plugin_api=2 route_types=example .* loaded$' \
   || fail "gatewayd did not load the plugin: $listing"
 
 # Only the entry points of the symbols GW_DECLARE_PLUGIN defines are exported.

@@ -105,6 +105,7 @@ TEST(ConfigReader, MinimalFileGetsDefaults) {
   EXPECT_EQ(destination.spec.port, 7000);
   EXPECT_EQ(destination.spec.proxy_type, gw::ProxyType::internet);
   EXPECT_EQ(destination.spec.location_id, "");
+  EXPECT_EQ(destination.spec.tenant, "default");
   EXPECT_FALSE(destination.spec.tls.enabled);
   EXPECT_TRUE(destination.spec.tls.verify);
   EXPECT_EQ(destination.spec.tls.server_name, "");
@@ -142,7 +143,6 @@ destinations:
     route_type: tcp
     address: tcp://db.internal:5432
     proxy_type: internet
-    location_id: ""
     entry_point:
       listen: 0.0.0.0:15432
     tls:
@@ -211,7 +211,7 @@ TEST(ConfigReader, FullFileReadsEveryKey) {
   EXPECT_EQ(v6.listen.host, "::1");
   EXPECT_EQ(v6.listen.str(), "[::1]:8443");
   EXPECT_EQ(v6.spec.limits.connect_timeout, 3s);
-  EXPECT_EQ(v6.position.line, 40);
+  EXPECT_EQ(v6.position.line, 39);
 }
 
 TEST(ConfigReader, LoadConfigResolvesPathsAgainstTheFilesDirectory) {
@@ -500,19 +500,13 @@ TEST(ConfigReader, AddressForms) {
   EXPECT_NE(problem.message.find("scheme"), std::string::npos);
 }
 
-TEST(ConfigReader, UnsupportedProxyTypeAndRole) {
+TEST(ConfigReader, OnPremiseNeedsATunnelOnAnEdge) {
   auto problem = only_problem(with_destination_line("proxy_type: on_premise"));
   EXPECT_EQ(problem.key, "destinations[0].proxy_type");
-  EXPECT_EQ(problem.where.line, 7);
-  EXPECT_EQ(problem.message, "on_premise is not supported by this version (only internet is)");
+  EXPECT_EQ(problem.message, "proxy_type on_premise needs a tunnel section (where connectors dial in)");
 
   problem = only_problem(with_destination_line("proxy_type: satellite"));
   EXPECT_EQ(problem.message, "expected internet or on_premise, got 'satellite'");
-
-  problem = only_problem("node:\n  role: connector\n");
-  EXPECT_EQ(problem.key, "node.role");
-  EXPECT_EQ(problem.where.line, 2);
-  EXPECT_EQ(problem.message, "role connector is not supported by this version (only edge is)");
 
   problem = only_problem("node:\n  role: hub\n");
   EXPECT_EQ(problem.message, "expected edge, connector or standalone, got 'hub'");

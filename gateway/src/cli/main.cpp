@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/certs.hpp"
 #include "config/config.hpp"
 #include "gateway/plugin/abi.hpp"
 #include "host/audit.hpp"
@@ -16,8 +17,15 @@
 #include "host/metrics.hpp"
 #include "net/direct_tunnel.hpp"
 #include "plugins/loader.hpp"
+#include "runtime/connector_agent.hpp"
+#include "runtime/edge_tunnel.hpp"
 #include "runtime/routes.hpp"
 #include "runtime/server.hpp"
+#include "runtime/socks_entry.hpp"
+#include "tunnel/certificates.hpp"
+#include "tunnel/connector_pool.hpp"
+#include "tunnel/identity.hpp"
+#include "tunnel/tunnel_tls.hpp"
 
 #ifndef GATEWAY_VERSION
 #define GATEWAY_VERSION "0.0.0"
@@ -34,6 +42,7 @@ Commands:
   run       start the gateway (the default)
   check     validate the configuration and every plugin it needs; exit 1 on any problem
   plugins   list the plugins found in the plugin paths and whether they load
+  certs     create a development CA and tunnel certificates (gatewayd certs --help)
 
 Options:
   --config FILE        configuration file (run, check)
@@ -123,10 +132,63 @@ struct Gateway {
   std::unique_ptr<host::HostServices> host;
   std::unique_ptr<plugins::PluginRegistry> registry;
   net::TlsClientContexts tls;
-  std::vector<std::unique_ptr<runtime::Route>> routes;
+  runtime::Routes routes;
+  // The tunnel's mutual TLS: the edge's server side, the connector's client side and its identity.
+  net::SslCtxPtr tunnel_server_tls;
+  net::SslCtxPtr tunnel_client_tls;
+  tunnel::ConnectorIdentity identity;
 
   explicit Gateway(config::Config c) : config(std::move(c)), log(config.log.level, config.log.format) {}
 };
+
+tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
+  tunnel::TunnelTlsSource source;
+  source.ca_file = files.ca_file.string();
+  source.cert_file = files.cert_file.string();
+  source.key_file = files.key_file.string();
+  return source;
+}
+
+// Builds the tunnel's TLS contexts: from the configured files, or (standalone) from certificates
+// minted in memory for this process only. Returns problems naming the section at fault.
+std::vector<std::string> prepare_tunnel_tls(Gateway& gw) {
+  std::vector<std::string> problems;
+  const auto& config = gw.config;
+  const std::string file = config.file.string();
+  if (config.node.role == config::Role::standalone) {
+    gw.identity = {config.connector->tenant, config.connector->location_id};
+    const auto ca = tunnel::make_ca("gatewayd standalone CA", 1);
+    const auto edge = tunnel::make_edge_cert(ca, {"localhost"}, {"127.0.0.1"}, 1);
+    const auto connector = tunnel::make_connector_cert(ca, gw.identity, 1);
+    tunnel::TunnelTlsSource server{.ca_pem = ca.cert, .cert_pem = edge.cert, .key_pem = edge.key};
+    tunnel::TunnelTlsSource client{.ca_pem = ca.cert, .cert_pem = connector.cert, .key_pem = connector.key};
+    gw.tunnel_server_tls = tunnel::make_edge_server_context(server);
+    gw.tunnel_client_tls = tunnel::make_connector_client_context(client);
+    return problems;
+  }
+  if (config.node.role == config::Role::edge && config.tunnel) {
+    try {
+      gw.tunnel_server_tls = tunnel::make_edge_server_context(tls_source(config.tunnel->tls));
+    } catch (const std::exception& e) {
+      problems.push_back(file + ": tunnel: " + e.what());
+    }
+  }
+  if (config.node.role == config::Role::connector && config.connector) {
+    try {
+      gw.tunnel_client_tls = tunnel::make_connector_client_context(tls_source(config.connector->tls));
+      std::string error;
+      auto identity = tunnel::identity_from_certificate_file(config.connector->tls.cert_file.string(), error);
+      if (identity) {
+        gw.identity = *identity;
+      } else {
+        problems.push_back(file + ": connector.cert_file: " + error);
+      }
+    } catch (const std::exception& e) {
+      problems.push_back(file + ": connector: " + e.what());
+    }
+  }
+  return problems;
+}
 
 // Loads plugins and builds routes; returns the problems (empty: ready to run).
 std::vector<std::string> prepare(Gateway& gw, const Options& options) {
@@ -158,6 +220,8 @@ std::vector<std::string> prepare(Gateway& gw, const Options& options) {
     }
     problems.push_back(line);
   }
+  auto tls_problems = prepare_tunnel_tls(gw);
+  problems.insert(problems.end(), tls_problems.begin(), tls_problems.end());
   return problems;
 }
 
@@ -205,7 +269,9 @@ int command_check(const Options& options) {
     std::cerr << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " found\n";
     return 1;
   }
-  std::cout << "configuration OK: " << gw.routes.size() << " destination(s), plugins: ";
+  std::cout << "configuration OK: role " << config::role_name(gw.config.node.role) << ", "
+            << gw.routes.destinations.size() << " destination(s), " << gw.routes.systems.size()
+            << " system(s), plugins: ";
   std::vector<std::string> loaded;
   for (const auto& r : gw.registry->reports()) {
     if (r.loaded) loaded.push_back(r.manifest->name + " " + r.manifest->version);
@@ -264,11 +330,52 @@ int command_run(const Options& options) {
     for (const auto& p : problems) gw.log.log(LogLevel::error, "config_error", {{"problem", p}});
     return 1;
   }
-  net::DirectTunnel tunnel(gw.tls);
+  net::DirectTunnel direct(gw.tls);
   try {
-    runtime::Server server(gw.config, gw.log, gw.metrics, *gw.host, tunnel, gw.routes);
+    std::unique_ptr<tunnel::ConnectorPool> pool;
+    std::unique_ptr<runtime::TunnelListener> tunnel_listener;
+    std::unique_ptr<runtime::SocksEntryPoint> socks;
+    runtime::Services services{direct};
+    if (gw.config.runs_edge() && gw.config.tunnel) {
+      pool = std::make_unique<tunnel::ConnectorPool>();
+      tunnel_listener = std::make_unique<runtime::TunnelListener>(
+          gw.tunnel_server_tls, *pool, runtime::h2_options(gw.config.tunnel->tuning), *gw.host, gw.log);
+      services.pool = pool.get();
+      services.tunnel_listen = gw.config.tunnel->listen;
+      services.tunnel_accept = [listener = tunnel_listener.get()](boost::asio::ip::tcp::socket socket) {
+        return listener->accept(std::move(socket));
+      };
+    }
+    if (gw.config.socks5) {
+      socks = std::make_unique<runtime::SocksEntryPoint>(*gw.config.socks5, gw.routes, direct, pool.get(),
+                                                         *gw.host, gw.log);
+      services.socks5 = socks.get();
+    }
+    runtime::Server server(gw.config, gw.log, gw.metrics, *gw.host, gw.routes, std::move(services));
     server.bind();
-    return server.run();
+    std::unique_ptr<runtime::ConnectorAgent> agent;
+    if (gw.config.runs_connector()) {
+      std::vector<runtime::ConnectorAgent::Edge> edges;
+      if (gw.config.node.role == config::Role::standalone) {
+        edges.push_back({"127.0.0.1", server.tunnel_endpoint().port(), "localhost"});
+      } else {
+        for (const auto& link : gw.config.connector->edges) {
+          edges.push_back({link.address.host, link.address.port, link.server_name});
+        }
+      }
+      agent = std::make_unique<runtime::ConnectorAgent>(*gw.config.connector, std::move(edges),
+                                                        gw.tunnel_client_tls, gw.identity, gw.routes, direct,
+                                                        *gw.host, gw.log, server);
+      agent->start();
+    }
+    if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
+    const int code = server.run();
+    // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
+    agent.reset();
+    socks.reset();
+    tunnel_listener.reset();
+    pool.reset();
+    return code;
   } catch (const std::exception& e) {
     gw.log.log(LogLevel::error, "startup_failed", {{"reason", e.what()}});
     return 1;
@@ -278,6 +385,7 @@ int command_run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "certs") return cli::command_certs(argc - 1, argv + 1);
   auto options = parse_args(argc, argv);
   if (!options) return 2;
   if (options->version) {

@@ -193,7 +193,9 @@ class ConfigReader {
   ConfigReader(Reader& reader, const fs::path& file) : reader_(reader), base_dir_(yaml::directory_of(file)) {}
 
   void read(const YAML::Node& document, Config& config) {
-    Fields top(reader_, document, "", {"node", "plugins", "log", "audit", "admin", "limits", "destinations"});
+    Fields top(reader_, document, "",
+               {"node", "plugins", "log", "audit", "admin", "limits", "destinations", "tunnel", "connector",
+                "systems", "socks5"});
     if (auto node = top.get("node"))
       read_node(
           Fields(reader_, *node, "node", {"name", "role", "workers", "drain_timeout"}, top.position("node")),
@@ -212,6 +214,38 @@ class ConfigReader {
       read_limits(reader_, fields, config.limits);
     }
     if (auto node = top.get("destinations")) read_destinations(*node, config);
+    if (auto node = top.get("tunnel")) {
+      config.tunnel.emplace();
+      read_tunnel(Fields(reader_, *node, "tunnel",
+                         {"listen", "ca_file", "cert_file", "key_file", "ping_interval", "ping_timeout",
+                          "max_concurrent_streams", "stream_window", "connection_window"},
+                         top.position("tunnel")),
+                  *config.tunnel);
+    }
+    if (auto node = top.get("connector")) {
+      config.connector.emplace();
+      read_connector(Fields(reader_, *node, "connector",
+                            {"edges", "connections_per_edge", "ca_file", "cert_file", "key_file",
+                             "reconnect_initial", "reconnect_max", "tenant", "location_id", "ping_interval",
+                             "ping_timeout", "max_concurrent_streams", "stream_window", "connection_window"},
+                            top.position("connector")),
+                     *config.connector);
+    }
+    if (auto node = top.get("systems")) read_systems(*node, config);
+    if (auto node = top.get("socks5")) {
+      config.socks5.emplace();
+      config.socks5->limits = config.limits;
+      config.socks5->position = top.position("socks5");
+      read_socks5(Fields(reader_, *node, "socks5",
+                         {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
+                         top.position("socks5")),
+                  *config.socks5);
+    }
+    check_role(top, config);
+    if (config.node.role == Role::standalone) {
+      if (!config.tunnel) config.tunnel.emplace();
+      if (!config.connector) config.connector.emplace();
+    }
     check_listen_conflicts();
   }
 
@@ -235,10 +269,7 @@ class ConfigReader {
     }
     if (auto role = fields.get("role")) {
       if (auto index = reader_.choice(*role, fields.key("role"), {"edge", "connector", "standalone"})) {
-        if (*index != 0) {
-          reader_.add(*role, fields.key("role"),
-                      "role " + role->Scalar() + " is not supported by this version (only edge is)");
-        }
+        node.role = static_cast<Role>(*index);
       }
     }
     std::int64_t workers = 0;
@@ -330,8 +361,8 @@ class ConfigReader {
     destination.spec.limits = defaults;
     Destination& spec = destination.spec;
     Fields fields(reader_, node, key,
-                  {"name", "route_type", "address", "proxy_type", "location_id", "entry_point", "tls",
-                   "limits", "settings"});
+                  {"name", "route_type", "address", "proxy_type", "tenant", "location_id", "entry_point",
+                   "tls", "limits", "settings"});
     for (auto required : {"name", "route_type", "address", "entry_point"}) fields.require(required);
 
     std::string name;
@@ -350,18 +381,7 @@ class ConfigReader {
       }
       spec.name = name;
     }
-    std::string route_type;
-    if (fields.read("route_type", route_type)) {
-      if (yaml::is_lower_name(route_type, 32)) {
-        spec.route_type = route_type;
-      } else {
-        reader_.add(
-            *fields.get("route_type"), fields.key("route_type"),
-            "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
-            "'_' or '-'), got " +
-                yaml::quote(route_type));
-      }
-    }
+    read_route_type(fields, spec.route_type);
     if (auto address_node = fields.get("address")) {
       if (auto address = read_address(reader_, *address_node, fields.key("address"))) {
         spec.scheme = address->scheme;
@@ -371,15 +391,19 @@ class ConfigReader {
     }
     if (auto proxy_type = fields.get("proxy_type")) {
       if (auto index = reader_.choice(*proxy_type, fields.key("proxy_type"), {"internet", "on_premise"})) {
-        if (*index == 0) {
-          spec.proxy_type = ProxyType::internet;
-        } else {
-          reader_.add(*proxy_type, fields.key("proxy_type"),
-                      "on_premise is not supported by this version (only internet is)");
+        spec.proxy_type = *index == 0 ? ProxyType::internet : ProxyType::on_premise;
+      }
+    }
+    read_tenant(fields, "tenant", spec.tenant);
+    read_location(fields, "location_id", spec.location_id);
+    if (spec.proxy_type == ProxyType::internet) {
+      for (auto field : {"tenant", "location_id"}) {
+        if (fields.has(field)) {
+          reader_.add(fields.position(field), fields.key(field),
+                      std::string(field) + " applies only to proxy_type on_premise destinations");
         }
       }
     }
-    fields.read("location_id", spec.location_id);
     if (auto entry_point = fields.get("entry_point")) {
       Fields entry(reader_, *entry_point, fields.key("entry_point"), {"listen"},
                    fields.position("entry_point"));
@@ -402,6 +426,453 @@ class ConfigReader {
     }
     if (auto settings = fields.get("settings")) destination.settings = *settings;
     return destination;
+  }
+
+  void read_route_type(Fields& fields, std::string& out) {
+    std::string route_type;
+    if (!fields.read("route_type", route_type)) return;
+    if (yaml::is_lower_name(route_type, 32)) {
+      out = route_type;
+    } else {
+      reader_.add(
+          *fields.get("route_type"), fields.key("route_type"),
+          "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
+          "'_' or '-'), got " +
+              yaml::quote(route_type));
+    }
+  }
+
+  void read_tenant(Fields& fields, std::string_view name, std::string& out) {
+    std::string text;
+    if (!fields.read(name, text)) return;
+    if (is_tenant_name(text)) {
+      out = text;
+    } else {
+      reader_.add(*fields.get(name), fields.key(name),
+                  "expected a tenant name (a lower-case letter or digit, then up to 63 lower-case letters, "
+                  "digits, '_' or '-'), got " +
+                      yaml::quote(text));
+    }
+  }
+
+  void read_location(Fields& fields, std::string_view name, std::string& out) {
+    std::string text;
+    if (!fields.read(name, text)) return;
+    if (is_location_id(text)) {
+      out = text;
+    } else {
+      reader_.add(*fields.get(name), fields.key(name),
+                  "expected a location id (up to 64 letters, digits, '.', '_' or '-'; empty for the default "
+                  "location), got " +
+                      yaml::quote(text));
+    }
+  }
+
+  void read_tunnel_files(Fields& fields, TunnelTlsFiles& files) {
+    fields.read_path("ca_file", base_dir_, files.ca_file);
+    fields.read_path("cert_file", base_dir_, files.cert_file);
+    fields.read_path("key_file", base_dir_, files.key_file);
+  }
+
+  void read_tuning(Fields& fields, TunnelTuning& tuning) {
+    std::chrono::milliseconds duration{};
+    for (auto [name, out] : {std::pair{"ping_interval", &tuning.ping_interval},
+                             std::pair{"ping_timeout", &tuning.ping_timeout}}) {
+      if (!fields.read(name, duration)) continue;
+      if (duration < std::chrono::milliseconds(10)) {
+        reader_.add(*fields.get(name), fields.key(name), "must be at least 10ms (e.g. 10s)");
+      } else {
+        *out = duration;
+      }
+    }
+    std::int64_t streams = 0;
+    if (fields.read_integer("max_concurrent_streams", 1, 1 << 20, streams))
+      tuning.max_concurrent_streams = static_cast<std::uint32_t>(streams);
+    // HTTP/2 windows are 31-bit; below the initial 64 KiB the peer could not send a full frame.
+    for (auto [name, out] : {std::pair{"stream_window", &tuning.stream_window},
+                             std::pair{"connection_window", &tuning.connection_window}}) {
+      std::uint64_t size = 0;
+      if (!fields.read_size(name, size)) continue;
+      if (size < 65535 || size > 0x7fffffff) {
+        reader_.add(*fields.get(name), fields.key(name),
+                    "must be from 64KiB to 2GiB-1, got " + describe(*fields.get(name)));
+      } else {
+        *out = static_cast<std::uint32_t>(size);
+      }
+    }
+  }
+
+  void read_tunnel(Fields fields, TunnelListenConfig& tunnel) {
+    if (auto listen = fields.get("listen")) {
+      if (auto endpoint = read_endpoint(reader_, *listen, fields.key("listen"))) {
+        tunnel.listen = *endpoint;
+        add_listener(*endpoint, fields.key("listen"), reader_.position(*listen));
+      }
+    }
+    read_tunnel_files(fields, tunnel.tls);
+    read_tuning(fields, tunnel.tuning);
+    tunnel_fields_.emplace(fields);
+  }
+
+  void read_connector(Fields fields, ConnectorConfig& connector) {
+    if (auto edges = fields.get("edges")) {
+      if (reader_.expect(*edges, fields.key("edges"), YAML::NodeType::Sequence, "a list of edges")) {
+        std::size_t index = 0;
+        for (const auto& item : *edges) {
+          const std::string key = item_key(fields.key("edges"), index++);
+          Fields edge(reader_, item, key, {"address", "server_name"});
+          if (!edge.valid()) continue;
+          edge.require("address");
+          EdgeLink link;
+          if (auto address = edge.get("address")) {
+            auto endpoint = read_endpoint(reader_, *address, edge.key("address"));
+            if (!endpoint) continue;
+            if (endpoint->port == 0) {
+              reader_.add(*address, edge.key("address"), "the edge's port must be from 1 to 65535");
+              continue;
+            }
+            link.address = *endpoint;
+          } else {
+            continue;
+          }
+          link.server_name = link.address.host;
+          edge.read("server_name", link.server_name);
+          connector.edges.push_back(std::move(link));
+        }
+      }
+    }
+    std::int64_t connections = 0;
+    if (fields.read_integer("connections_per_edge", 1, 64, connections))
+      connector.connections_per_edge = static_cast<unsigned>(connections);
+    read_tunnel_files(fields, connector.tls);
+    std::chrono::milliseconds duration{};
+    if (fields.read("reconnect_initial", duration)) {
+      if (duration < std::chrono::milliseconds(10)) {
+        reader_.add(*fields.get("reconnect_initial"), fields.key("reconnect_initial"),
+                    "must be at least 10ms");
+      } else {
+        connector.reconnect_initial = duration;
+      }
+    }
+    if (fields.read("reconnect_max", duration)) connector.reconnect_max = duration;
+    if (connector.reconnect_max < connector.reconnect_initial) {
+      reader_.add(fields.position("reconnect_max"), fields.key("reconnect_max"),
+                  "must not be shorter than reconnect_initial (" +
+                      yaml::format_duration(connector.reconnect_initial) + ")");
+    }
+    read_tenant(fields, "tenant", connector.tenant);
+    read_location(fields, "location_id", connector.location_id);
+    read_tuning(fields, connector.tuning);
+    connector_fields_.emplace(fields);
+  }
+
+  void read_systems(const YAML::Node& node, Config& config) {
+    if (node.IsNull()) return;
+    if (!reader_.expect(node, "systems", YAML::NodeType::Sequence, "a list of systems")) return;
+    std::size_t index = 0;
+    for (const auto& item : node) {
+      const std::string key = item_key("systems", index++);
+      if (!reader_.expect(item, key, YAML::NodeType::Map, "a system (a mapping)")) continue;
+      config.systems.push_back(read_system(item, key, config.limits));
+    }
+  }
+
+  // "3300" or "3300-3310".
+  bool read_port_range(Fields& fields, std::string_view name, std::uint16_t& first, std::uint16_t& last) {
+    auto node = fields.get(name);
+    if (!node) return false;
+    auto text = reader_.string(*node, fields.key(name));
+    if (!text) return false;
+    const auto bad = [&] {
+      reader_.add(*node, fields.key(name),
+                  "expected a port (1-65535) or a range such as 3300-3310, got " + describe(*node));
+      return false;
+    };
+    const auto dash = text->find('-');
+    auto first_port = parse_endpoint("h:" + text->substr(0, dash));
+    auto last_port = dash == std::string::npos ? first_port : parse_endpoint("h:" + text->substr(dash + 1));
+    if (!first_port || !last_port || first_port->port == 0 || last_port->port < first_port->port)
+      return bad();
+    first = first_port->port;
+    last = last_port->port;
+    return true;
+  }
+
+  SystemConfig read_system(const YAML::Node& node, const std::string& key, const Limits& defaults) {
+    SystemConfig system;
+    system.key = key;
+    system.position = reader_.position(node);
+    System& spec = system.spec;
+    spec.limits = defaults;
+    Fields fields(reader_, node, key,
+                  {"virtual_host", "virtual_port", "internal_host", "internal_port", "route_type", "enabled",
+                   "tls", "limits", "settings"});
+    for (auto required : {"virtual_host", "virtual_port", "internal_host", "route_type"})
+      fields.require(required);
+    for (auto [name, out] :
+         {std::pair{"virtual_host", &spec.virtual_host}, std::pair{"internal_host", &spec.internal_host}}) {
+      std::string host;
+      if (!fields.read(name, host)) continue;
+      if (is_host_name(host) || is_ipv6_literal(host)) {
+        *out = name == std::string_view("virtual_host") ? lower(host) : host;
+      } else {
+        reader_.add(*fields.get(name), fields.key(name),
+                    "expected a host name or IP address, got " + yaml::quote(host));
+      }
+    }
+    const bool ports_read =
+        read_port_range(fields, "virtual_port", spec.virtual_port_first, spec.virtual_port_last);
+    spec.internal_port_first = spec.virtual_port_first;
+    std::int64_t internal_port = 0;
+    if (fields.read_integer("internal_port", 1, 65535, internal_port)) {
+      spec.internal_port_first = static_cast<std::uint16_t>(internal_port);
+    }
+    if (ports_read && spec.internal_port_first + (spec.virtual_port_last - spec.virtual_port_first) > 65535) {
+      reader_.add(fields.position("internal_port"), fields.key("internal_port"),
+                  "the virtual port range maps past port 65535");
+    }
+    read_route_type(fields, spec.route_type);
+    fields.read("enabled", spec.enabled);
+    if (auto tls = fields.get("tls"))
+      read_tls(Fields(reader_, *tls, fields.key("tls"),
+                      {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"},
+                      fields.position("tls")),
+               spec.tls);
+    if (auto limits = fields.get("limits")) {
+      Fields limit_fields(reader_, *limits, fields.key("limits"), kLimitKeys, fields.position("limits"));
+      read_limits(reader_, limit_fields, spec.limits);
+    }
+    if (auto settings = fields.get("settings")) system.settings = *settings;
+    if (ports_read && !spec.virtual_host.empty()) {
+      for (const auto& [earlier, line] : system_ranges_) {
+        if (earlier.virtual_host == spec.virtual_host &&
+            earlier.virtual_port_first <= spec.virtual_port_last &&
+            spec.virtual_port_first <= earlier.virtual_port_last) {
+          reader_.add(*fields.get("virtual_port"), fields.key("virtual_port"),
+                      spec.virtual_host + ":" + std::to_string(spec.virtual_port_first) +
+                          " overlaps the system on line " + std::to_string(line));
+          break;
+        }
+      }
+      system_ranges_.emplace_back(spec, reader_.position(*fields.get("virtual_port")).line);
+    }
+    return system;
+  }
+
+  void read_socks5(Fields fields, Socks5Config& socks) {
+    fields.require("listen");
+    fields.require("auth");
+    if (auto listen = fields.get("listen")) {
+      if (auto endpoint = read_endpoint(reader_, *listen, fields.key("listen"))) {
+        socks.listen = *endpoint;
+        add_listener(*endpoint, fields.key("listen"), reader_.position(*listen));
+      }
+    }
+    if (auto auth = fields.get("auth")) {
+      if (auto items = reader_.string_list(*auth, fields.key("auth"))) {
+        std::size_t index = 0;
+        for (auto& [text, item] : *items) {
+          const std::string key = item_key(fields.key("auth"), index++);
+          if (auto method = reader_.choice(item, key, {"none", "password", "jwt"})) {
+            bool& offered = *method == 0   ? socks.offer_none
+                            : *method == 1 ? socks.offer_password
+                                           : socks.offer_jwt;
+            offered = true;
+          }
+        }
+        if (items->empty())
+          reader_.add(*auth, fields.key("auth"), "list at least one of none, password, jwt");
+      }
+    }
+    if (auto users = fields.get("users")) {
+      if (reader_.expect(*users, fields.key("users"), YAML::NodeType::Sequence, "a list of users")) {
+        std::size_t index = 0;
+        std::map<std::string, int> names;
+        for (const auto& item : *users) {
+          const std::string key = item_key(fields.key("users"), index++);
+          Fields user_fields(reader_, item, key, {"username", "password", "tenant", "location_id"});
+          if (!user_fields.valid()) continue;
+          for (auto required : {"username", "password", "tenant"}) user_fields.require(required);
+          SocksUser user;
+          if (user_fields.read("username", user.username)) {
+            // RFC 1929 carries each in one length byte.
+            if (user.username.empty() || user.username.size() > 255) {
+              reader_.add(*user_fields.get("username"), user_fields.key("username"),
+                          "must be 1 to 255 bytes");
+            } else if (!names.emplace(user.username, reader_.position(item).line).second) {
+              reader_.add(*user_fields.get("username"), user_fields.key("username"),
+                          "user " + yaml::quote(user.username) + " is already listed on line " +
+                              std::to_string(names[user.username]));
+            }
+          }
+          if (auto password = user_fields.get("password")) {
+            if (auto secret = yaml::read_secret(reader_, *password, user_fields.key("password"), base_dir_)) {
+              if (secret->empty() || secret->size() > 255) {
+                reader_.add(*password, user_fields.key("password"), "must be 1 to 255 bytes");
+              }
+              user.password = std::move(*secret);
+            }
+          }
+          read_tenant(user_fields, "tenant", user.tenant);
+          read_location(user_fields, "location_id", user.location_id);
+          socks.users.push_back(std::move(user));
+        }
+      }
+    }
+    if (auto jwt = fields.get("jwt")) {
+      Fields jwt_fields(reader_, *jwt, fields.key("jwt"),
+                        {"algorithm", "secret", "public_key_file", "audience", "tenant_claim", "leeway"},
+                        fields.position("jwt"));
+      SocksJwtConfig config;
+      jwt_fields.require("algorithm");
+      jwt_fields.require("audience");
+      if (auto algorithm = jwt_fields.get("algorithm")) {
+        if (auto index = reader_.choice(*algorithm, jwt_fields.key("algorithm"), {"HS256", "RS256"})) {
+          config.algorithm =
+              *index == 0 ? SocksJwtConfig::Algorithm::hs256 : SocksJwtConfig::Algorithm::rs256;
+          const char* needed = *index == 0 ? "secret" : "public_key_file";
+          const char* other = *index == 0 ? "public_key_file" : "secret";
+          if (!jwt_fields.has(needed)) {
+            reader_.add(jwt_fields.position("algorithm"), jwt_fields.key(needed),
+                        std::string("algorithm ") + algorithm->Scalar() + " needs " + needed);
+          }
+          if (jwt_fields.has(other)) {
+            reader_.add(jwt_fields.position(other), jwt_fields.key(other),
+                        std::string(other) + " does not apply to algorithm " + algorithm->Scalar());
+          }
+        }
+      }
+      if (auto secret = jwt_fields.get("secret")) {
+        if (auto value = yaml::read_secret(reader_, *secret, jwt_fields.key("secret"), base_dir_)) {
+          // RFC 7518 3.2: an HS256 key must be at least as long as the hash.
+          if (value->size() < 32) {
+            reader_.add(*secret, jwt_fields.key("secret"), "an HS256 secret must be at least 32 bytes");
+          }
+          config.secret = std::move(*value);
+        }
+      }
+      jwt_fields.read_path("public_key_file", base_dir_, config.public_key_file);
+      if (jwt_fields.read("audience", config.audience) && config.audience.empty()) {
+        reader_.add(*jwt_fields.get("audience"), jwt_fields.key("audience"), "must not be empty");
+      }
+      if (jwt_fields.read("tenant_claim", config.tenant_claim) && config.tenant_claim.empty()) {
+        reader_.add(*jwt_fields.get("tenant_claim"), jwt_fields.key("tenant_claim"), "must not be empty");
+      }
+      jwt_fields.read("leeway", config.leeway);
+      socks.jwt = std::move(config);
+    }
+    if (auto anonymous = fields.get("anonymous")) {
+      Fields anonymous_fields(reader_, *anonymous, fields.key("anonymous"), {"tenant", "location_id"},
+                              fields.position("anonymous"));
+      anonymous_fields.require("tenant");
+      read_tenant(anonymous_fields, "tenant", socks.anonymous_tenant);
+      read_location(anonymous_fields, "location_id", socks.anonymous_location);
+    }
+    fields.read("handshake_timeout", socks.handshake_timeout);
+    if (auto limits = fields.get("limits")) {
+      Fields limit_fields(reader_, *limits, fields.key("limits"), kLimitKeys, fields.position("limits"));
+      read_limits(reader_, limit_fields, socks.limits);
+    }
+    // Each offered method needs what it authenticates against, and nothing is configured in vain.
+    const auto mismatch = [&](bool offered, std::string_view key, const char* method) {
+      if (offered && !fields.has(key)) {
+        reader_.add(fields.position("auth"), fields.key(key),
+                    std::string("auth offers ") + method + " but " + std::string(key) + " is not set");
+      } else if (!offered && fields.has(key)) {
+        reader_.add(fields.position(key), fields.key(key),
+                    std::string(key) + " is set but auth does not offer " + method);
+      }
+    };
+    if (fields.has("auth")) {
+      mismatch(socks.offer_password, "users", "password");
+      mismatch(socks.offer_jwt, "jwt", "jwt");
+      mismatch(socks.offer_none, "anonymous", "none");
+    }
+  }
+
+  // Which sections a role uses; a section that would be ignored is an error, not a surprise.
+  void check_role(Fields& top, const Config& config) {
+    const Role role = config.node.role;
+    const std::string role_text(role_name(role));
+    auto not_for_role = [&](std::string_view key, const char* why) {
+      if (top.has(key)) {
+        reader_.add(top.position(key), std::string(key),
+                    std::string(key) + " does not apply to role " + role_text + " (" + why + ")");
+      }
+    };
+    if (role == Role::edge) {
+      not_for_role("connector", "it configures a connector; use role connector or standalone");
+      not_for_role("systems", "the allowlist belongs to the connector");
+    }
+    if (role == Role::connector) {
+      not_for_role("destinations", "destinations belong to the edge");
+      not_for_role("socks5", "entry points belong to the edge");
+      not_for_role("tunnel", "connectors dial out; configure connector.edges");
+      if (!config.connector) {
+        reader_.add(Position{reader_.file(), 1, 1}, "connector",
+                    "role connector needs a connector section (edges to dial, certificates)");
+      }
+    }
+    // Certificates: files on edge and connector, minted in memory for standalone.
+    const auto require_files = [&](const std::optional<Fields>& fields) {
+      if (!fields) return;
+      for (auto key : {"ca_file", "cert_file", "key_file"}) {
+        if (role == Role::standalone && fields->has(key)) {
+          reader_.add(fields->position(key), fields->key(key),
+                      "role standalone mints its tunnel certificates in memory; remove " + std::string(key));
+        } else if (role != Role::standalone && !fields->has(key)) {
+          reader_.add(fields->position(key), fields->key(key),
+                      "missing required key '" + std::string(key) +
+                          "' (the tunnel uses mutual TLS; "
+                          "`gatewayd certs` creates the files)");
+        }
+      }
+    };
+    if (role == Role::edge && tunnel_fields_ && !tunnel_fields_->has("listen")) {
+      reader_.add(tunnel_fields_->position("listen"), tunnel_fields_->key("listen"),
+                  "missing required key 'listen' (where connectors dial in)");
+    }
+    if (role == Role::edge) require_files(tunnel_fields_);
+    if (role == Role::connector) require_files(connector_fields_);
+    if (role == Role::standalone) {
+      require_files(tunnel_fields_);
+      require_files(connector_fields_);
+    }
+    if (connector_fields_) {
+      if (role == Role::standalone && connector_fields_->has("edges")) {
+        reader_.add(connector_fields_->position("edges"), connector_fields_->key("edges"),
+                    "role standalone connects to its own edge; remove edges");
+      }
+      if (role == Role::connector) {
+        if (!connector_fields_->has("edges")) {
+          reader_.add(connector_fields_->position("edges"), connector_fields_->key("edges"),
+                      "missing required key 'edges' (the edges this connector dials)");
+        } else if (config.connector->edges.empty() && reader_.ok()) {
+          reader_.add(connector_fields_->position("edges"), connector_fields_->key("edges"),
+                      "list at least one edge");
+        }
+        for (auto key : {"tenant", "location_id"}) {
+          if (connector_fields_->has(key)) {
+            reader_.add(connector_fields_->position(key), connector_fields_->key(key),
+                        "a connector's " + std::string(key) +
+                            " comes from its certificate (see `gatewayd certs "
+                            "connector`); remove it here");
+          }
+        }
+      }
+    }
+    if (role == Role::edge && !config.tunnel) {
+      for (const auto& destination : config.destinations) {
+        if (destination.spec.proxy_type == ProxyType::on_premise) {
+          reader_.add(destination.position, destination.key + ".proxy_type",
+                      "proxy_type on_premise needs a tunnel section (where connectors dial in)");
+        }
+      }
+      if (config.socks5) {
+        reader_.add(config.socks5->position, "socks5",
+                    "the SOCKS5 entry point reaches connectors and needs a tunnel section");
+      }
+    }
   }
 
   void read_tls(Fields fields, TlsClientOptions& tls) {
@@ -465,9 +936,38 @@ class ConfigReader {
   fs::path base_dir_;
   std::map<std::string, int> destination_names_;  // name -> line
   std::vector<Listener> listeners_;
+  std::vector<std::pair<System, int>> system_ranges_;  // for overlap checks; int: line
+  std::optional<Fields> tunnel_fields_;
+  std::optional<Fields> connector_fields_;
 };
 
 }  // namespace
+
+bool is_tenant_name(std::string_view text) {
+  if (text.empty() || text.size() > 64) return false;
+  const auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return lower_or_digit(text.front()) && std::all_of(text.begin(), text.end(), [&](char c) {
+           return lower_or_digit(c) || c == '_' || c == '-';
+         });
+}
+
+bool is_location_id(std::string_view text) {
+  return text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return is_alnum(c) || c == '.' || c == '_' || c == '-';
+         });
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::edge:
+      return "edge";
+    case Role::connector:
+      return "connector";
+    case Role::standalone:
+      return "standalone";
+  }
+  return "edge";
+}
 
 std::string Endpoint::str() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);

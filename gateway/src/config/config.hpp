@@ -39,7 +39,7 @@ struct NodeConfig {
 };
 
 struct PluginsConfig {
-  std::vector<std::filesystem::path> paths;  // absolute (relative ones resolved against the config dir)
+  std::vector<std::filesystem::path> paths;       // absolute (relative ones resolved against the config dir)
   std::optional<std::vector<std::string>> allow;  // plugin names; unset: all discovered plugins
 };
 
@@ -58,11 +58,91 @@ struct AdminConfig {
 };
 
 struct DestinationConfig {
-  Destination spec;        // everything but settings, which are resolved against the manifest later
-  Endpoint listen;         // entry_point.listen
-  YAML::Node settings;     // raw `settings:` mapping (may be null)
-  Position position;       // of the destination's list item
-  std::string key;         // "destinations[3]"
+  Destination spec;     // everything but settings, which are resolved against the manifest later
+  Endpoint listen;      // entry_point.listen
+  YAML::Node settings;  // raw `settings:` mapping (may be null)
+  Position position;    // of the destination's list item
+  std::string key;      // "destinations[3]"
+};
+
+// HTTP/2 tuning of tunnel connections, the same keys on both sides.
+struct TunnelTuning {
+  std::chrono::milliseconds ping_interval{10000};      // PING after this long without a frame from the peer
+  std::chrono::milliseconds ping_timeout{5000};        // no frame this long after a PING: the peer is dead
+  std::uint32_t max_concurrent_streams = 1024;         // streams the peer may open on one connection
+  std::uint32_t stream_window = 1024 * 1024;           // receive window per stream
+  std::uint32_t connection_window = 16 * 1024 * 1024;  // receive window per connection
+};
+
+// Files of one side of the tunnel's mutual TLS. All empty in standalone mode: certificates are then
+// minted in memory at start-up.
+struct TunnelTlsFiles {
+  std::filesystem::path ca_file;    // CA that signed the peer's certificate
+  std::filesystem::path cert_file;  // our certificate
+  std::filesystem::path key_file;
+};
+
+// Edge: where connectors dial in.
+struct TunnelListenConfig {
+  Endpoint listen{"127.0.0.1", 0};
+  TunnelTlsFiles tls;
+  TunnelTuning tuning;
+};
+
+struct EdgeLink {
+  Endpoint address;
+  std::string server_name;  // name verified in the edge's certificate; default: the address's host
+};
+
+// Connector: which edges to dial and how.
+struct ConnectorConfig {
+  std::vector<EdgeLink> edges;  // empty in standalone mode (the in-process edge is dialled)
+  unsigned connections_per_edge = 2;
+  TunnelTlsFiles tls;
+  std::chrono::milliseconds reconnect_initial{250};
+  std::chrono::milliseconds reconnect_max{30000};
+  TunnelTuning tuning;
+  // Standalone only: the in-process connector's identity (a connector's comes from its certificate).
+  std::string tenant = "default";
+  std::string location_id;
+};
+
+struct SystemConfig {
+  System spec;          // everything but settings, which are resolved against the manifest later
+  YAML::Node settings;  // raw `settings:` mapping (may be null)
+  Position position;    // of the system's list item
+  std::string key;      // "systems[2]"
+};
+
+struct SocksUser {
+  std::string username;
+  std::string password;  // resolved secret; never logged
+  std::string tenant;
+  std::string location_id;
+};
+
+struct SocksJwtConfig {
+  enum class Algorithm { hs256, rs256 };
+  Algorithm algorithm = Algorithm::hs256;
+  std::string secret;                     // HS256 (resolved secret)
+  std::filesystem::path public_key_file;  // RS256
+  std::string audience;
+  std::string tenant_claim = "tenant";
+  std::chrono::milliseconds leeway{60000};  // clock skew allowed for exp and nbf
+};
+
+struct Socks5Config {
+  Endpoint listen;
+  bool offer_none = false;
+  bool offer_password = false;
+  bool offer_jwt = false;
+  std::vector<SocksUser> users;
+  std::optional<SocksJwtConfig> jwt;
+  std::string anonymous_tenant;  // identity of a client that authenticated with `none`
+  std::string anonymous_location;
+  std::chrono::milliseconds handshake_timeout{10000};
+  Limits limits;  // for streams to virtual hosts no destination describes
+  Position position;
 };
 
 struct Config {
@@ -72,9 +152,22 @@ struct Config {
   LogConfig log;
   AuditConfig audit;
   AdminConfig admin;
-  Limits limits;  // defaults every destination starts from
+  Limits limits;  // defaults every destination and system starts from
   std::vector<DestinationConfig> destinations;
+  std::optional<TunnelListenConfig> tunnel;  // edge, standalone
+  std::optional<ConnectorConfig> connector;  // connector, standalone
+  std::vector<SystemConfig> systems;         // connector, standalone
+  std::optional<Socks5Config> socks5;        // edge, standalone
+
+  bool runs_edge() const noexcept { return node.role != Role::connector; }
+  bool runs_connector() const noexcept { return node.role != Role::edge; }
 };
+
+// Names of tenants ([a-z0-9][a-z0-9_-]{0,63}) and location ids ([A-Za-z0-9._-]{0,64}, may be empty),
+// the same rules as in connector certificates.
+bool is_tenant_name(std::string_view text);
+bool is_location_id(std::string_view text);
+std::string_view role_name(Role role);
 
 // Reads and validates `file`. Throws Problems.
 Config load_config(const std::filesystem::path& file);

@@ -36,9 +36,10 @@ std::string strip_one_newline(std::string text) {
   return text;
 }
 
-// Resolves a secret. Problems never quote the secret's text.
-std::optional<std::string> read_secret(Reader& reader, const YAML::Node& node, const std::string& key,
-                                       const fs::path& base_dir) {
+}  // namespace
+
+std::optional<std::string> yaml::read_secret(Reader& reader, const YAML::Node& node, const std::string& key,
+                                             const fs::path& base_dir) {
   if (node.IsScalar()) return node.Scalar();
   if (!node.IsMap()) {
     reader.add(node, key, std::string("expected ") + kSecretForms + ", got " + yaml::describe(node));
@@ -80,8 +81,6 @@ std::optional<std::string> read_secret(Reader& reader, const YAML::Node& node, c
   return std::nullopt;
 }
 
-}  // namespace
-
 std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<SettingSchema>& schema,
                                       const std::string& file, const Position& parent,
                                       const std::string& key_prefix, Settings& out) {
@@ -109,7 +108,7 @@ std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<
       continue;
     }
     if (setting.type == SettingType::secret) {
-      if (auto secret = read_secret(reader, *value_node, setting_key, base_dir)) {
+      if (auto secret = yaml::read_secret(reader, *value_node, setting_key, base_dir)) {
         out.set(setting.name, std::move(*secret));
       }
     } else if (auto value = yaml::read_setting_value(reader, *value_node, setting_key, setting)) {

@@ -168,6 +168,11 @@ class Fields {
   bool valid_ = true;
 };
 
+// Resolves a secret: a plain string, {env: NAME} or {file: PATH} (relative to `base_dir`). Problems never
+// quote the secret's text.
+std::optional<std::string> read_secret(Reader& reader, const YAML::Node& node, const std::string& key,
+                                       const std::filesystem::path& base_dir);
+
 // Reads a plugin setting value of a non-secret type (boolean, integer, string, duration, size) and
 // checks it against the schema's min, max and values. Secrets are read by resolve_settings.
 std::optional<Settings::Value> read_setting_value(Reader& reader, const YAML::Node& node,

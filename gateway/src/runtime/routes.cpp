@@ -19,59 +19,118 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
+namespace {
+
+// The steps destinations and systems share: find the plugin, resolve settings against its manifest,
+// build the TLS context towards the target, then let `create` make the handler. Returns false (with
+// problems added) when any step fails.
+template <class Spec, class Handler, class Create>
+bool build_handler(const plugins::PluginRegistry& registry, net::TlsClientContexts& tls,
+                   const YAML::Node& settings, const config::Position& position, const std::string& key,
+                   Spec& spec, std::unique_ptr<Handler>& handler, std::vector<config::Problem>& problems,
+                   Create create) {
+  auto problem = [&](const std::string& field, const std::string& message) {
+    problems.push_back({position, key + "." + field, message});
+  };
+  Plugin* plugin = registry.plugin_for(spec.route_type);
+  const plugins::Manifest* manifest = registry.manifest_for(spec.route_type);
+  if (!plugin || !manifest) {
+    problem("route_type", "no loaded plugin provides route type '" + spec.route_type +
+                              "' (available: " + join(registry.route_types()) + ")");
+    return false;
+  }
+  auto settings_problems =
+      config::resolve_settings(settings, manifest->settings, position.file, position, key, spec.settings);
+  if (!settings_problems.empty()) {
+    problems.insert(problems.end(), settings_problems.begin(), settings_problems.end());
+    return false;
+  }
+  if (spec.tls.enabled) {
+    try {
+      tls.get(spec.tls);
+    } catch (const std::exception& e) {
+      problem("tls", e.what());
+      return false;
+    }
+  }
+  try {
+    handler = create(*plugin, spec);
+  } catch (const RouteConfigError& e) {
+    problem(e.key(), e.what());
+    return false;
+  } catch (const std::exception& e) {
+    problem("route_type", "plugin '" + manifest->name + "' refused it: " + e.what());
+    return false;
+  }
+  if (!handler) {
+    problem("route_type", "plugin '" + manifest->name + "' returned no handler");
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Route> make_route(const Destination& spec, const config::Endpoint& listen, Metrics& metrics) {
+  auto route = std::make_unique<Route>();
+  route->destination = spec;
+  route->listen = listen;
+  const MetricLabels labels{{"destination", spec.name}, {"route_type", spec.route_type}};
+  route->active = &metrics.gauge("gateway_connections_active", "Client connections open now", labels);
+  route->accepted = &metrics.counter("gateway_connections_total", "Client connections accepted", labels);
+  route->refused = &metrics.counter("gateway_connections_refused_total",
+                                    "Client connections refused before reaching the route handler",
+                                    {{"destination", spec.name}, {"reason", "max_connections"}});
+  return route;
+}
+
+const auto create_edge = [](Plugin& plugin, const Destination& spec) { return plugin.create_edge_handler(spec); };
+
+}  // namespace
+
 std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
-                                          net::TlsClientContexts& tls, Metrics& metrics,
-                                          std::vector<std::unique_ptr<Route>>& routes) {
+                                          net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
   std::vector<config::Problem> problems;
   for (const auto& dest : config.destinations) {
-    auto problem = [&](const std::string& key, const std::string& message) {
-      problems.push_back({dest.position, dest.key + "." + key, message});
-    };
-    Plugin* plugin = registry.plugin_for(dest.spec.route_type);
-    const plugins::Manifest* manifest = registry.manifest_for(dest.spec.route_type);
-    if (!plugin || !manifest) {
-      problem("route_type", "no loaded plugin provides route type '" + dest.spec.route_type +
-                                "' (available: " + join(registry.route_types()) + ")");
+    Destination spec = dest.spec;
+    std::unique_ptr<EdgeRouteHandler> handler;
+    if (!build_handler(registry, tls, dest.settings, dest.position, dest.key, spec, handler, problems,
+                       create_edge)) {
       continue;
     }
-    auto route = std::make_unique<Route>();
-    route->destination = dest.spec;
-    route->listen = dest.listen;
-    auto settings_problems = config::resolve_settings(dest.settings, manifest->settings, dest.position.file,
-                                                      dest.position, dest.key, route->destination.settings);
-    if (!settings_problems.empty()) {
-      problems.insert(problems.end(), settings_problems.begin(), settings_problems.end());
-      continue;
+    auto route = make_route(spec, dest.listen, metrics);
+    route->handler = std::move(handler);
+    routes.destinations.push_back(std::move(route));
+  }
+  for (const auto& system : config.systems) {
+    auto route = std::make_unique<SystemRoute>();
+    route->system = system.spec;
+    if (build_handler(registry, tls, system.settings, system.position, system.key, route->system,
+                      route->handler, problems,
+                      [](Plugin& plugin, const System& spec) { return plugin.create_connector_handler(spec); })) {
+      routes.systems.push_back(std::move(route));
     }
-    if (route->destination.tls.enabled) {
-      try {
-        tls.get(route->destination.tls);
-      } catch (const std::exception& e) {
-        problem("tls", e.what());
-        continue;
+  }
+  if (config.socks5) {
+    Destination spec;
+    spec.name = "socks5";
+    spec.route_type = "tcp";
+    spec.proxy_type = ProxyType::on_premise;
+    spec.host = "socks5.invalid";  // replaced per connection
+    spec.port = 1;
+    spec.limits = config.socks5->limits;
+    std::unique_ptr<EdgeRouteHandler> handler;
+    std::vector<config::Problem> socks_problems;
+    if (build_handler(registry, tls, YAML::Node(), config.socks5->position, "socks5", spec, handler,
+                      socks_problems, create_edge)) {
+      routes.socks5_default = make_route(spec, config.socks5->listen, metrics);
+      routes.socks5_default->handler = std::move(handler);
+    } else {
+      for (auto& p : socks_problems) {
+        problems.push_back({p.where, "socks5",
+                            "the SOCKS5 entry point relays virtual hosts without a destination with route type "
+                            "tcp: " + p.message});
       }
     }
-    try {
-      route->handler = plugin->create_edge_handler(route->destination);
-    } catch (const RouteConfigError& e) {
-      problem(e.key(), e.what());
-      continue;
-    } catch (const std::exception& e) {
-      problem("route_type", "plugin '" + manifest->name + "' refused the destination: " + e.what());
-      continue;
-    }
-    if (!route->handler) {
-      problem("route_type", "plugin '" + manifest->name + "' returned no handler");
-      continue;
-    }
-    const MetricLabels labels{{"destination", dest.spec.name}, {"route_type", dest.spec.route_type}};
-    route->active = &metrics.gauge("gateway_connections_active", "Client connections open now", labels);
-    route->accepted = &metrics.counter("gateway_connections_total", "Client connections accepted", labels);
-    route->refused = &metrics.counter("gateway_connections_refused_total",
-                                      "Client connections refused before reaching the route handler",
-                                      {{"destination", dest.spec.name}, {"reason", "max_connections"}});
-    routes.push_back(std::move(route));
   }
   return problems;
 }

@@ -23,12 +23,27 @@ struct Route {
   std::atomic<std::uint32_t> connections{0};
 };
 
-// Resolves each destination's route type and settings, creates its handler and its TLS context.
-// Returns every problem found (with file, line and key); `routes` gets the routes that were built.
+// A connector's allowlist entry bound to the connector-side handler of its route type.
+struct SystemRoute {
+  System system;  // settings resolved against the plugin's manifest
+  std::unique_ptr<ConnectorRouteHandler> handler;
+  std::atomic<std::uint32_t> connections{0};
+};
+
+// Everything the configuration's routes resolve to.
+struct Routes {
+  std::vector<std::unique_ptr<Route>> destinations;  // edge: one per destination with an entry point
+  std::vector<std::unique_ptr<SystemRoute>> systems;  // connector: the allowlist
+  // Edge with a SOCKS5 entry point: the tcp route used for virtual hosts no destination describes.
+  // Its destination is a template; host, port, tenant and location are set per connection.
+  std::unique_ptr<Route> socks5_default;
+};
+
+// Resolves each destination's and system's route type and settings, creates its handler and its TLS
+// context. Returns every problem found (with file, line and key); `routes` gets what was built.
 std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
-                                          net::TlsClientContexts& tls, Metrics& metrics,
-                                          std::vector<std::unique_ptr<Route>>& routes);
+                                          net::TlsClientContexts& tls, Metrics& metrics, Routes& routes);
 
 // The plugin paths to search for a configuration: --plugin-path options, then the configured ones,
 // then the default next to the executable.

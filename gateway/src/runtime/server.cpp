@@ -19,6 +19,8 @@
 
 #include "admin/admin_server.hpp"
 #include "net/socket_stream.hpp"
+#include "runtime/socks_entry.hpp"
+#include "tunnel/connector_pool.hpp"
 
 namespace gw::runtime {
 
@@ -26,13 +28,34 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+enum class ListenerKind { entry_point, socks5, tunnel };
+
+struct Server::Listener {
+  ListenerKind kind;
+  config::Endpoint listen;
+  Route* route = nullptr;  // entry_point, socks5: counts, limits and metrics
+  std::string name;        // for logs
+};
+
 struct Server::Worker {
   asio::io_context context{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
-  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Route*>> acceptors;
+  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, const Listener*>> acceptors;
   std::unordered_set<Stream*> connections;  // touched only on this worker's thread
   std::thread thread;
 };
+
+namespace {
+thread_local std::size_t this_worker = 0;
+const char* kind_name(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::entry_point: return "entry_point";
+    case ListenerKind::socks5: return "socks5";
+    case ListenerKind::tunnel: return "tunnel";
+  }
+  return "entry_point";
+}
+}  // namespace
 
 // Signal handling, the drain timer and the admin listener live on worker 0.
 struct Server::Control {
@@ -43,13 +66,6 @@ struct Server::Control {
 };
 
 namespace {
-
-std::string new_request_id() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(generator()));
-  return buf;
-}
 
 tcp::endpoint resolve_listen(const config::Endpoint& endpoint) {
   boost::system::error_code ec;
@@ -76,12 +92,29 @@ void ensure_port_free(const tcp::endpoint& endpoint) {
 }  // namespace
 
 Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRegistry& metrics, Host& host,
-               Tunnel& tunnel, std::vector<std::unique_ptr<Route>>& routes)
-    : config_(config), log_(log), metrics_(metrics), host_(host), tunnel_(tunnel), routes_(routes) {
+               Routes& routes, Services services)
+    : config_(config),
+      log_(log),
+      metrics_(metrics),
+      host_(host),
+      routes_(routes),
+      services_(std::move(services)) {
   unsigned count =
       config.node.workers ? config.node.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   control_ = std::make_unique<Control>(workers_.front()->context);
+  for (auto& route : routes_.destinations) {
+    listeners_.push_back(std::make_unique<Listener>(
+        Listener{ListenerKind::entry_point, route->listen, route.get(), route->destination.name}));
+  }
+  if (routes_.socks5_default && config.socks5) {
+    listeners_.push_back(std::make_unique<Listener>(
+        Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default.get(), "socks5"}));
+  }
+  if (services_.tunnel_listen) {
+    listeners_.push_back(
+        std::make_unique<Listener>(Listener{ListenerKind::tunnel, *services_.tunnel_listen, nullptr, "tunnel"}));
+  }
 }
 
 Server::~Server() {
@@ -93,8 +126,8 @@ Server::~Server() {
 }
 
 void Server::bind() {
-  for (auto& route : routes_) {
-    tcp::endpoint endpoint = resolve_listen(route->listen);
+  for (auto& listener : listeners_) {
+    tcp::endpoint endpoint = resolve_listen(listener->listen);
     try {
       ensure_port_free(endpoint);
       for (auto& worker : workers_) {
@@ -106,17 +139,26 @@ void Server::bind() {
         acceptor->listen(asio::socket_base::max_listen_connections);
         // Port 0: the first bind picked the port; the other workers join it.
         endpoint = acceptor->local_endpoint();
-        worker->acceptors.emplace_back(std::move(acceptor), route.get());
+        worker->acceptors.emplace_back(std::move(acceptor), listener.get());
       }
     } catch (const boost::system::system_error& e) {
-      throw std::runtime_error("cannot listen on " + route->listen.str() + " for destination '" +
-                               route->destination.name + "': " + e.code().message());
+      const std::string what = listener->kind == ListenerKind::entry_point
+                                   ? "destination '" + listener->name + "'"
+                                   : std::string("the ") + kind_name(listener->kind) + " listener";
+      throw std::runtime_error("cannot listen on " + listener->listen.str() + " for " + what + ": " +
+                               e.code().message());
     }
-    log_.log(LogLevel::info, "listening",
-             {{"kind", "entry_point"},
-              {"destination", route->destination.name},
-              {"route_type", route->destination.route_type},
-              {"address", net::endpoint_string(endpoint)}});
+    if (listener->kind == ListenerKind::tunnel) tunnel_endpoint_ = endpoint;
+    if (listener->kind == ListenerKind::entry_point) {
+      log_.log(LogLevel::info, "listening",
+               {{"kind", "entry_point"},
+                {"destination", listener->name},
+                {"route_type", listener->route->destination.route_type},
+                {"address", net::endpoint_string(endpoint)}});
+    } else {
+      log_.log(LogLevel::info, "listening",
+               {{"kind", kind_name(listener->kind)}, {"address", net::endpoint_string(endpoint)}});
+    }
   }
   if (config_.admin.listen) {
     try {
@@ -132,20 +174,55 @@ void Server::bind() {
   }
 }
 
+tcp::endpoint Server::tunnel_endpoint() const {
+  return tunnel_endpoint_;
+}
+
+std::vector<asio::io_context*> Server::contexts() {
+  std::vector<asio::io_context*> out;
+  for (auto& w : workers_) out.push_back(&w->context);
+  return out;
+}
+
+void Server::on_drain(std::function<void()> hook) {
+  drain_hooks_.push_back(std::move(hook));
+}
+
+std::size_t Server::current_worker() const {
+  return this_worker;
+}
+
+Server::Tracked::Tracked(Server& server, Stream& stream)
+    : server_(server), stream_(stream), worker_(server.current_worker()) {
+  ++server_.open_connections_;
+  server_.workers_[worker_]->connections.insert(&stream_);
+}
+
+Server::Tracked::~Tracked() {
+  server_.workers_[worker_]->connections.erase(&stream_);
+  server_.connection_ended();
+}
+
 int Server::run() {
   control_->signals.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) on_signal(signal);
   });
   if (control_->admin) control_->admin->start();
   for (auto& worker : workers_) {
-    for (auto& [acceptor, route] : worker->acceptors) {
-      asio::co_spawn(worker->context, accept_loop(*worker, *acceptor, *route), asio::detached);
+    for (auto& [acceptor, listener] : worker->acceptors) {
+      asio::co_spawn(worker->context, accept_loop(*worker, *acceptor, *listener), asio::detached);
     }
   }
   log_.log(LogLevel::info, "ready",
-           {{"workers", std::to_string(workers_.size())}, {"destinations", std::to_string(routes_.size())}});
+           {{"role", std::string(config::role_name(config_.node.role))},
+            {"workers", std::to_string(workers_.size())},
+            {"destinations", std::to_string(routes_.destinations.size())},
+            {"systems", std::to_string(routes_.systems.size())}});
   for (std::size_t i = 1; i < workers_.size(); ++i) {
-    workers_[i]->thread = std::thread([w = workers_[i].get()] { w->context.run(); });
+    workers_[i]->thread = std::thread([w = workers_[i].get(), i] {
+      this_worker = i;
+      w->context.run();
+    });
   }
   workers_.front()->context.run();
   for (auto& w : workers_) {
@@ -175,7 +252,7 @@ void Server::start_drain(const char* signal_name) {
   // logged only once all are closed, so from then on new connections are refused by the kernel.
   std::latch closed(static_cast<std::ptrdiff_t>(workers_.size()));
   auto close_acceptors = [&closed](Worker& w) {
-    for (auto& [acceptor, route] : w.acceptors) {
+    for (auto& [acceptor, listener] : w.acceptors) {
       boost::system::error_code ignored;
       acceptor->close(ignored);
     }
@@ -186,6 +263,7 @@ void Server::start_drain(const char* signal_name) {
   }
   close_acceptors(*workers_.front());
   closed.wait();
+  for (auto& hook : drain_hooks_) hook();
   log_.log(LogLevel::info, "draining",
            {{"signal", signal_name},
             {"open_connections", std::to_string(open_connections_.load())},
@@ -228,8 +306,33 @@ void Server::finish() {
   }
 }
 
-asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& acceptor, Route& route) {
-  const auto max = route.destination.limits.max_connections;
+// Enforces the route's max_connections; a refusal is logged, counted and audited as a security event.
+bool Server::admit(const Listener& listener, tcp::socket& socket) {
+  Route* route = listener.route;
+  if (!route) return true;
+  const auto max = route->destination.limits.max_connections;
+  if (route->connections.fetch_add(1, std::memory_order_relaxed) < max) return true;
+  route->connections.fetch_sub(1, std::memory_order_relaxed);
+  route->refused->add();
+  const std::string reason = "max_connections (" + std::to_string(max) + ") reached";
+  std::string peer;
+  boost::system::error_code ec;
+  if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
+  log_.log(LogLevel::warn, "connection_refused",
+           {{"destination", route->destination.name}, {"client", peer}, {"reason", reason}});
+  if (host_.audit().enabled(AuditClass::security)) {
+    host_.audit().record({AuditClass::security,
+                          route->destination.route_type + ".connection",
+                          {{"destination", route->destination.name},
+                           {"client", peer},
+                           {"outcome", std::string("refused")},
+                           {"reason", reason}}});
+  }
+  socket.close(ec);
+  return false;
+}
+
+asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& acceptor, const Listener& listener) {
   asio::steady_timer backoff(worker.context);
   for (;;) {
     boost::system::error_code ec;
@@ -237,54 +340,52 @@ asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& accepto
     if (ec) {
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of file descriptors or a transient error: log and pause briefly instead of spinning.
-      log_.log(LogLevel::error, "accept_failed",
-               {{"destination", route.destination.name}, {"reason", ec.message()}});
+      log_.log(LogLevel::error, "accept_failed", {{"listener", listener.name}, {"reason", ec.message()}});
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (route.connections.fetch_add(1, std::memory_order_relaxed) >= max) {
-      route.connections.fetch_sub(1, std::memory_order_relaxed);
-      route.refused->add();
-      const std::string reason = "max_connections (" + std::to_string(max) + ") reached";
-      std::string peer;
-      if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
-      log_.log(LogLevel::warn, "connection_refused",
-               {{"destination", route.destination.name}, {"client", peer}, {"reason", reason}});
-      if (host_.audit().enabled(AuditClass::security)) {
-        host_.audit().record({AuditClass::security,
-                              route.destination.route_type + ".connection",
-                              {{"destination", route.destination.name},
-                               {"client", peer},
-                               {"outcome", std::string("refused")},
-                               {"reason", reason}}});
-      }
-      socket.close(ec);
+    if (listener.kind == ListenerKind::tunnel) {
+      // A tunnel connection lives on in the connector pool; it is not a client connection to drain.
+      asio::co_spawn(worker.context, services_.tunnel_accept(std::move(socket)), asio::detached);
       continue;
     }
-    asio::co_spawn(worker.context, serve_connection(worker, route, std::move(socket)), asio::detached);
+    if (!admit(listener, socket)) continue;
+    asio::co_spawn(worker.context, serve_connection(worker, listener, std::move(socket)), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::serve_connection(Worker& worker, Route& route, tcp::socket socket) {
-  ++open_connections_;
+asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& listener, tcp::socket socket) {
+  Route& route = *listener.route;
   route.accepted->add();
   route.active->add();
   net::TcpStream client(std::move(socket));
-  worker.connections.insert(&client);
-  EdgeSession session{route.destination, client, tunnel_, new_request_id()};
-  try {
-    co_await route.handler->serve(session);
-  } catch (const std::exception& e) {
-    log_.log(
-        LogLevel::error, "handler_failed",
-        {{"destination", route.destination.name}, {"request_id", session.request_id}, {"reason", e.what()}});
+  const std::string request_id = new_request_id();
+  {
+    Tracked tracked(*this, client);
+    try {
+      if (listener.kind == ListenerKind::socks5) {
+        co_await services_.socks5->serve(client, request_id);
+      } else {
+        tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, route.destination);
+        EdgeSession session{route.destination, client, tunnel, request_id};
+        co_await route.handler->serve(session);
+      }
+    } catch (const std::exception& e) {
+      log_.log(LogLevel::error, "handler_failed",
+               {{"destination", route.destination.name}, {"request_id", request_id}, {"reason", e.what()}});
+    }
+    client.close();
   }
-  client.close();
-  worker.connections.erase(&client);
   route.active->sub();
   route.connections.fetch_sub(1, std::memory_order_relaxed);
-  connection_ended();
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(generator()));
+  return buf;
 }
 
 }  // namespace gw::runtime

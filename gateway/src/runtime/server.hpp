@@ -4,11 +4,16 @@
 // (SO_REUSEPORT), so the kernel spreads new connections over the workers and a connection stays on
 // the worker that accepted it: no locks or cross-thread hand-offs on the data path.
 //
-// SIGTERM or SIGINT drains: listeners close, open connections may finish for up to
-// node.drain_timeout, then the rest are closed and the process exits. A second signal closes at once.
+// Listeners: per-destination entry points, the SOCKS5 entry point and (edge) the tunnel listener that
+// connectors dial. A connector has no listener but the admin one; its connections are tunnel streams.
+//
+// SIGTERM or SIGINT drains: listeners close, drain hooks run (a connector sends GOAWAY on its tunnel
+// connections), open connections may finish for up to node.drain_timeout, then the rest are closed and
+// the process exits. A second signal closes at once.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,40 +23,87 @@
 #include "net/direct_tunnel.hpp"
 #include "runtime/routes.hpp"
 
+namespace gw::tunnel {
+class ConnectorPool;
+}
+
 namespace gw::runtime {
+
+class SocksEntryPoint;
+
+// A new random request id (16 hex digits).
+std::string new_request_id();
+
+// What the server hands accepted connections to, besides the routes' handlers.
+struct Services {
+  Tunnel& direct;                            // internet destinations (and, on a connector, internal hosts)
+  tunnel::ConnectorPool* pool = nullptr;     // on_premise destinations: connected connectors (edge)
+  SocksEntryPoint* socks5 = nullptr;         // the SOCKS5 entry point, when configured
+  // Serves a connector that dialled the tunnel listener (edge); the connection outlives the call.
+  std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket)> tunnel_accept;
+  std::optional<config::Endpoint> tunnel_listen;
+};
 
 class Server {
  public:
   Server(const config::Config& config, host::LogSink& log, host::MetricsRegistry& metrics, Host& host,
-         Tunnel& tunnel, std::vector<std::unique_ptr<Route>>& routes);
+         Routes& routes, Services services);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every listener (entry points, admin). Throws std::runtime_error naming the address.
+  // Binds every listener (entry points, SOCKS5, tunnel, admin). Throws std::runtime_error naming the
+  // address.
   void bind();
+  // The tunnel listener's bound address (after bind()), for an in-process connector.
+  boost::asio::ip::tcp::endpoint tunnel_endpoint() const;
   // Serves until drained. Returns the process exit code.
   int run();
 
+  // For components with connections of their own (the connector's tunnel streams):
+  // the worker io_contexts, a drain hook run when draining starts, and connection tracking so that
+  // draining waits for those connections and a drain timeout closes them.
+  std::vector<boost::asio::io_context*> contexts();
+  void on_drain(std::function<void()> hook);
+  // RAII: counts `stream` as an open connection of the worker whose thread creates it.
+  class Tracked {
+   public:
+    Tracked(Server& server, Stream& stream);
+    ~Tracked();
+    Tracked(const Tracked&) = delete;
+    Tracked& operator=(const Tracked&) = delete;
+
+   private:
+    Server& server_;
+    Stream& stream_;
+    std::size_t worker_;
+  };
+
  private:
   struct Worker;
+  struct Listener;
   void on_signal(int signal);
   void start_drain(const char* signal_name);
   void close_all_connections();
   void finish();
   void connection_ended();
+  std::size_t current_worker() const;
   boost::asio::awaitable<void> accept_loop(Worker& worker, boost::asio::ip::tcp::acceptor& acceptor,
-                                           Route& route);
-  boost::asio::awaitable<void> serve_connection(Worker& worker, Route& route,
+                                           const Listener& listener);
+  boost::asio::awaitable<void> serve_connection(Worker& worker, const Listener& listener,
                                                 boost::asio::ip::tcp::socket socket);
+  bool admit(const Listener& listener, boost::asio::ip::tcp::socket& socket);
 
   const config::Config& config_;
   host::LogSink& log_;
   host::MetricsRegistry& metrics_;
   Host& host_;
-  Tunnel& tunnel_;
-  std::vector<std::unique_ptr<Route>>& routes_;
+  Routes& routes_;
+  Services services_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::function<void()>> drain_hooks_;
+  boost::asio::ip::tcp::endpoint tunnel_endpoint_;
   struct Control;
   std::unique_ptr<Control> control_;
   std::atomic<std::int64_t> open_connections_{0};

@@ -71,6 +71,9 @@ struct Destination {
   std::string host;
   std::uint16_t port = 0;
   ProxyType proxy_type = ProxyType::internet;
+  // on_premise: the tenant whose connectors may serve this destination, and which of them (location).
+  // The core routes by these and never lets a plugin choose another tenant.
+  std::string tenant = "default";
   std::string location_id;
   TlsClientOptions tls;
   Limits limits;

@@ -1,0 +1,44 @@
+#include "runtime/allowlist.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace gw::runtime {
+
+namespace {
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  return out;
+}
+}  // namespace
+
+Allowlist::Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems) {
+  for (const auto& system : systems) by_host_[lower(system->system.virtual_host)].push_back(system.get());
+}
+
+Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port, std::string_view route_type) const {
+  Decision decision;
+  const std::string target = std::string(host) + ":" + std::to_string(port);
+  auto it = by_host_.find(lower(host));
+  if (it != by_host_.end()) {
+    for (SystemRoute* route : it->second) {
+      const System& s = route->system;
+      if (port < s.virtual_port_first || port > s.virtual_port_last) continue;
+      if (!s.enabled) {
+        decision.reason = "system " + target + " is disabled";
+      } else if (s.route_type != route_type) {
+        decision.reason = "system " + target + " serves route type " + s.route_type + ", not " +
+                          std::string(route_type);
+      } else {
+        decision.system = route;
+      }
+      return decision;
+    }
+  }
+  decision.reason = "no system for " + target + " on the allowlist";
+  return decision;
+}
+
+}  // namespace gw::runtime

@@ -1,0 +1,30 @@
+// The connector's allowlist: finds the system for a virtual host:port. Deny by default: a request
+// that matches no system, or a disabled one, or asks for another route type, is refused.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/routes.hpp"
+
+namespace gw::runtime {
+
+class Allowlist {
+ public:
+  explicit Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems);
+
+  struct Decision {
+    SystemRoute* system = nullptr;  // set when allowed
+    std::string reason;             // why not, when denied
+    explicit operator bool() const noexcept { return system != nullptr; }
+  };
+  // `host` is compared case-insensitively; `route_type` must equal the system's.
+  Decision decide(std::string_view host, std::uint16_t port, std::string_view route_type) const;
+
+ private:
+  std::unordered_map<std::string, std::vector<SystemRoute*>> by_host_;  // lower-case virtual host
+};
+
+}  // namespace gw::runtime

@@ -1,0 +1,261 @@
+#include "runtime/connector_agent.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+#include <random>
+
+#include "net/deadline.hpp"
+#include "net/socket_stream.hpp"
+#include "tunnel/tunnel_request.hpp"
+#include "tunnel/tunnel_tls.hpp"
+
+namespace gw::runtime {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::chrono::milliseconds kDialTimeout{10000};
+// A connection that stayed up this long resets the back-off: the edge was healthy.
+constexpr std::chrono::seconds kHealthyAfter{10};
+
+// The Tunnel a connector-side handler gets: it reaches internal hosts directly, and its first open()
+// answers the edge's stream: 200 when the internal system accepted the connection, 502/504 when not.
+class AnsweringTunnel final : public Tunnel {
+ public:
+  AnsweringTunnel(Tunnel& direct, tunnel::IncomingStream& stream) : direct_(direct), stream_(stream) {}
+
+  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
+    OpenResult result = co_await direct_.open(request);
+    if (!answered_) {
+      answered_ = true;
+      if (result) {
+        co_await stream_.respond(200);
+      } else {
+        const bool timed_out = result.error == asio::error::timed_out;
+        co_await stream_.respond(tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable),
+                                 result.reason);
+      }
+    }
+    co_return result;
+  }
+  bool answered() const noexcept { return answered_; }
+
+ private:
+  Tunnel& direct_;
+  tunnel::IncomingStream& stream_;
+  bool answered_ = false;
+};
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  // "Equal jitter": between half and all of the delay, so that connectors restarted together spread out.
+  std::uniform_int_distribution<std::int64_t> spread(delay.count() / 2, delay.count());
+  return std::chrono::milliseconds(spread(generator));
+}
+
+}  // namespace
+
+tunnel::H2Options h2_options(const config::TunnelTuning& tuning) {
+  tunnel::H2Options options;
+  options.ping_interval = tuning.ping_interval;
+  options.ping_timeout = tuning.ping_timeout;
+  options.max_concurrent_streams = tuning.max_concurrent_streams;
+  options.stream_window = tuning.stream_window;
+  options.connection_window = tuning.connection_window;
+  return options;
+}
+
+struct ConnectorAgent::Link {
+  Link(asio::io_context& c, Edge e, unsigned i) : context(c), edge(std::move(e)), index(i), wake(c) {}
+  asio::io_context& context;
+  Edge edge;
+  unsigned index;
+  asio::steady_timer wake;  // back-off sleep and "connection closed" signal
+  std::shared_ptr<tunnel::H2Connection> connection;  // touched on `context` only
+  bool closed = false;
+};
+
+ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges,
+                               net::SslCtxPtr tls, tunnel::ConnectorIdentity identity, const Routes& routes,
+                               Tunnel& direct, Host& host, host::LogSink& log, Server& server)
+    : config_(config),
+      edges_(std::move(edges)),
+      tls_(std::move(tls)),
+      identity_(std::move(identity)),
+      allowlist_(routes.systems),
+      direct_(direct),
+      host_(host),
+      log_(log),
+      server_(server),
+      h2_options_(h2_options(config.tuning)) {}
+
+ConnectorAgent::~ConnectorAgent() = default;
+
+void ConnectorAgent::start() {
+  auto contexts = server_.contexts();
+  std::size_t next = 0;
+  for (const auto& edge : edges_) {
+    for (unsigned i = 0; i < config_.connections_per_edge; ++i) {
+      auto link = std::make_shared<Link>(*contexts[next++ % contexts.size()], edge, i);
+      links_.push_back(link);
+      asio::co_spawn(link->context, dial_loop(link), asio::detached);
+    }
+  }
+  server_.on_drain([this] { shutdown(); });
+}
+
+void ConnectorAgent::shutdown() {
+  stopping_ = true;
+  for (auto& link : links_) {
+    asio::post(link->context, [link] {
+      link->wake.cancel();
+      if (link->connection) link->connection->shutdown();
+    });
+  }
+}
+
+asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
+  const Edge& edge = link->edge;
+  const std::string edge_text = edge.host + ":" + std::to_string(edge.port);
+  std::chrono::milliseconds backoff = config_.reconnect_initial;
+  while (!stopping_) {
+    std::string failure;
+    const auto started = Clock::now();
+    {
+      boost::system::error_code ec;
+      tcp::resolver resolver(link->context);
+      tcp::socket socket(link->context);
+      net::Deadline deadline(link->context.get_executor(), kDialTimeout, [&] {
+        resolver.cancel();
+        socket.close();
+      });
+      auto results = co_await resolver.async_resolve(edge.host, std::to_string(edge.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) co_await asio::async_connect(socket, results, asio::redirect_error(asio::use_awaitable, ec));
+      std::unique_ptr<net::TlsStream> stream;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        stream = std::make_unique<net::TlsStream>(std::move(socket),
+                                                  tunnel::new_connector_session(tls_.get(), edge.server_name));
+        std::string reason;
+        ec = co_await stream->handshake_client(reason);
+        if (ec) failure = "TLS handshake: " + reason;
+      } else {
+        failure = deadline.expired() ? "connect timed out" : "connect: " + ec.message();
+      }
+      if (deadline.expired() && failure.empty()) failure = "timed out";
+      deadline.disarm();
+      if (failure.empty() && !stopping_) {
+        link->closed = false;
+        auto connection = tunnel::H2Connection::create(
+            std::move(stream), tunnel::H2Connection::Side::server, h2_options_,
+            [this](std::unique_ptr<tunnel::IncomingStream> incoming) {
+              auto executor = incoming->executor();
+              asio::co_spawn(executor, serve_stream(std::move(incoming)), asio::detached);
+            });
+        std::string close_reason;
+        connection->on_closed([link, &close_reason](const std::string& reason) {
+          close_reason = reason;
+          link->closed = true;
+          link->wake.cancel();
+        });
+        link->connection = connection;
+        connection->start();
+        log_.log(LogLevel::info, "tunnel_connected",
+                 {{"edge", edge_text},
+                  {"connection", std::to_string(link->index)},
+                  {"tenant", identity_.tenant},
+                  {"location", identity_.location}});
+        while (!link->closed) {
+          link->wake.expires_at(Clock::time_point::max());
+          co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (stopping_ && !link->closed) {
+            // Drain: GOAWAY sent by shutdown(); wait for the streams to finish and the connection to close.
+            continue;
+          }
+        }
+        link->connection.reset();
+        log_.log(stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
+                 {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", close_reason}});
+        if (Clock::now() - started > kHealthyAfter) backoff = config_.reconnect_initial;
+      } else if (!failure.empty()) {
+        log_.log(LogLevel::warn, "tunnel_connect_failed",
+                 {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", failure}});
+      }
+    }
+    if (stopping_) break;
+    boost::system::error_code ec;
+    link->wake.expires_after(jittered(backoff));
+    co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    backoff = std::min(backoff * 2, config_.reconnect_max);
+  }
+}
+
+void ConnectorAgent::audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason) {
+  const AuditClass kind = allowed ? AuditClass::access : AuditClass::security;
+  if (!host_.audit().enabled(kind)) return;
+  host_.audit().record({kind,
+                        "tunnel.stream",
+                        {{"tenant", identity_.tenant},
+                         {"location", identity_.location},
+                         {"virtual_host", request.host},
+                         {"virtual_port", static_cast<std::int64_t>(request.port)},
+                         {"route_type", request.route_type},
+                         {"destination", request.destination},
+                         {"request_id", request.request_id},
+                         {"outcome", std::string(allowed ? "allowed" : "denied")},
+                         {"reason", reason}}});
+}
+
+asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::IncomingStream> stream) {
+  Server::Tracked tracked(server_, *stream);
+  const tunnel::TunnelRequest& request = stream->request();
+  Allowlist::Decision decision = allowlist_.decide(request.host, request.port, request.route_type);
+  if (!decision) {
+    audit_decision(request, false, decision.reason);
+    log_.log(LogLevel::info, "stream_denied",
+             {{"virtual_host", request.host},
+              {"virtual_port", std::to_string(request.port)},
+              {"request_id", request.request_id},
+              {"reason", decision.reason}});
+    co_await stream->respond(tunnel::status_for(TunnelErrc::denied), decision.reason);
+    stream->close();
+    co_return;
+  }
+  SystemRoute& route = *decision.system;
+  const auto max = route.system.limits.max_connections;
+  if (route.connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+    route.connections.fetch_sub(1, std::memory_order_relaxed);
+    const std::string reason = "max_connections (" + std::to_string(max) + ") reached";
+    audit_decision(request, false, reason);
+    co_await stream->respond(tunnel::status_for(TunnelErrc::busy), reason);
+    stream->close();
+    co_return;
+  }
+  audit_decision(request, true, "");
+  AnsweringTunnel answering(direct_, *stream);
+  ConnectorSession session{route.system, *stream,      answering,          request.host,
+                           request.port, request.request_id, request.principal};
+  try {
+    co_await route.handler->serve(session);
+  } catch (const std::exception& e) {
+    log_.log(LogLevel::error, "handler_failed",
+             {{"virtual_host", request.host}, {"request_id", request.request_id}, {"reason", e.what()}});
+  }
+  if (!answering.answered()) {
+    co_await stream->respond(tunnel::status_for(TunnelErrc::refused), "the route handler did not reach the system");
+  }
+  stream->close();
+  route.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace gw::runtime

@@ -1,0 +1,65 @@
+// The connector side of the tunnel: dials every configured edge (connections_per_edge connections
+// each, reconnecting with jittered exponential back-off), serves as the HTTP/2 server on each
+// connection, and hands every stream the allowlist admits to its route type's connector-side handler.
+//
+// Each stream's decision is audited: denials as security events, admissions as access events (audit
+// level `all`). The stream is answered only once the handler has tried the internal system, so the
+// edge (and a SOCKS5 client) learns whether the system was reachable.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "host/logger.hpp"
+#include "net/tls_context.hpp"
+#include "runtime/allowlist.hpp"
+#include "runtime/server.hpp"
+#include "tunnel/h2_connection.hpp"
+#include "tunnel/identity.hpp"
+
+namespace gw::runtime {
+
+class ConnectorAgent {
+ public:
+  struct Edge {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string server_name;
+  };
+
+  ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges, net::SslCtxPtr tls,
+                 tunnel::ConnectorIdentity identity, const Routes& routes, Tunnel& direct, Host& host,
+                 host::LogSink& log, Server& server);
+  ~ConnectorAgent();
+
+  // Starts the dial loops, spread over the server's workers. Registers a drain hook on the server.
+  void start();
+
+ private:
+  struct Link;
+  boost::asio::awaitable<void> dial_loop(std::shared_ptr<Link> link);
+  boost::asio::awaitable<void> serve_stream(std::unique_ptr<tunnel::IncomingStream> stream);
+  void shutdown();
+  void audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason);
+
+  const config::ConnectorConfig& config_;
+  std::vector<Edge> edges_;
+  net::SslCtxPtr tls_;
+  tunnel::ConnectorIdentity identity_;
+  Allowlist allowlist_;
+  Tunnel& direct_;
+  Host& host_;
+  host::LogSink& log_;
+  Server& server_;
+  tunnel::H2Options h2_options_;
+  std::vector<std::shared_ptr<Link>> links_;
+  std::atomic<bool> stopping_{false};
+};
+
+// HTTP/2 options from the configuration's tuning keys (both sides use the same mapping).
+tunnel::H2Options h2_options(const config::TunnelTuning& tuning);
+
+}  // namespace gw::runtime

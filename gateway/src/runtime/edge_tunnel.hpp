@@ -1,0 +1,35 @@
+// The edge's tunnel listener: a connector dials in, proves its identity with a client certificate
+// from the configured CA (TLS 1.3, mutual), and its connection joins the connector pool under the
+// tenant and location its certificate names. A handshake that fails, or a certificate without a valid
+// identity, is refused, logged and audited as a security event.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "gateway/plugin/host.hpp"
+#include "host/logger.hpp"
+#include "net/tls_context.hpp"
+#include "tunnel/connector_pool.hpp"
+
+namespace gw::runtime {
+
+class TunnelListener {
+ public:
+  TunnelListener(net::SslCtxPtr tls, tunnel::ConnectorPool& pool, tunnel::H2Options options, Host& host,
+                 host::LogSink& log)
+      : tls_(std::move(tls)), pool_(pool), options_(options), host_(host), log_(log) {}
+
+  // Serves one accepted connection until it is established in the pool (or refused).
+  boost::asio::awaitable<void> accept(boost::asio::ip::tcp::socket socket);
+
+ private:
+  void refuse(const std::string& peer, const std::string& reason);
+
+  net::SslCtxPtr tls_;
+  tunnel::ConnectorPool& pool_;
+  tunnel::H2Options options_;
+  Host& host_;
+  host::LogSink& log_;
+};
+
+}  // namespace gw::runtime
