@@ -263,14 +263,6 @@ TEST(TunnelConfig, TenantAndLocationNames) {
   EXPECT_EQ(find_key(problems, "destinations[0].tenant")->message,
             "tenant applies only to proxy_type on_premise destinations");
 
-  EXPECT_TRUE(gw::config::is_tenant_name("acme-1"));
-  EXPECT_TRUE(gw::config::is_tenant_name("0day"));
-  EXPECT_FALSE(gw::config::is_tenant_name("-acme"));
-  EXPECT_FALSE(gw::config::is_tenant_name(""));
-  EXPECT_FALSE(gw::config::is_tenant_name(std::string(65, 'a')));
-  EXPECT_TRUE(gw::config::is_location_id(""));
-  EXPECT_TRUE(gw::config::is_location_id("Berlin.DC-2_a"));
-  EXPECT_FALSE(gw::config::is_location_id("a/b"));
 }
 
 const std::string kSocksEdge = R"(node: {role: standalone}

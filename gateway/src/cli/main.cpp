@@ -335,7 +335,7 @@ int command_run(const Options& options) {
     std::unique_ptr<tunnel::ConnectorPool> pool;
     std::unique_ptr<runtime::TunnelListener> tunnel_listener;
     std::unique_ptr<runtime::SocksEntryPoint> socks;
-    runtime::Services services{direct};
+    runtime::Services services{direct, nullptr, nullptr, {}, {}};
     if (gw.config.runs_edge() && gw.config.tunnel) {
       pool = std::make_unique<tunnel::ConnectorPool>();
       tunnel_listener = std::make_unique<runtime::TunnelListener>(

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "config/yaml_reader.hpp"
+#include "tunnel/identity.hpp"
 
 namespace gw::config {
 
@@ -445,7 +446,7 @@ class ConfigReader {
   void read_tenant(Fields& fields, std::string_view name, std::string& out) {
     std::string text;
     if (!fields.read(name, text)) return;
-    if (is_tenant_name(text)) {
+    if (tunnel::is_tenant_name(text)) {
       out = text;
     } else {
       reader_.add(*fields.get(name), fields.key(name),
@@ -458,7 +459,7 @@ class ConfigReader {
   void read_location(Fields& fields, std::string_view name, std::string& out) {
     std::string text;
     if (!fields.read(name, text)) return;
-    if (is_location_id(text)) {
+    if (tunnel::is_location_id(text)) {
       out = text;
     } else {
       reader_.add(*fields.get(name), fields.key(name),
@@ -942,20 +943,6 @@ class ConfigReader {
 };
 
 }  // namespace
-
-bool is_tenant_name(std::string_view text) {
-  if (text.empty() || text.size() > 64) return false;
-  const auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return lower_or_digit(text.front()) && std::all_of(text.begin(), text.end(), [&](char c) {
-           return lower_or_digit(c) || c == '_' || c == '-';
-         });
-}
-
-bool is_location_id(std::string_view text) {
-  return text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
-           return is_alnum(c) || c == '.' || c == '_' || c == '-';
-         });
-}
 
 std::string_view role_name(Role role) {
   switch (role) {

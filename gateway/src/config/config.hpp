@@ -163,10 +163,6 @@ struct Config {
   bool runs_connector() const noexcept { return node.role != Role::edge; }
 };
 
-// Names of tenants ([a-z0-9][a-z0-9_-]{0,63}) and location ids ([A-Za-z0-9._-]{0,64}, may be empty),
-// the same rules as in connector certificates.
-bool is_tenant_name(std::string_view text);
-bool is_location_id(std::string_view text);
 std::string_view role_name(Role role);
 
 // Reads and validates `file`. Throws Problems.

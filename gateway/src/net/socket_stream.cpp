@@ -102,9 +102,21 @@ error_code TlsStream::failure(int ssl_error, int ret) {
 }
 
 asio::awaitable<error_code> TlsStream::handshake_client(std::string& reason) {
+  return handshake(false, reason);
+}
+
+asio::awaitable<error_code> TlsStream::handshake_server(std::string& reason) {
+  return handshake(true, reason);
+}
+
+X509* TlsStream::peer_certificate() const noexcept {
+  return SSL_get0_peer_certificate(ssl_.get());
+}
+
+asio::awaitable<error_code> TlsStream::handshake(bool server, std::string& reason) {
   for (;;) {
     ERR_clear_error();
-    int ret = SSL_connect(ssl_.get());
+    int ret = server ? SSL_accept(ssl_.get()) : SSL_connect(ssl_.get());
     if (ret == 1) co_return error_code{};
     int err = SSL_get_error(ssl_.get(), ret);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {

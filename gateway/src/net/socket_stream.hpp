@@ -52,6 +52,14 @@ class TlsStream final : public Stream {
   // certificate verification result where that was the cause).
   asio::awaitable<error_code> handshake_client(std::string& reason);
 
+  // Performs the server handshake, the same way. A client certificate the context's verification
+  // refused (or one that is missing when the context requires it) is reported in `reason`.
+  asio::awaitable<error_code> handshake_server(std::string& reason);
+
+  // The certificate the peer presented, after a successful handshake; null if it presented none.
+  // Borrowed: valid while this stream exists.
+  X509* peer_certificate() const noexcept;
+
   asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
   asio::awaitable<IoResult> write(asio::const_buffer buffer) override;
@@ -63,6 +71,8 @@ class TlsStream final : public Stream {
   // Waits until the socket is ready for what OpenSSL asked (`ssl_error` is WANT_READ/WANT_WRITE).
   asio::awaitable<error_code> wait_for(int ssl_error);
   error_code failure(int ssl_error, int ret);
+  // Drives SSL_connect or SSL_accept to completion.
+  asio::awaitable<error_code> handshake(bool server, std::string& reason);
 
   tcp::socket socket_;
   SslPtr ssl_;

@@ -20,7 +20,7 @@
 #include "admin/admin_server.hpp"
 #include "net/socket_stream.hpp"
 #include "runtime/socks_entry.hpp"
-#include "tunnel/connector_pool.hpp"
+#include "tunnel/routing_tunnel.hpp"
 
 namespace gw::runtime {
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gateway/plugin/route.hpp"
+#include "tunnel/routing_tunnel.hpp"
 #include "tunnel/h2_connection.hpp"
 #include "tunnel/identity.hpp"
 
@@ -48,22 +49,6 @@ class ConnectorPool {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Group> groups_;
   std::set<std::string> ever_seen_;
-};
-
-// The Tunnel a route handler on the edge gets for one client connection: internet requests go direct,
-// on_premise requests go through the pool with the destination's tenant and location, whatever the
-// request says (a plugin cannot reach another tenant's connectors).
-class RoutingTunnel final : public Tunnel {
- public:
-  RoutingTunnel(Tunnel& direct, ConnectorPool* pool, const Destination& destination)
-      : direct_(direct), pool_(pool), tenant_(destination.tenant), location_(destination.location_id) {}
-  asio::awaitable<OpenResult> open(const OpenRequest& request) override;
-
- private:
-  Tunnel& direct_;
-  ConnectorPool* pool_;
-  const std::string& tenant_;
-  const std::string& location_;
 };
 
 }  // namespace gw::tunnel

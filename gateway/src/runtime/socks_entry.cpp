@@ -1,0 +1,128 @@
+#include "runtime/socks_entry.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "tunnel/routing_tunnel.hpp"
+
+namespace gw::runtime {
+
+namespace {
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  return text;
+}
+
+std::string route_key(const std::string& tenant, const std::string& location, const std::string& host,
+                      std::uint16_t port) {
+  return tenant + "/" + location + "/" + lower(host) + ":" + std::to_string(port);
+}
+
+// The client stream as the route handler sees it: bytes the client sent right after its CONNECT
+// request (before the reply) come first, so none are lost.
+class PrefixedStream final : public Stream {
+ public:
+  PrefixedStream(Stream& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {
+    info_ = inner.info();
+  }
+  asio::any_io_executor executor() const override { return inner_.executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
+    if (offset_ < prefix_.size()) {
+      const std::size_t n = asio::buffer_copy(buffer, asio::buffer(prefix_) + offset_);
+      offset_ += n;
+      bytes_read_ += n;
+      co_return IoResult{{}, n};
+    }
+    IoResult result = co_await inner_.read_some(buffer);
+    bytes_read_ += result.bytes;
+    co_return result;
+  }
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override {
+    IoResult result = co_await inner_.write(buffer);
+    bytes_written_ += result.bytes;
+    co_return result;
+  }
+  asio::awaitable<error_code> shutdown_write() override { return inner_.shutdown_write(); }
+  void close() noexcept override { inner_.close(); }
+  void set_no_delay(bool on) noexcept override { inner_.set_no_delay(on); }
+
+ private:
+  Stream& inner_;
+  std::string prefix_;
+  std::size_t offset_ = 0;
+};
+
+// Sends the CONNECT reply when the handler's first open() has an outcome: success, or the reply code
+// that says why not (02 denied, 03 no connector, 04 unreachable, ...).
+class ReplyingTunnel final : public Tunnel {
+ public:
+  ReplyingTunnel(Tunnel& inner, Stream& client) : inner_(inner), client_(client) {}
+  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
+    OpenResult result = co_await inner_.open(request);
+    if (!replied_) {
+      replied_ = true;
+      co_await socks::send_reply(client_, result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
+    }
+    co_return result;
+  }
+  bool replied() const noexcept { return replied_; }
+
+ private:
+  Tunnel& inner_;
+  Stream& client_;
+  bool replied_ = false;
+};
+
+}  // namespace
+
+SocksEntryPoint::SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct,
+                                 tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
+    : options_(socks::make_options(config)), routes_(routes), direct_(direct), pool_(pool), host_(host), log_(log) {
+  for (auto& route : routes_.destinations) {
+    const Destination& d = route->destination;
+    if (d.proxy_type != ProxyType::on_premise) continue;
+    destinations_.emplace(route_key(d.tenant, d.location_id, d.host, d.port), route.get());
+  }
+}
+
+Route* SocksEntryPoint::route_for(const std::string& tenant, const std::string& location, const std::string& host,
+                                  std::uint16_t port) const {
+  auto it = destinations_.find(route_key(tenant, location, host, port));
+  return it == destinations_.end() ? nullptr : it->second;
+}
+
+asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
+  socks::Negotiation negotiation = co_await socks::negotiate(client, options_);
+  if (!negotiation.ok) {
+    log_.log(LogLevel::info, "socks5_refused",
+             {{"client", client.info().peer}, {"request_id", request_id}, {"reason", negotiation.reason}});
+    if (negotiation.authentication_failed && host_.audit().enabled(AuditClass::security)) {
+      host_.audit().record({AuditClass::security,
+                            "socks5.authentication",
+                            {{"client", client.info().peer},
+                             {"method", negotiation.method},
+                             {"outcome", std::string("refused")},
+                             {"reason", negotiation.reason}}});
+    }
+    co_return;
+  }
+  Route* route = route_for(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
+  // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
+  Destination destination = route ? route->destination : routes_.socks5_default->destination;
+  EdgeRouteHandler& handler = route ? *route->handler : *routes_.socks5_default->handler;
+  destination.host = negotiation.host;
+  destination.port = negotiation.port;
+  destination.tenant = negotiation.tenant;
+  destination.location_id = negotiation.location_id;
+
+  PrefixedStream stream(client, std::move(negotiation.early_data));
+  tunnel::RoutingTunnel routing(direct_, pool_, destination);
+  ReplyingTunnel tunnel(routing, client);
+  EdgeSession session{destination, stream, tunnel, request_id};
+  co_await handler.serve(session);
+  if (!tunnel.replied()) co_await socks::send_reply(client, socks::ReplyCode::general_failure);
+}
+
+}  // namespace gw::runtime

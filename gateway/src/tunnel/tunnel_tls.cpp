@@ -1,0 +1,115 @@
+#include "tunnel/tunnel_tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <stdexcept>
+
+#include "tunnel/certificates.hpp"
+
+namespace gw::tunnel {
+namespace {
+
+// Chains are edge/connector certificate -> (intermediates) -> CA.
+constexpr int kVerifyDepth = 4;
+constexpr unsigned char kSessionContext[] = "gatewayd-tunnel";
+
+// One of the source's three items: its text and how to name it in errors.
+struct Item {
+  std::string text;
+  std::string what;  // "ca_file certs/ca.pem" or "ca_pem"
+};
+
+Item load(const std::string& pem, const std::string& file, const char* pem_name, const char* file_name) {
+  if (!pem.empty()) return {pem, pem_name};
+  if (file.empty()) throw std::runtime_error(std::string(file_name) + " is required");
+  std::string what = std::string(file_name) + " " + file;
+  return {read_text_file(file, what), what};
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + openssl_error_reason());
+}
+
+net::SslCtxPtr make_context(const TunnelTlsSource& source, bool server) {
+  // Everything is read and checked before the context exists, so errors name the input at fault.
+  const Item ca = load(source.ca_pem, source.ca_file, "ca_pem", "ca_file");
+  const Item cert = load(source.cert_pem, source.cert_file, "cert_pem", "cert_file");
+  const Item key = load(source.key_pem, source.key_file, "key_pem", "key_file");
+  auto ca_certs = parse_certificates(ca.text, ca.what);
+  auto chain = parse_certificates(cert.text, cert.what);
+  EvpPkeyPtr private_key = parse_private_key(key.text, key.what);
+  if (X509_check_private_key(chain.front().get(), private_key.get()) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error(cert.what + " and " + key.what + " do not match");
+  }
+
+  ERR_clear_error();
+  net::SslCtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()), net::SslCtxDeleter{});
+  if (!ctx) fail("cannot create a TLS context");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1) {
+    fail("cannot restrict the TLS context to TLS 1.3");
+  }
+
+  if (SSL_CTX_use_certificate(c, chain.front().get()) != 1) fail("cannot use " + cert.what);
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(c, chain[i].get()) != 1) fail("cannot use " + cert.what);
+  }
+  if (SSL_CTX_use_PrivateKey(c, private_key.get()) != 1) fail("cannot use " + key.what);
+
+  // Our own store, so that only the configured CA is trusted.
+  X509_STORE* store = X509_STORE_new();
+  if (store == nullptr) fail("cannot create a certificate store");
+  SSL_CTX_set_cert_store(c, store);  // the context owns it from here
+  for (const auto& ca_cert : ca_certs) {
+    if (X509_STORE_add_cert(store, ca_cert.get()) != 1) fail("cannot use " + ca.what);
+    // Tells the connector which CA's certificate to present.
+    if (server && SSL_CTX_add_client_CA(c, ca_cert.get()) != 1) fail("cannot use " + ca.what);
+  }
+  SSL_CTX_set_verify_depth(c, kVerifyDepth);
+  SSL_CTX_set_verify(c, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
+                     nullptr);
+
+  // No resumption: a resumed session would skip the certificate check that admits a connector.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  if (server) {
+    SSL_CTX_set_num_tickets(c, 0);
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
+  }
+  return ctx;
+}
+
+}  // namespace
+
+net::SslCtxPtr make_edge_server_context(const TunnelTlsSource& source) {
+  return make_context(source, true);
+}
+
+net::SslCtxPtr make_connector_client_context(const TunnelTlsSource& source) {
+  return make_context(source, false);
+}
+
+net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name) {
+  if (server_name.empty()) throw std::runtime_error("the edge's server name is empty");
+  std::string name = server_name;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  ERR_clear_error();
+  net::SslPtr ssl(SSL_new(ctx));
+  if (!ssl) fail("cannot create a TLS session");
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(name, not_ip);
+  if (not_ip) {
+    if (SSL_set_tlsext_host_name(ssl.get(), name.c_str()) != 1) fail("invalid server name " + name);
+    SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl.get(), name.c_str()) != 1) fail("invalid server name " + name);
+  } else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), name.c_str()) != 1) {
+    fail("invalid server address " + name);
+  }
+  return ssl;
+}
+
+}  // namespace gw::tunnel
