@@ -30,13 +30,15 @@ constexpr std::size_t kReadBufferSize = 64 << 10;
 constexpr std::size_t kWriteBatch = 256 << 10;
 // Request header bytes a server collects for one stream (name + value + 32 per field, as HPACK counts).
 constexpr std::size_t kMaxHeaderBlock = 16 << 10;
+constexpr std::uint32_t kMaxStreamId = (1u << 31) - 1;
 // Opaque data of the PING that times the final GOAWAY of a graceful server shutdown.
 constexpr std::uint8_t kDrainPing[8] = {'g', 'w', '-', 'd', 'r', 'a', 'i', 'n'};
 
 std::atomic<std::uint64_t> next_connection_id{1};
 
 bool running_here(const asio::any_io_executor& executor) {
-  if (const auto* io = executor.target<asio::io_context::executor_type>()) return io->running_in_this_thread();
+  if (const auto* io = executor.target<asio::io_context::executor_type>())
+    return io->running_in_this_thread();
   return false;
 }
 
@@ -191,7 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using Side = H2Connection::Side;
 
-  Session(std::unique_ptr<Stream> transport, Side side, H2Options options, H2Connection::StreamHandler handler);
+  Session(std::unique_ptr<Stream> transport, Side side, H2Options options,
+          H2Connection::StreamHandler handler);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -245,14 +248,17 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string end_reason() const;
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
-                       const std::uint8_t* value, std::size_t valuelen, std::uint8_t flags, void* user_data);
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                       std::uint8_t flags, void* user_data);
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
   static int on_data_chunk_recv(nghttp2_session*, std::uint8_t flags, std::int32_t stream_id,
                                 const std::uint8_t* data, std::size_t len, void* user_data);
-  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data);
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                             void* user_data);
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
-  static int on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code, void* user_data);
+  static int on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int lib_error_code,
+                               void* user_data);
   static ssize_t read_length(nghttp2_session*, std::uint8_t frame_type, std::int32_t stream_id,
                              std::int32_t session_window, std::int32_t stream_window,
                              std::uint32_t remote_max_frame_size, void* user_data);
@@ -268,7 +274,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::uint64_t id_;
   nghttp2_session* session_ = nullptr;  // null once finished
 
-  std::unordered_map<std::int32_t, std::shared_ptr<StreamState>> streams_;  // those nghttp2 knows
+  std::unordered_map<std::int32_t, std::shared_ptr<StreamState>> streams_;        // those nghttp2 knows
   std::vector<std::pair<std::shared_ptr<StreamState>, TunnelRequest>> accepted_;  // for the handler
 
   asio::steady_timer write_wake_;
@@ -445,7 +451,8 @@ asio::awaitable<void> Session::keepalive_loop(std::shared_ptr<Session> self) {
   Clock::time_point sent{};
   std::uint64_t reads_at_ping = 0;
   while (!finished_) {
-    keepalive_.expires_at(outstanding ? sent + options_.ping_timeout : last_received_ + options_.ping_interval);
+    keepalive_.expires_at(outstanding ? sent + options_.ping_timeout
+                                      : last_received_ + options_.ping_interval);
     error_code ignored;
     co_await keepalive_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     if (finished_) co_return;
@@ -550,9 +557,10 @@ void Session::shutdown() {
 
 error_code Session::stream_error(const StreamState& s) const {
   if (s.user_closed.load(std::memory_order_acquire)) return asio::error::operation_aborted;
-  if (s.phase != Phase::open) return asio::error::not_connected;
+  if (s.phase == Phase::refused) return asio::error::not_connected;
   if (s.failure) return s.failure;
   if (finished_) return TunnelErrc::tunnel_lost;
+  if (s.phase != Phase::open) return asio::error::not_connected;  // not answered yet
   if (!s.in_session) return asio::error::connection_reset;
   return {};
 }
@@ -593,7 +601,7 @@ asio::awaitable<IoResult> Session::read(std::shared_ptr<StreamState> s, asio::mu
       co_return result;
     }
     if (s->phase != Phase::open) {
-      result.error = asio::error::not_connected;
+      result.error = stream_error(*s);
       co_return result;
     }
     if (buffer.size() == 0) co_return result;
@@ -711,7 +719,8 @@ void Session::on_request(StreamState& s) {
     return;
   }
   // Only tunnel streams here; nghttp2 already checked the request's form (pseudo-headers, names).
-  auto method = std::find_if(headers->begin(), headers->end(), [](const auto& h) { return h.first == ":method"; });
+  auto method =
+      std::find_if(headers->begin(), headers->end(), [](const auto& h) { return h.first == ":method"; });
   if (method == headers->end() || method->second != "CONNECT") {
     s.phase = Phase::refused;
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_REFUSED_STREAM);
@@ -756,11 +765,12 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
     result.reason = "tunnel connection " + std::to_string(id_) + " is going away";
     co_return result;
   }
-  const std::uint32_t limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  const std::uint32_t limit =
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   if (streams_.size() >= limit) {
     result.error = TunnelErrc::busy;
-    result.reason = "tunnel connection " + std::to_string(id_) + " is at its limit of " + std::to_string(limit) +
-                    " concurrent streams";
+    result.reason = "tunnel connection " + std::to_string(id_) + " is at its limit of " +
+                    std::to_string(limit) + " concurrent streams";
     co_return result;
   }
 
@@ -771,8 +781,10 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   nghttp2_data_provider provider{};
   provider.source.ptr = s.get();
   provider.read_callback = &Session::read_data;
-  const std::int32_t stream_id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, s.get());
+  const std::int32_t stream_id =
+      nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, s.get());
   if (stream_id < 0) {
+    if (stream_id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) shutdown();
     result.error = TunnelErrc::tunnel_lost;
     result.reason = std::string("cannot open a stream: ") + nghttp2_strerror(stream_id);
     co_return result;
@@ -781,6 +793,9 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   s->in_session = true;
   streams_.emplace(stream_id, s);
   update_active();
+  // A connection that lives long enough runs out of stream ids (2^30 streams): it drains and the
+  // connector dials a fresh one.
+  if (nghttp2_session_get_next_stream_id(session_) > kMaxStreamId) shutdown();
   wake_writer();
 
   // A failure below: stop the stream (if it still exists) and hand back what it received.
@@ -794,7 +809,8 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
     if (!s->reader.woken() && s->phase == Phase::opening && Clock::now() >= deadline) {
       discard();
       result.error = TunnelErrc::timed_out;
-      result.reason = "the connector did not answer within " + std::to_string(options_.open_timeout.count()) + " ms";
+      result.reason =
+          "the connector did not answer within " + std::to_string(options_.open_timeout.count()) + " ms";
       co_return result;
     }
   }
@@ -841,8 +857,9 @@ int Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void
   return 0;
 }
 
-int Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
-                       const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user_data) {
+int Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t namelen, const std::uint8_t* value, std::size_t valuelen, std::uint8_t,
+                       void* user_data) {
   auto* self = static_cast<Session*>(user_data);
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   auto* s = self->state_of(frame->hd.stream_id);
@@ -859,7 +876,8 @@ int Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::
     return 0;
   }
   if (s->phase == Phase::opening) {
-    if (n == ":status" && v.size() == 3 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (n == ":status" && v.size() == 3 &&
+        std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       s->status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
     } else if (n == kReasonHeader) {
       s->reason = sanitize_reason(v);
@@ -954,7 +972,8 @@ int Session::on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int
   return 0;
 }
 
-int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
+int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                             void* user_data) {
   auto* self = static_cast<Session*>(user_data);
   if (auto* s = self->state_of(stream_id)) {
     s->in_session = false;
@@ -962,7 +981,8 @@ int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint
     if (!s->failure) {
       if (s->user_closed.load(std::memory_order_acquire)) {
         s->failure = asio::error::operation_aborted;
-      } else if (error_code == NGHTTP2_REFUSED_STREAM && self->peer_goaway_ && stream_id > self->peer_goaway_last_id_) {
+      } else if (error_code == NGHTTP2_REFUSED_STREAM && self->peer_goaway_ &&
+                 stream_id > self->peer_goaway_last_id_) {
         s->failure = TunnelErrc::tunnel_lost;  // the peer is going away and never saw this stream
       } else if (error_code != NGHTTP2_NO_ERROR || !s->remote_eof) {
         s->failure = asio::error::connection_reset;
@@ -978,10 +998,12 @@ int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint
 
 int Session::on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
   auto* self = static_cast<Session*>(user_data);
-  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && self->side_ == Side::server) {
+  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      self->side_ == Side::server) {
     // A refusal ended our side; the client may still be sending: tell it to stop (RFC 9113 §8.1).
     auto* s = self->state_of(frame->hd.stream_id);
-    if (s && s->phase == Phase::refused && nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+    if (s && s->phase == Phase::refused &&
+        nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     }
   } else if (frame->hd.type == NGHTTP2_GOAWAY) {
@@ -1092,9 +1114,11 @@ void H2Stream::close() noexcept {
   }
 }
 
-IncomingStream::IncomingStream(std::shared_ptr<detail::Session> session, std::shared_ptr<detail::StreamState> state,
-                               asio::any_io_executor executor, TunnelRequest request)
-    : H2Stream(std::move(session), std::move(state), std::move(executor), request), request_(std::move(request)) {}
+IncomingStream::IncomingStream(std::shared_ptr<detail::Session> session,
+                               std::shared_ptr<detail::StreamState> state, asio::any_io_executor executor,
+                               TunnelRequest request)
+    : H2Stream(std::move(session), std::move(state), std::move(executor), request),
+      request_(std::move(request)) {}
 
 asio::awaitable<void> IncomingStream::respond(int status, std::string_view reason) {
   std::string text(reason);  // the view's target need not outlive the hop
@@ -1105,8 +1129,8 @@ asio::awaitable<void> IncomingStream::respond(int status, std::string_view reaso
 
 H2Connection::H2Connection(std::shared_ptr<detail::Session> session) : session_(std::move(session)) {}
 
-std::shared_ptr<H2Connection> H2Connection::create(std::unique_ptr<Stream> transport, Side side, H2Options options,
-                                                   StreamHandler handler) {
+std::shared_ptr<H2Connection> H2Connection::create(std::unique_ptr<Stream> transport, Side side,
+                                                   H2Options options, StreamHandler handler) {
   auto session = std::make_shared<detail::Session>(std::move(transport), side, options, std::move(handler));
   return std::shared_ptr<H2Connection>(new H2Connection(std::move(session)));
 }

@@ -85,15 +85,17 @@ class H2Stream : public Stream {
 
 // The server (connector) side of a stream: the validated request, and the answer to it.
 // Until respond(200) was called, read_some, write and shutdown_write fail with
-// asio::error::not_connected (and keep failing so after a refusal).
+// asio::error::not_connected, and keep failing so after a refusal (unless the stream already ended
+// otherwise: connection_reset when the client reset it, tunnel_lost when the connection is gone).
 class IncomingStream final : public H2Stream {
  public:
   const TunnelRequest& request() const noexcept { return request_; }
 
   // Sends the response headers. 200 accepts: data then flows both ways. Any other status ends the
-  // stream (END_STREAM) with `reason` in gateway-reason (see sanitize_reason); statuses outside
-  // 200..599 are sent as 500. Only the first call counts; later calls, and calls after the stream or
-  // the connection ended, do nothing. Completes once the headers are queued on the connection.
+  // stream (END_STREAM) with `reason` in gateway-reason (see sanitize_reason); a status other than 200
+  // outside 300..599 is sent as 500. Only the first call counts; later calls, and calls after the
+  // stream or the connection ended, do nothing. Completes once the headers are queued on the
+  // connection.
   asio::awaitable<void> respond(int status, std::string_view reason = {});
 
  private:
@@ -135,6 +137,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
 
   // Any thread. Graceful: no new streams; GOAWAY (a server first sends a shutdown notice, then the final
   // GOAWAY after one round trip, RFC 9113 §6.8); the connection closes when its last stream ends.
+  // A client connection also does this by itself when it runs out of stream ids.
   void shutdown();
   // Any thread. Aborts now: every stream fails with tunnel_lost.
   void close();

@@ -290,21 +290,31 @@ std::string sanitize_reason(std::string_view reason) {
 
 int status_for(TunnelErrc error) noexcept {
   switch (error) {
-    case TunnelErrc::denied: return 403;
-    case TunnelErrc::unreachable: return 502;
-    case TunnelErrc::timed_out: return 504;
-    case TunnelErrc::busy: return 503;
-    default: return 500;
+    case TunnelErrc::denied:
+      return 403;
+    case TunnelErrc::unreachable:
+      return 502;
+    case TunnelErrc::timed_out:
+      return 504;
+    case TunnelErrc::busy:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 TunnelErrc errc_for_status(int status) noexcept {
   switch (status) {
-    case 403: return TunnelErrc::denied;
-    case 502: return TunnelErrc::unreachable;
-    case 504: return TunnelErrc::timed_out;
-    case 503: return TunnelErrc::busy;
-    default: return TunnelErrc::refused;
+    case 403:
+      return TunnelErrc::denied;
+    case 502:
+      return TunnelErrc::unreachable;
+    case 504:
+      return TunnelErrc::timed_out;
+    case 503:
+      return TunnelErrc::busy;
+    default:
+      return TunnelErrc::refused;
   }
 }
 

@@ -1,0 +1,531 @@
+// JWT verification for SOCKS5 method 0x80: algorithms (and their confusions), signatures, every claim
+// check, strict base64url, token structure and size, key loading.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "socks/jwt.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace gw;
+using socks::JwtPolicy;
+using socks::JwtVerifier;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+// A fixed "now": 2023-11-14T22:13:20Z.
+constexpr long long kNow = 1700000000;
+const Clock::time_point now_point{std::chrono::seconds(kNow)};
+const std::string kSecret = "a-secret-of-reasonable-length-0123456789";
+
+std::string base64url(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &size);
+  return std::string(reinterpret_cast<const char*>(mac), size);
+}
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+std::string rsa_sha256(EVP_PKEY* key, std::string_view data) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  std::size_t size = 0;
+  EXPECT_EQ(EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, key), 1);
+  EXPECT_EQ(EVP_DigestSign(context.get(), nullptr, &size, reinterpret_cast<const unsigned char*>(data.data()),
+                           data.size()),
+            1);
+  std::string signature(size, '\0');
+  EXPECT_EQ(EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
+                           reinterpret_cast<const unsigned char*>(data.data()), data.size()),
+            1);
+  signature.resize(size);
+  return signature;
+}
+
+std::string public_pem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_PUBKEY(bio.get(), key);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+// An RSA key pair shared by the tests (generation is slow).
+EVP_PKEY* rsa_key() {
+  static PkeyPtr key(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  return key.get();
+}
+
+std::string hs256_token(std::string_view header, std::string_view claims, std::string_view secret = kSecret) {
+  const std::string input = base64url(header) + "." + base64url(claims);
+  return input + "." + base64url(hmac_sha256(secret, input));
+}
+
+std::string rs256_token(std::string_view header, std::string_view claims, EVP_PKEY* key = rsa_key()) {
+  const std::string input = base64url(header) + "." + base64url(claims);
+  return input + "." + base64url(rsa_sha256(key, input));
+}
+
+const std::string kHs256Header = R"({"alg":"HS256","typ":"JWT"})";
+const std::string kRs256Header = R"({"alg":"RS256","typ":"JWT"})";
+
+// Claims valid at kNow, with `extra` members appended.
+std::string claims(std::string_view extra = "") {
+  return R"({"exp":)" + std::to_string(kNow + 300) + R"(,"aud":"gateway","tenant":"acme")" +
+         std::string(extra) + "}";
+}
+
+JwtPolicy policy() {
+  return JwtPolicy{"gateway", "tenant", std::chrono::seconds(60)};
+}
+
+JwtVerifier hs256() {
+  return JwtVerifier::hs256(kSecret, policy());
+}
+JwtVerifier rs256() {
+  return JwtVerifier::rs256_from_pem(public_pem(rsa_key()), policy());
+}
+
+// The refusal for `token` (the test fails if it verifies). Checks the reason leaks neither the token
+// nor the secret.
+std::string refusal(const JwtVerifier& verifier, std::string_view token, Clock::time_point at = now_point) {
+  std::string error;
+  auto result = verifier.verify(token, at, error);
+  EXPECT_FALSE(result) << "accepted";
+  EXPECT_FALSE(error.empty()) << "a refusal must say why";
+  EXPECT_EQ(error.find(kSecret), std::string::npos);
+  if (token.size() >= 8) {
+    EXPECT_EQ(error.find(token.substr(0, 8)), std::string::npos) << error;
+  }
+  return error;
+}
+
+std::optional<socks::JwtClaims> verified(const JwtVerifier& verifier, std::string_view token,
+                                         Clock::time_point at = now_point) {
+  std::string error;
+  auto result = verifier.verify(token, at, error);
+  EXPECT_TRUE(result) << error;
+  return result;
+}
+
+}  // namespace
+
+// ---- valid tokens ----
+
+TEST(Jwt, Hs256TokenGivesTenantAndSubject) {
+  auto result = verified(hs256(), hs256_token(kHs256Header, claims(R"(,"sub":"alice@example.com")")));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->tenant, "acme");
+  EXPECT_EQ(result->subject, "alice@example.com");
+}
+
+TEST(Jwt, Rs256TokenVerifiesWithThePublicKey) {
+  auto result = verified(rs256(), rs256_token(kRs256Header, claims()));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->tenant, "acme");
+  EXPECT_EQ(result->subject, "");
+}
+
+TEST(Jwt, HeaderWithoutTypAndWithKidIsFine) {
+  EXPECT_TRUE(verified(hs256(), hs256_token(R"({"kid":"k1","alg":"HS256"})", claims())));
+}
+
+TEST(Jwt, CustomTenantClaimName) {
+  auto verifier = JwtVerifier::hs256(kSecret, JwtPolicy{"gateway", "https://example.com/tenant"});
+  auto result = verified(
+      verifier, hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow + 60) +
+                                              R"(,"aud":"gateway","https://example.com/tenant":"t-1"})"));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->tenant, "t-1");
+  EXPECT_NE(refusal(verifier, hs256_token(kHs256Header, claims())).find("https://example.com/tenant"),
+            std::string::npos);
+}
+
+// ---- algorithms ----
+
+TEST(Jwt, AlgNoneIsRefused) {
+  const std::string unsigned_token = base64url(R"({"alg":"none"})") + "." + base64url(claims()) + ".";
+  refusal(hs256(), unsigned_token);
+  refusal(rs256(), unsigned_token);
+  // The same with some signature bytes present.
+  const std::string with_signature = base64url(R"({"alg":"none"})") + "." + base64url(claims()) + ".AAAA";
+  EXPECT_EQ(refusal(hs256(), with_signature), "token algorithm is not HS256");
+  EXPECT_EQ(refusal(rs256(), with_signature), "token algorithm is not RS256");
+}
+
+TEST(Jwt, Hs256TokenAgainstRs256VerifierIsRefused) {
+  EXPECT_EQ(refusal(rs256(), hs256_token(kHs256Header, claims())), "token algorithm is not RS256");
+}
+
+TEST(Jwt, Rs256TokenAgainstHs256VerifierIsRefused) {
+  EXPECT_EQ(refusal(hs256(), rs256_token(kRs256Header, claims())), "token algorithm is not HS256");
+}
+
+TEST(Jwt, PublicKeyUsedAsHmacSecretIsRefused) {
+  // The classic confusion: an HS256 token "signed" with the RSA public key, offered to an RS256 verifier.
+  const std::string forged = hs256_token(kHs256Header, claims(), public_pem(rsa_key()));
+  EXPECT_EQ(refusal(rs256(), forged), "token algorithm is not RS256");
+}
+
+TEST(Jwt, OtherAlgorithmsAndSpellingsAreRefused) {
+  for (const char* alg : {"hs256", "HS384", "HS512", "RS512", "PS256", "ES256", "", "HS256 "}) {
+    const std::string header = std::string(R"({"alg":")") + alg + "\"}";
+    EXPECT_EQ(refusal(hs256(), hs256_token(header, claims())), "token algorithm is not HS256") << alg;
+  }
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"typ":"JWT"})", claims())), "token header has no alg");
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":256})", claims())), "token header has no alg");
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":null})", claims())), "token header has no alg");
+}
+
+TEST(Jwt, CritHeaderIsRefused) {
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":"HS256","crit":["exp"],"exp":1})", claims())),
+            "token header has crit, which is not supported");
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":"HS256","crit":[]})", claims())),
+            "token header has crit, which is not supported");
+}
+
+// ---- signatures ----
+
+TEST(Jwt, FlippedSignatureBitIsRefused) {
+  for (bool rsa : {false, true}) {
+    const std::string token = rsa ? rs256_token(kRs256Header, claims()) : hs256_token(kHs256Header, claims());
+    const auto dot = token.rfind('.');
+    auto signature = *socks::base64url_decode(token.substr(dot + 1));
+    for (std::size_t byte : {std::size_t{0}, signature.size() / 2, signature.size() - 1}) {
+      std::string changed = signature;
+      changed[byte] = static_cast<char>(changed[byte] ^ 0x01);
+      const std::string forged = token.substr(0, dot + 1) + base64url(changed);
+      EXPECT_EQ(refusal(rsa ? rs256() : hs256(), forged), "signature invalid") << "byte " << byte;
+    }
+  }
+}
+
+TEST(Jwt, ChangedClaimsAreRefused) {
+  const std::string token = hs256_token(kHs256Header, claims());
+  const auto first = token.find('.');
+  const auto second = token.rfind('.');
+  const std::string other = token.substr(0, first + 1) +
+                            base64url(R"({"exp":9999999999,"aud":"gateway","tenant":"evil"})") +
+                            token.substr(second);
+  EXPECT_EQ(refusal(hs256(), other), "signature invalid");
+}
+
+TEST(Jwt, WrongSecretOrKeyIsRefused) {
+  EXPECT_EQ(refusal(hs256(), hs256_token(kHs256Header, claims(), "another secret")), "signature invalid");
+  PkeyPtr other(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  EXPECT_EQ(refusal(rs256(), rs256_token(kRs256Header, claims(), other.get())), "signature invalid");
+}
+
+TEST(Jwt, TruncatedOrExtendedSignatureIsRefused) {
+  for (bool rsa : {false, true}) {
+    const std::string token = rsa ? rs256_token(kRs256Header, claims()) : hs256_token(kHs256Header, claims());
+    const auto dot = token.rfind('.');
+    const auto signature = *socks::base64url_decode(token.substr(dot + 1));
+    const auto verifier = rsa ? rs256() : hs256();
+    EXPECT_EQ(
+        refusal(verifier, token.substr(0, dot + 1) + base64url(signature.substr(0, signature.size() - 1))),
+        "signature invalid");
+    EXPECT_EQ(refusal(verifier, token.substr(0, dot + 1) + base64url(signature + "x")), "signature invalid");
+    EXPECT_EQ(refusal(verifier, token.substr(0, dot + 1) + base64url("x")), "signature invalid");
+  }
+}
+
+// ---- claims ----
+
+TEST(Jwt, ExpiredTokenIsRefusedAfterTheLeeway) {
+  const auto verifier = hs256();
+  const std::string token =
+      hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow) + R"(,"aud":"gateway","tenant":"acme"})");
+  EXPECT_TRUE(verified(verifier, token, now_point + std::chrono::seconds(59)));
+  EXPECT_EQ(refusal(verifier, token, now_point + std::chrono::seconds(60)), "token expired");
+  EXPECT_EQ(refusal(verifier, token, now_point + std::chrono::hours(24)), "token expired");
+
+  const auto strict =
+      JwtVerifier::hs256(kSecret, JwtPolicy{"gateway", "tenant", std::chrono::milliseconds(0)});
+  EXPECT_TRUE(verified(strict, token, now_point - std::chrono::milliseconds(1)));
+  EXPECT_EQ(refusal(strict, token, now_point), "token expired");
+}
+
+TEST(Jwt, ExpIsRequiredAndNumeric) {
+  const auto verifier = hs256();
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, R"({"aud":"gateway","tenant":"acme"})")),
+            "exp claim missing");
+  for (const char* exp : {R"("9999999999")", "null", "true", "[9999999999]", "{}"}) {
+    const std::string body = std::string(R"({"exp":)") + exp + R"(,"aud":"gateway","tenant":"acme"})";
+    EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, body)), "exp claim is not a number") << exp;
+  }
+  // A fractional NumericDate is allowed (RFC 7519 §2).
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow) +
+                                                               R"(.5,"aud":"gateway","tenant":"acme"})")));
+  // A number too large for a double.
+  refusal(verifier, hs256_token(kHs256Header, R"({"exp":1e400,"aud":"gateway","tenant":"acme"})"));
+}
+
+TEST(Jwt, NotBeforeIsHonouredWithTheLeeway) {
+  const auto verifier = hs256();
+  const auto at = [](long long nbf) { return claims(R"(,"nbf":)" + std::to_string(nbf)); };
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, at(kNow - 10))));
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, at(kNow + 60))));  // within the leeway
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, at(kNow + 61))), "token not yet valid (nbf)");
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"nbf":"soon")"))),
+            "nbf claim is not a number");
+}
+
+TEST(Jwt, AudienceMustMatch) {
+  const auto verifier = hs256();
+  const auto with_aud = [](std::string_view aud) {
+    return hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow + 300) + R"(,"aud":)" +
+                                         std::string(aud) + R"(,"tenant":"acme"})");
+  };
+  EXPECT_EQ(refusal(verifier, with_aud(R"("other")")), "audience mismatch");
+  EXPECT_EQ(refusal(verifier, with_aud(R"("Gateway")")), "audience mismatch");
+  EXPECT_EQ(refusal(verifier, with_aud(R"("gateway ")")), "audience mismatch");
+  EXPECT_TRUE(verified(verifier, with_aud(R"(["other","gateway"])")));
+  EXPECT_EQ(refusal(verifier, with_aud(R"(["other","another"])")), "audience mismatch");
+  EXPECT_EQ(refusal(verifier, with_aud(R"([])")), "audience mismatch");
+  EXPECT_EQ(refusal(verifier, with_aud(R"(["gateway",1])")),
+            "aud claim is neither a string nor an array of strings");
+  EXPECT_EQ(refusal(verifier, with_aud("42")), "aud claim is neither a string nor an array of strings");
+  EXPECT_EQ(refusal(verifier, with_aud("null")), "aud claim is neither a string nor an array of strings");
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow + 300) +
+                                                            R"(,"tenant":"acme"})")),
+            "aud claim missing");
+}
+
+TEST(Jwt, TenantClaimMustBeATenantName) {
+  const auto verifier = hs256();
+  const auto with_tenant = [](std::string_view tenant) {
+    return hs256_token(kHs256Header, R"({"exp":)" + std::to_string(kNow + 300) + R"(,"aud":"gateway")" +
+                                         std::string(tenant) + "}");
+  };
+  EXPECT_EQ(refusal(verifier, with_tenant("")), "tenant claim \"tenant\" missing");
+  EXPECT_EQ(refusal(verifier, with_tenant(R"(,"tenant":42)")), "tenant claim \"tenant\" is not a string");
+  EXPECT_EQ(refusal(verifier, with_tenant(R"(,"tenant":["acme"])")),
+            "tenant claim \"tenant\" is not a string");
+  EXPECT_EQ(refusal(verifier, with_tenant(R"(,"tenant":null)")), "tenant claim \"tenant\" is not a string");
+  for (const std::string& bad :
+       {std::string(), std::string("Acme"), std::string("-acme"), std::string("_acme"), std::string("ac me"),
+        std::string("acme/x"), std::string("acme\\u0000"), std::string(65, 'a')}) {
+    EXPECT_EQ(refusal(verifier, with_tenant(R"(,"tenant":")" + bad + "\"")),
+              "tenant claim \"tenant\" is not a valid tenant name")
+        << bad;
+  }
+  EXPECT_TRUE(verified(verifier, with_tenant(R"(,"tenant":"0-a_b")")));
+  EXPECT_TRUE(verified(verifier, with_tenant(R"(,"tenant":")" + std::string(64, 'a') + "\"")));
+}
+
+TEST(Jwt, SubjectMustBeAPrintableString) {
+  const auto verifier = hs256();
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":7)"))), "sub claim is not a string");
+  EXPECT_NE(
+      refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":"a\r\nb")"))).find("control characters"),
+      std::string::npos);
+  const std::string longest(JwtVerifier::kMaxSubjectSize, 's');
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, claims(R"(,"sub":")" + longest + "\""))));
+  refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":")" + longest + "s\"")));
+  auto result = verified(verifier, hs256_token(kHs256Header, claims(R"(,"sub":"J\u00fcrgen")")));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->subject, "J\xc3\xbcrgen");
+}
+
+TEST(Jwt, DuplicateMembersAreRefused) {
+  const auto verifier = hs256();
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"tenant":"evil")"))),
+            "token claims are not a JSON object with unique member names");
+  EXPECT_EQ(refusal(verifier, hs256_token(R"({"alg":"none","alg":"HS256"})", claims())),
+            "token header is not a JSON object with unique member names");
+  // The same member name in different objects is fine.
+  EXPECT_TRUE(
+      verified(verifier, hs256_token(kHs256Header, claims(R"(,"x":{"aud":1},"y":[{"aud":2},{"aud":3}])"))));
+}
+
+TEST(Jwt, PartsThatAreNotJsonObjectsAreRefused) {
+  const auto verifier = hs256();
+  for (const char* header :
+       {"null", "[]", R"(["alg","HS256"])", "{", R"({"alg":"HS256"} x)", "\xff", R"({"alg":"HS256"}{})"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(header, claims())),
+              "token header is not a JSON object with unique member names")
+        << header;
+  }
+  for (const char* body : {"42", R"("claims")", "[]", "{", R"({"exp":1,})", "{\"a\":\"\xc3\x28\"}"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, body)),
+              "token claims are not a JSON object with unique member names")
+        << body;
+  }
+}
+
+// ---- structure and encoding ----
+
+TEST(Jwt, TokenStructureIsThreeNonEmptyParts) {
+  const auto verifier = hs256();
+  const std::string token = hs256_token(kHs256Header, claims());
+  const std::string structure = "token is not three non-empty parts separated by '.'";
+  EXPECT_EQ(refusal(verifier, ""), "token empty");
+  for (const std::string& bad :
+       {token + ".", token + ".x", "." + token, token.substr(0, token.rfind('.')), std::string("abc"),
+        std::string(".."), std::string("..."), std::string("a..c"), std::string("a.b."), std::string(".b.c"),
+        token + "." + token}) {
+    EXPECT_EQ(refusal(verifier, bad), structure) << bad;
+  }
+}
+
+TEST(Jwt, Base64UrlIsStrict) {
+  const auto verifier = hs256();
+  const std::string token = hs256_token(kHs256Header, claims());
+  const auto first = token.find('.');
+  const auto second = token.rfind('.');
+  const std::string header = token.substr(0, first);
+  const std::string body = token.substr(first + 1, second - first - 1);
+  const std::string signature = token.substr(second + 1);
+  auto join = [](const std::string& a, const std::string& b, const std::string& c) {
+    return a + "." + b + "." + c;
+  };
+
+  EXPECT_EQ(refusal(verifier, join(header + "=", body, signature)), "token header is not valid base64url");
+  EXPECT_EQ(refusal(verifier, join("+" + header.substr(1), body, signature)),
+            "token header is not valid base64url");
+  EXPECT_EQ(refusal(verifier, join(header + " ", body, signature)), "token header is not valid base64url");
+  EXPECT_EQ(refusal(verifier, join(header, body, signature + "=")), "token signature is not valid base64url");
+  EXPECT_EQ(refusal(verifier, join(header, body, signature.substr(0, 10) + "/" + signature.substr(11))),
+            "token signature is not valid base64url");
+  // The claims are covered by the signature: damage there shows as a signature failure, and a claims
+  // part that is not base64url at all with a matching signature is caught by the decoder.
+  EXPECT_EQ(refusal(verifier, join(header, body + "%", signature)), "signature invalid");
+  const std::string bad_body_input = header + ".e30=";
+  EXPECT_EQ(refusal(verifier, bad_body_input + "." + base64url(hmac_sha256(kSecret, bad_body_input))),
+            "token claims are not valid base64url");
+}
+
+TEST(Jwt, HugeTokenIsRefusedBeforeDecoding) {
+  const auto verifier = hs256();
+  const std::string padding(JwtVerifier::kMaxTokenSize, 'A');
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"pad":")" + padding + "\""))),
+            "token larger than 65536 bytes");
+  EXPECT_EQ(refusal(verifier, std::string(JwtVerifier::kMaxTokenSize + 1, 'a')),
+            "token larger than 65536 bytes");
+  // Just under the cap is verified normally.
+  const std::string fits(JwtVerifier::kMaxTokenSize / 4 * 3 - 200, 'A');
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, claims(R"(,"pad":")" + fits + "\""))));
+}
+
+TEST(Jwt, DeeplyNestedJsonIsHandled) {
+  const std::string nested = std::string(20000, '[') + std::string(20000, ']');
+  EXPECT_TRUE(verified(hs256(), hs256_token(kHs256Header, claims(R"(,"x":)" + nested))));
+  refusal(hs256(), hs256_token(kHs256Header, std::string(30000, '[')));
+}
+
+TEST(JwtBase64, UrlDecoderIsStrict) {
+  EXPECT_EQ(socks::base64url_decode(""), "");
+  EXPECT_EQ(socks::base64url_decode("Zg"), "f");
+  EXPECT_EQ(socks::base64url_decode("Zm8"), "fo");
+  EXPECT_EQ(socks::base64url_decode("Zm9v"), "foo");
+  EXPECT_EQ(socks::base64url_decode("-_8"), "\xfb\xff");
+  EXPECT_FALSE(socks::base64url_decode("Zg=="));   // padding
+  EXPECT_FALSE(socks::base64url_decode("Z"));      // impossible length
+  EXPECT_FALSE(socks::base64url_decode("Zm9vY"));  // impossible length
+  EXPECT_FALSE(socks::base64url_decode("Zh"));     // non-zero trailing bits
+  EXPECT_FALSE(socks::base64url_decode("Zm9"));    // non-zero trailing bits
+  EXPECT_FALSE(socks::base64url_decode("+/8"));    // standard alphabet
+  EXPECT_FALSE(socks::base64url_decode("Zm 9v"));
+  EXPECT_FALSE(socks::base64url_decode(std::string_view("Zm\0v", 4)));
+}
+
+TEST(JwtBase64, StandardDecoderIsStrict) {
+  EXPECT_EQ(socks::base64_decode(""), "");
+  EXPECT_EQ(socks::base64_decode("Zg=="), "f");
+  EXPECT_EQ(socks::base64_decode("Zm8="), "fo");
+  EXPECT_EQ(socks::base64_decode("Zm9v"), "foo");
+  EXPECT_EQ(socks::base64_decode("+/8="), "\xfb\xff");
+  EXPECT_FALSE(socks::base64_decode("Zg"));     // padding required
+  EXPECT_FALSE(socks::base64_decode("Zg="));    // too little padding
+  EXPECT_FALSE(socks::base64_decode("Zg==="));  // too much
+  EXPECT_FALSE(socks::base64_decode("Z==="));
+  EXPECT_FALSE(socks::base64_decode("===="));
+  EXPECT_FALSE(socks::base64_decode("Zm9v===="));
+  EXPECT_FALSE(socks::base64_decode("Zh=="));  // non-zero trailing bits
+  EXPECT_FALSE(socks::base64_decode("Z=g="));  // padding inside
+  EXPECT_FALSE(socks::base64_decode("-_8="));  // url alphabet
+  EXPECT_FALSE(socks::base64_decode("Zm9v\n"));
+}
+
+// ---- key loading ----
+
+TEST(JwtKeys, UnusableKeysAndPoliciesAreRefused) {
+  EXPECT_THROW(JwtVerifier::hs256("", policy()), std::runtime_error);
+  EXPECT_THROW(JwtVerifier::hs256(kSecret, JwtPolicy{"", "tenant"}), std::runtime_error);
+  EXPECT_THROW(JwtVerifier::hs256(kSecret, JwtPolicy{"gateway", ""}), std::runtime_error);
+  EXPECT_THROW(JwtVerifier::rs256_from_pem("not a key", policy()), std::runtime_error);
+  EXPECT_THROW(JwtVerifier::rs256_from_pem("", policy()), std::runtime_error);
+
+  PkeyPtr small(EVP_RSA_gen(1024), &EVP_PKEY_free);
+  try {
+    JwtVerifier::rs256_from_pem(public_pem(small.get()), policy());
+    ADD_FAILURE() << "a 1024-bit key was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("2048"), std::string::npos) << e.what();
+  }
+  PkeyPtr ec(EVP_EC_gen("P-256"), &EVP_PKEY_free);
+  EXPECT_THROW(JwtVerifier::rs256_from_pem(public_pem(ec.get()), policy()), std::runtime_error);
+}
+
+TEST(JwtKeys, SecretNeverAppearsInErrors) {
+  try {
+    JwtVerifier::hs256(kSecret, JwtPolicy{"", "tenant"});
+    ADD_FAILURE();
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).find(kSecret), std::string::npos);
+  }
+}
+
+TEST(JwtKeys, PublicKeyFromFile) {
+  gw::testing::TempDir dir;
+  const auto file = dir.write("jwt-pub.pem", public_pem(rsa_key()));
+  const auto verifier = JwtVerifier::rs256_from_file(file, policy());
+  EXPECT_EQ(verifier.algorithm(), socks::JwtAlgorithm::rs256);
+  EXPECT_TRUE(verified(verifier, rs256_token(kRs256Header, claims())));
+
+  try {
+    JwtVerifier::rs256_from_file(dir.path() / "missing.pem", policy());
+    ADD_FAILURE() << "a missing file was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.pem"), std::string::npos) << e.what();
+  }
+  const auto garbage =
+      dir.write("garbage.pem", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  try {
+    JwtVerifier::rs256_from_file(garbage, policy());
+    ADD_FAILURE() << "garbage was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("garbage.pem"), std::string::npos) << e.what();
+  }
+}
+
+TEST(JwtKeys, CopiesShareTheKeyAndVerifyAlike) {
+  const auto original = rs256();
+  const JwtVerifier copy = original;
+  const std::string token = rs256_token(kRs256Header, claims());
+  EXPECT_TRUE(verified(copy, token));
+  EXPECT_TRUE(verified(original, token));
+}
