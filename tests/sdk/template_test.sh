@@ -42,6 +42,7 @@ destinations:
     settings: {greeting: "hello from the example plugin"}
 YAML
 "$gatewayd" check --config "$work/gw.yaml" >/dev/null || fail "check refused the example destination"
+: >"$work/log"  # exists before tail follows it
 "$gatewayd" run --config "$work/gw.yaml" >"$work/log" 2>&1 &
 gw_pid=$!
 timeout 20 grep -q -m1 'event=ready' <(tail -n +1 -f "$work/log") || fail "gateway did not start: $(cat "$work/log")"

@@ -1,7 +1,9 @@
 #include "support/gateway_process.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -70,17 +72,40 @@ std::optional<std::uint16_t> port_of(const std::string& address) {
 
 GatewayProcess::GatewayProcess(const GatewayConfig& config) : GatewayProcess(config.yaml()) {}
 
-GatewayProcess::GatewayProcess(const std::string& config_yaml) {
-  dir_.write(kConfigName, config_yaml);
+GatewayProcess::GatewayProcess(const std::string& config_yaml) : own_dir_(std::in_place) {
+  dir_ = own_dir_->path();
+  own_dir_->write(kConfigName, config_yaml);
+  start();
+}
+
+GatewayProcess::GatewayProcess(const std::filesystem::path& dir, const std::string& config_yaml) : dir_(dir) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream out(config_file(), std::ios::binary | std::ios::trunc);
+  out << config_yaml;
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + config_file().string());
+  start();
+}
+
+void GatewayProcess::start() {
+  entry_ports_.clear();
+  listener_ports_.clear();
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{gatewayd_path(), "run", "--config", config_file().string()}, dir().string());
+}
+
+void GatewayProcess::restart() {
+  process_->kill();
+  process_->wait_for_exit();
+  earlier_output_ += process_->text() + "---- gatewayd output after restart\n";
+  start();
 }
 
 GatewayProcess::~GatewayProcess() {
   // GW_E2E_VERBOSE=1 prints the output of passing tests too.
   if (!::testing::Test::HasFailure() && !std::getenv("GW_E2E_VERBOSE")) return;
   std::cerr << "---- " << config_file().string() << "\n" << read_file(config_file());
-  std::cerr << "---- gatewayd output\n" << process_->text();
+  std::cerr << "---- gatewayd output\n" << earlier_output_ << process_->text();
   std::string audit = read_file(dir() / kAuditName);
   if (!audit.empty()) std::cerr << "---- " << kAuditName << "\n" << audit;
   std::cerr << "----\n";
@@ -97,17 +122,24 @@ GatewayProcess::~GatewayProcess() {
     return ::testing::AssertionFailure()
            << "gatewayd did not log event=ready; " << (process_->running() ? "still running" : "exited");
   }
+  std::optional<std::int64_t> destinations;
   for (const auto& record : log_records()) {
+    if (record.get("event") == "ready") destinations = record.integer("destinations");
     if (record.get("event") != "listening") continue;
     auto port = port_of(record.get("address"));
     if (!port) return ::testing::AssertionFailure() << "no port in listening record: " << record.line;
     if (record.get("kind") == "entry_point") {
       entry_ports_[record.get("destination")] = *port;
-    } else if (record.get("kind") == "admin") {
-      admin_port_ = *port;
+    } else {
+      listener_ports_.emplace(record.get("kind"), *port);
     }
   }
-  if (entry_ports_.empty()) return ::testing::AssertionFailure() << "no entry point listening record";
+  // A ready record that does not count destinations: at least one entry point is expected.
+  const std::size_t expected = destinations ? static_cast<std::size_t>(*destinations) : 1;
+  if (entry_ports_.size() < expected) {
+    return ::testing::AssertionFailure()
+           << entry_ports_.size() << " entry point listening records, expected " << expected;
+  }
   return ::testing::AssertionSuccess();
 }
 
@@ -119,8 +151,13 @@ std::uint16_t GatewayProcess::port(const std::string& destination) const {
 }
 
 std::uint16_t GatewayProcess::admin_port() const {
-  if (!admin_port_) throw std::runtime_error("no admin listener logged");
-  return *admin_port_;
+  return listener_port("admin");
+}
+
+std::uint16_t GatewayProcess::listener_port(const std::string& kind) const {
+  auto it = listener_ports_.find(kind);
+  if (it == listener_ports_.end()) throw std::runtime_error("no " + kind + " listener logged");
+  return it->second;
 }
 
 std::vector<Record> GatewayProcess::log_records() const {
@@ -131,8 +168,12 @@ std::vector<Record> GatewayProcess::log_records() const {
   return records;
 }
 
+std::size_t GatewayProcess::log_mark() const {
+  return process_->output().size();
+}
+
 std::optional<Record> GatewayProcess::wait_for_log(const RecordMatcher& match,
-                                                   std::chrono::milliseconds timeout) {
+                                                   std::chrono::milliseconds timeout, std::size_t from) {
   std::optional<Record> found;
   process_->wait_for_line(
       [&](const std::string& line) {
@@ -141,8 +182,38 @@ std::optional<Record> GatewayProcess::wait_for_log(const RecordMatcher& match,
         found = std::move(record);
         return true;
       },
-      timeout);
+      timeout, from);
   return found;
+}
+
+bool GatewayProcess::wait_for_log_count(const RecordMatcher& match, std::size_t count,
+                                        std::chrono::milliseconds timeout, std::size_t from) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::size_t next = from;
+  for (std::size_t seen = 0; seen < count; ++seen) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto index = process_->wait_for_line(
+        [&](const std::string& line) {
+          auto record = parse_log_line(line);
+          return record && match(*record);
+        },
+        std::max(left, std::chrono::milliseconds(0)), next);
+    if (!index) return false;
+    next = *index + 1;
+  }
+  return true;
+}
+
+std::size_t GatewayProcess::count_log(const RecordMatcher& match, std::size_t from) const {
+  auto output = process_->output();
+  std::size_t count = 0;
+  for (std::size_t i = from; i < output.size(); ++i) {
+    if (output[i].stream != Stream::err) continue;
+    auto record = parse_log_line(output[i].text);
+    if (record && match(*record)) ++count;
+  }
+  return count;
 }
 
 std::vector<Record> GatewayProcess::audit_records() const {

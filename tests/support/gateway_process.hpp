@@ -66,28 +66,50 @@ class GatewayProcess {
   static constexpr const char* kConfigName = "gateway.yaml";
   static constexpr const char* kAuditName = "audit.log";
 
-  // Writes the configuration to DIR/gateway.yaml and starts `gatewayd run --config DIR/gateway.yaml`.
+  // Writes the configuration to DIR/gateway.yaml and starts `gatewayd run --config DIR/gateway.yaml`,
+  // in a fresh directory DIR that goes away with this object.
   explicit GatewayProcess(const GatewayConfig& config);
   explicit GatewayProcess(const std::string& config_yaml);
+  // The same in a directory the caller owns (created if missing), for configurations that name files
+  // kept next to them, such as certificates. The directory is left in place.
+  GatewayProcess(const std::filesystem::path& dir, const std::string& config_yaml);
   // Kills the process if it still runs; prints its output when the test has failed.
   ~GatewayProcess();
   GatewayProcess(const GatewayProcess&) = delete;
   GatewayProcess& operator=(const GatewayProcess&) = delete;
 
-  // Waits for `event=ready` and takes the actual addresses from the `event=listening` records.
+  // Waits for `event=ready` and takes the actual addresses from the `event=listening` records. Fails
+  // unless every destination the ready record counts has its entry point listening.
   ::testing::AssertionResult wait_ready(std::chrono::milliseconds timeout = kGuard);
   // The entry point port of `destination` (after wait_ready).
   std::uint16_t port(const std::string& destination = "demo") const;
   // The admin listener's port (after wait_ready, with GatewayConfig::admin).
   std::uint16_t admin_port() const;
+  // The port of the `event=listening kind=KIND` record, e.g. "tunnel" or "socks5" (after wait_ready).
+  std::uint16_t listener_port(const std::string& kind) const;
+  std::uint16_t tunnel_port() const { return listener_port("tunnel"); }
+  std::uint16_t socks_port() const { return listener_port("socks5"); }
 
-  const std::filesystem::path& dir() const { return dir_.path(); }
+  // Starts gatewayd again on the same configuration file, killing the running process first if it has
+  // not exited. Log records and waits then refer to the new process; call wait_ready() again. The
+  // earlier runs' output is still printed when the test fails.
+  void restart();
+
+  const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path config_file() const { return dir() / kConfigName; }
   ChildProcess& process() { return *process_; }
 
   // The log (stderr) lines read as records; lines that are not records are left out.
   std::vector<Record> log_records() const;
-  std::optional<Record> wait_for_log(const RecordMatcher& match, std::chrono::milliseconds timeout = kGuard);
+  // A position in the output so far: waits given it as `from` only see records logged after it.
+  std::size_t log_mark() const;
+  std::optional<Record> wait_for_log(const RecordMatcher& match, std::chrono::milliseconds timeout = kGuard,
+                                     std::size_t from = 0);
+  // Waits until `count` records logged from `from` on match; true if they did before the deadline.
+  bool wait_for_log_count(const RecordMatcher& match, std::size_t count,
+                          std::chrono::milliseconds timeout = kGuard, std::size_t from = 0);
+  // The records logged from `from` on that match.
+  std::size_t count_log(const RecordMatcher& match, std::size_t from = 0) const;
 
   // The records in DIR/audit.log so far (one JSON object per line). Lines that do not parse are
   // returned with no fields, so that a test can notice them.
@@ -103,10 +125,14 @@ class GatewayProcess {
   }
 
  private:
-  TempDir dir_;
+  void start();
+
+  std::optional<TempDir> own_dir_;
+  std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> process_;
+  std::string earlier_output_;  // of the runs before restart()
   std::map<std::string, std::uint16_t> entry_ports_;
-  std::optional<std::uint16_t> admin_port_;
+  std::map<std::string, std::uint16_t> listener_ports_;  // by kind
 };
 
 // Port of an address as logged: "127.0.0.1:41234" or "[::1]:41234".

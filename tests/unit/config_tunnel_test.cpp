@@ -159,7 +159,8 @@ TEST(TunnelConfig, SectionsThatDoNotApplyToTheRole) {
             "systems does not apply to role edge (the allowlist belongs to the connector)");
   EXPECT_TRUE(find_key(problems, "connector")) << all(problems);
 
-  problems = problems_of(kConnector + "socks5: {listen: 127.0.0.1:1080, auth: [none], anonymous: {tenant: a}}\n");
+  problems =
+      problems_of(kConnector + "socks5: {listen: 127.0.0.1:1080, auth: [none], anonymous: {tenant: a}}\n");
   ASSERT_TRUE(find_key(problems, "socks5")) << all(problems);
   EXPECT_EQ(find_key(problems, "socks5")->where.line, 25);
 
@@ -188,7 +189,8 @@ TEST(TunnelConfig, ConnectorIdentityComesFromTheCertificate) {
   auto problems = problems_of(text);
   ASSERT_TRUE(find_key(problems, "connector.tenant")) << all(problems);
   EXPECT_EQ(find_key(problems, "connector.tenant")->where.line, 8);
-  EXPECT_NE(find_key(problems, "connector.tenant")->message.find("comes from its certificate"), std::string::npos);
+  EXPECT_NE(find_key(problems, "connector.tenant")->message.find("comes from its certificate"),
+            std::string::npos);
 }
 
 TEST(TunnelConfig, BadConnectorValues) {
@@ -202,7 +204,8 @@ TEST(TunnelConfig, BadConnectorValues) {
   EXPECT_TRUE(find_key(problems, "connector.edges[0].address")) << all(problems);
   EXPECT_EQ(find_key(problems, "connector.edges[0].address")->where.line, 5);
 
-  problems = problems_of("node: {role: connector}\nconnector: {edges: [], ca_file: a, cert_file: b, key_file: c}\n");
+  problems =
+      problems_of("node: {role: connector}\nconnector: {edges: [], ca_file: a, cert_file: b, key_file: c}\n");
   ASSERT_TRUE(find_key(problems, "connector.edges")) << all(problems);
   EXPECT_EQ(find_key(problems, "connector.edges")->message, "list at least one edge");
 }
@@ -219,18 +222,21 @@ TEST(TunnelConfig, TuningLimits) {
 
 TEST(TunnelConfig, SystemProblems) {
   const std::string head = "node: {role: standalone}\nsystems:\n";
-  auto problems = problems_of(head + "  - {virtual_host: 'bad host', virtual_port: 70000, internal_host: x, "
-                                     "route_type: TCP}\n");
+  auto problems = problems_of(head +
+                              "  - {virtual_host: 'bad host', virtual_port: 70000, internal_host: x, "
+                              "route_type: TCP}\n");
   EXPECT_TRUE(find_key(problems, "systems[0].virtual_host")) << all(problems);
   EXPECT_TRUE(find_key(problems, "systems[0].virtual_port")) << all(problems);
   EXPECT_TRUE(find_key(problems, "systems[0].route_type")) << all(problems);
 
-  problems = problems_of(head + "  - {virtual_host: a, virtual_port: 10-5, internal_host: x, route_type: tcp}\n");
+  problems =
+      problems_of(head + "  - {virtual_host: a, virtual_port: 10-5, internal_host: x, route_type: tcp}\n");
   ASSERT_TRUE(find_key(problems, "systems[0].virtual_port")) << all(problems);
   EXPECT_NE(find_key(problems, "systems[0].virtual_port")->message.find("range"), std::string::npos);
 
-  problems = problems_of(head + "  - {virtual_host: a, virtual_port: 65000-65010, internal_host: x, internal_port: "
-                                "65530, route_type: tcp}\n");
+  problems = problems_of(head +
+                         "  - {virtual_host: a, virtual_port: 65000-65010, internal_host: x, internal_port: "
+                         "65530, route_type: tcp}\n");
   ASSERT_TRUE(find_key(problems, "systems[0].internal_port")) << all(problems);
 
   problems = problems_of(head + "  - {virtual_host: a}\n");
@@ -252,9 +258,11 @@ systems:
 }
 
 TEST(TunnelConfig, TenantAndLocationNames) {
-  const std::string head = "node: {role: standalone}\ndestinations:\n  - name: d\n    route_type: tcp\n"
-                           "    address: d:1\n    entry_point: {listen: 127.0.0.1:0}\n";
-  auto problems = problems_of(head + "    proxy_type: on_premise\n    tenant: Acme\n    location_id: 'a b'\n");
+  const std::string head =
+      "node: {role: standalone}\ndestinations:\n  - name: d\n    route_type: tcp\n"
+      "    address: d:1\n    entry_point: {listen: 127.0.0.1:0}\n";
+  auto problems =
+      problems_of(head + "    proxy_type: on_premise\n    tenant: Acme\n    location_id: 'a b'\n");
   EXPECT_TRUE(find_key(problems, "destinations[0].tenant")) << all(problems);
   EXPECT_TRUE(find_key(problems, "destinations[0].location_id")) << all(problems);
 
@@ -262,7 +270,6 @@ TEST(TunnelConfig, TenantAndLocationNames) {
   ASSERT_TRUE(find_key(problems, "destinations[0].tenant")) << all(problems);
   EXPECT_EQ(find_key(problems, "destinations[0].tenant")->message,
             "tenant applies only to proxy_type on_premise destinations");
-
 }
 
 const std::string kSocksEdge = R"(node: {role: standalone}
@@ -292,8 +299,9 @@ TEST(SocksConfig, PasswordAndJwt) {
 }
 
 TEST(SocksConfig, EachMethodNeedsItsSettings) {
-  auto problems = problems_of("node: {role: standalone}\nsocks5:\n  listen: 127.0.0.1:1080\n  auth: [none, jwt]\n"
-                              "  users: []\n");
+  auto problems = problems_of(
+      "node: {role: standalone}\nsocks5:\n  listen: 127.0.0.1:1080\n  auth: [none, jwt]\n"
+      "  users: []\n");
   ASSERT_TRUE(find_key(problems, "socks5.anonymous")) << all(problems);
   EXPECT_EQ(find_key(problems, "socks5.anonymous")->message, "auth offers none but anonymous is not set");
   ASSERT_TRUE(find_key(problems, "socks5.jwt")) << all(problems);
@@ -335,7 +343,8 @@ socks5:
     - {username: '', password: '', tenant: 'Not A Tenant'}
 )");
   ASSERT_TRUE(find_key(problems, "socks5.users[1].username")) << all(problems);
-  EXPECT_EQ(find_key(problems, "socks5.users[1].username")->message, "user 'app1' is already listed on line 6");
+  EXPECT_EQ(find_key(problems, "socks5.users[1].username")->message,
+            "user 'app1' is already listed on line 6");
   EXPECT_TRUE(find_key(problems, "socks5.users[1].password.env")) << all(problems);
   EXPECT_TRUE(find_key(problems, "socks5.users[2].username")) << all(problems);
   EXPECT_TRUE(find_key(problems, "socks5.users[2].password")) << all(problems);

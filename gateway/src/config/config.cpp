@@ -429,44 +429,35 @@ class ConfigReader {
     return destination;
   }
 
-  void read_route_type(Fields& fields, std::string& out) {
-    std::string route_type;
-    if (!fields.read("route_type", route_type)) return;
-    if (yaml::is_lower_name(route_type, 32)) {
-      out = route_type;
+  // Reads a string field that must satisfy `valid`; `rule` says what is expected in the problem.
+  template <class Valid>
+  void read_checked(Fields& fields, std::string_view name, std::string& out, Valid valid, const char* rule) {
+    std::string text;
+    if (!fields.read(name, text)) return;
+    if (valid(text)) {
+      out = text;
     } else {
-      reader_.add(
-          *fields.get("route_type"), fields.key("route_type"),
-          "expected a route type name (a lower-case letter, then up to 31 lower-case letters, digits, "
-          "'_' or '-'), got " +
-              yaml::quote(route_type));
+      reader_.add(*fields.get(name), fields.key(name),
+                  std::string("expected ") + rule + ", got " + yaml::quote(text));
     }
+  }
+
+  void read_route_type(Fields& fields, std::string& out) {
+    read_checked(
+        fields, "route_type", out, [](const std::string& t) { return yaml::is_lower_name(t, 32); },
+        "a route type name (a lower-case letter, then up to 31 lower-case letters, digits, '_' or '-')");
   }
 
   void read_tenant(Fields& fields, std::string_view name, std::string& out) {
-    std::string text;
-    if (!fields.read(name, text)) return;
-    if (tunnel::is_tenant_name(text)) {
-      out = text;
-    } else {
-      reader_.add(*fields.get(name), fields.key(name),
-                  "expected a tenant name (a lower-case letter or digit, then up to 63 lower-case letters, "
-                  "digits, '_' or '-'), got " +
-                      yaml::quote(text));
-    }
+    read_checked(
+        fields, name, out, tunnel::is_tenant_name,
+        "a tenant name (a lower-case letter or digit, then up to 63 lower-case letters, digits, '_' or "
+        "'-')");
   }
 
   void read_location(Fields& fields, std::string_view name, std::string& out) {
-    std::string text;
-    if (!fields.read(name, text)) return;
-    if (tunnel::is_location_id(text)) {
-      out = text;
-    } else {
-      reader_.add(*fields.get(name), fields.key(name),
-                  "expected a location id (up to 64 letters, digits, '.', '_' or '-'; empty for the default "
-                  "location), got " +
-                      yaml::quote(text));
-    }
+    read_checked(fields, name, out, tunnel::is_location_id,
+                 "a location id (up to 64 letters, digits, '.', '_' or '-'; empty for the default location)");
   }
 
   void read_tunnel_files(Fields& fields, TunnelTlsFiles& files) {

@@ -69,7 +69,7 @@ struct DestinationConfig {
 struct TunnelTuning {
   std::chrono::milliseconds ping_interval{10000};      // PING after this long without a frame from the peer
   std::chrono::milliseconds ping_timeout{5000};        // no frame this long after a PING: the peer is dead
-  std::uint32_t max_concurrent_streams = 1024;         // streams the peer may open on one connection
+  std::uint32_t max_concurrent_streams = 8192;         // streams the peer may open on one connection
   std::uint32_t stream_window = 1024 * 1024;           // receive window per stream
   std::uint32_t connection_window = 16 * 1024 * 1024;  // receive window per connection
 };

@@ -77,6 +77,32 @@ TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
+void TlsStream::coalesce_io(std::size_t bytes) {
+  SSL_set_read_ahead(ssl_.get(), 1);
+  SSL_set_default_read_buffer_len(ssl_.get(), bytes);
+  BIO* socket_bio = SSL_get_wbio(ssl_.get());
+  BIO* buffer = BIO_new(BIO_f_buffer());
+  if (!buffer || BIO_set_write_buffer_size(buffer, static_cast<long>(bytes)) != 1) {
+    BIO_free(buffer);
+    return;  // keep writing record by record
+  }
+  BIO_up_ref(socket_bio);  // SSL_set0_wbio takes over one reference; the read side keeps its own
+  BIO_push(buffer, socket_bio);
+  SSL_set0_wbio(ssl_.get(), buffer);
+  write_buffer_ = buffer;
+}
+
+asio::awaitable<error_code> TlsStream::flush() {
+  if (!write_buffer_) co_return error_code{};
+  for (;;) {
+    if (closed_) co_return asio::error::operation_aborted;
+    if (BIO_flush(write_buffer_) > 0) co_return error_code{};
+    if (!BIO_should_retry(write_buffer_))
+      co_return error_code(errno ? errno : EPIPE, boost::system::system_category());
+    if (auto ec = co_await wait_for(SSL_ERROR_WANT_WRITE)) co_return ec;
+  }
+}
+
 asio::awaitable<error_code> TlsStream::wait_for(int ssl_error) {
   error_code ec;
   if (closed_) co_return asio::error::operation_aborted;
@@ -197,6 +223,7 @@ asio::awaitable<IoResult> TlsStream::write(asio::const_buffer buffer) {
     result.error = failure(err, ret);
     break;
   }
+  if (!result.error) result.error = co_await flush();
   bytes_written_ += result.bytes;
   co_return result;
 }
@@ -207,7 +234,7 @@ asio::awaitable<error_code> TlsStream::shutdown_write() {
     if (closed_) co_return asio::error::operation_aborted;
     ERR_clear_error();
     int ret = SSL_shutdown(ssl_.get());
-    if (ret >= 0) co_return error_code{};
+    if (ret >= 0) co_return co_await flush();
     int err = SSL_get_error(ssl_.get(), ret);
     if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
       if (auto ec = co_await wait_for(err)) co_return ec;

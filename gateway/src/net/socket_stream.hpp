@@ -67,7 +67,17 @@ class TlsStream final : public Stream {
   void close() noexcept override;
   void set_no_delay(bool on) noexcept override;
 
+  // For long-lived, busy connections (the tunnel): by default OpenSSL makes one send() per TLS record
+  // (16 KiB) and two recv() per record (header, then body). This makes write() gather records into
+  // one buffer of `bytes` sent when the write is complete, and reads take whatever the socket has
+  // into a buffer of `bytes`. Costs two buffers of `bytes` per connection, so direct connections
+  // (possibly thousands) do not use it. Call before the handshake (the read buffer is sized when the
+  // handshake allocates it).
+  void coalesce_io(std::size_t bytes);
+
  private:
+  // Sends what the write buffer holds (coalesce_io), waiting while the socket is full.
+  asio::awaitable<error_code> flush();
   // Waits until the socket is ready for what OpenSSL asked (`ssl_error` is WANT_READ/WANT_WRITE).
   asio::awaitable<error_code> wait_for(int ssl_error);
   error_code failure(int ssl_error, int ret);
@@ -76,6 +86,7 @@ class TlsStream final : public Stream {
 
   tcp::socket socket_;
   SslPtr ssl_;
+  BIO* write_buffer_ = nullptr;  // owned by ssl_ (coalesce_io)
   bool read_closed_ = false;
   bool closed_ = false;
 };

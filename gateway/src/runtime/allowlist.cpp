@@ -18,7 +18,8 @@ Allowlist::Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems) {
   for (const auto& system : systems) by_host_[lower(system->system.virtual_host)].push_back(system.get());
 }
 
-Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port, std::string_view route_type) const {
+Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port,
+                                      std::string_view route_type) const {
   Decision decision;
   const std::string target = std::string(host) + ":" + std::to_string(port);
   auto it = by_host_.find(lower(host));
@@ -29,8 +30,8 @@ Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port,
       if (!s.enabled) {
         decision.reason = "system " + target + " is disabled";
       } else if (s.route_type != route_type) {
-        decision.reason = "system " + target + " serves route type " + s.route_type + ", not " +
-                          std::string(route_type);
+        decision.reason =
+            "system " + target + " serves route type " + s.route_type + ", not " + std::string(route_type);
       } else {
         decision.system = route;
       }

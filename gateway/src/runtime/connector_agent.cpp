@@ -25,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::chrono::milliseconds kDialTimeout{10000};
+// TLS records gathered per send() and read per recv() on a tunnel connection (see TlsStream::coalesce_io).
+constexpr std::size_t kTunnelIoBuffer = 128 * 1024;
 // A connection that stayed up this long resets the back-off: the edge was healthy.
 constexpr std::chrono::seconds kHealthyAfter{10};
 
@@ -42,8 +44,8 @@ class AnsweringTunnel final : public Tunnel {
         co_await stream_.respond(200);
       } else {
         const bool timed_out = result.error == asio::error::timed_out;
-        co_await stream_.respond(tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable),
-                                 result.reason);
+        co_await stream_.respond(
+            tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable), result.reason);
       }
     }
     co_return result;
@@ -80,7 +82,7 @@ struct ConnectorAgent::Link {
   asio::io_context& context;
   Edge edge;
   unsigned index;
-  asio::steady_timer wake;  // back-off sleep and "connection closed" signal
+  asio::steady_timer wake;                           // back-off sleep and "connection closed" signal
   std::shared_ptr<tunnel::H2Connection> connection;  // touched on `context` only
   bool closed = false;
 };
@@ -145,9 +147,10 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
       std::unique_ptr<net::TlsStream> stream;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        stream = std::make_unique<net::TlsStream>(std::move(socket),
-                                                  tunnel::new_connector_session(tls_.get(), edge.server_name));
+        stream = std::make_unique<net::TlsStream>(
+            std::move(socket), tunnel::new_connector_session(tls_.get(), edge.server_name));
         std::string reason;
+        stream->coalesce_io(kTunnelIoBuffer);
         ec = co_await stream->handshake_client(reason);
         if (ec) failure = "TLS handshake: " + reason;
       } else {
@@ -169,13 +172,15 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
           link->closed = true;
           link->wake.cancel();
         });
+        connection->on_established([this, link, edge_text] {
+          log_.log(LogLevel::info, "tunnel_connected",
+                   {{"edge", edge_text},
+                    {"connection", std::to_string(link->index)},
+                    {"tenant", identity_.tenant},
+                    {"location", identity_.location}});
+        });
         link->connection = connection;
         connection->start();
-        log_.log(LogLevel::info, "tunnel_connected",
-                 {{"edge", edge_text},
-                  {"connection", std::to_string(link->index)},
-                  {"tenant", identity_.tenant},
-                  {"location", identity_.location}});
         while (!link->closed) {
           link->wake.expires_at(Clock::time_point::max());
           co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -185,8 +190,9 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
           }
         }
         link->connection.reset();
-        log_.log(stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
-                 {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", close_reason}});
+        log_.log(
+            stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
+            {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", close_reason}});
         if (Clock::now() - started > kHealthyAfter) backoff = config_.reconnect_initial;
       } else if (!failure.empty()) {
         log_.log(LogLevel::warn, "tunnel_connect_failed",
@@ -201,7 +207,8 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
   }
 }
 
-void ConnectorAgent::audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason) {
+void ConnectorAgent::audit_decision(const tunnel::TunnelRequest& request, bool allowed,
+                                    const std::string& reason) {
   const AuditClass kind = allowed ? AuditClass::access : AuditClass::security;
   if (!host_.audit().enabled(kind)) return;
   host_.audit().record({kind,
@@ -244,8 +251,8 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
   }
   audit_decision(request, true, "");
   AnsweringTunnel answering(direct_, *stream);
-  ConnectorSession session{route.system, *stream,      answering,          request.host,
-                           request.port, request.request_id, request.principal};
+  ConnectorSession session{route.system,       *stream,          answering, request.host, request.port,
+                           request.request_id, request.principal};
   try {
     co_await route.handler->serve(session);
   } catch (const std::exception& e) {
@@ -253,7 +260,8 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
              {{"virtual_host", request.host}, {"request_id", request.request_id}, {"reason", e.what()}});
   }
   if (!answering.answered()) {
-    co_await stream->respond(tunnel::status_for(TunnelErrc::refused), "the route handler did not reach the system");
+    co_await stream->respond(tunnel::status_for(TunnelErrc::refused),
+                             "the route handler did not reach the system");
   }
   stream->close();
   route.connections.fetch_sub(1, std::memory_order_relaxed);

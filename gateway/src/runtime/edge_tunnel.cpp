@@ -7,7 +7,9 @@ namespace gw::runtime {
 
 namespace {
 constexpr std::chrono::milliseconds kHandshakeTimeout{10000};
-}
+// TLS records gathered per send() and read per recv() on a tunnel connection (see TlsStream::coalesce_io).
+constexpr std::size_t kTunnelIoBuffer = 128 * 1024;
+}  // namespace
 
 void TunnelListener::refuse(const std::string& peer, const std::string& reason) {
   log_.log(LogLevel::warn, "connector_refused", {{"peer", peer}, {"reason", reason}});
@@ -29,6 +31,7 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     co_return;
   }
   auto stream = std::make_unique<net::TlsStream>(std::move(socket), std::move(ssl));
+  stream->coalesce_io(kTunnelIoBuffer);
   std::string reason;
   {
     net::Deadline deadline(stream->executor(), kHandshakeTimeout, [&stream] { stream->close(); });
@@ -45,11 +48,14 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     refuse(peer, "connector certificate: " + error);
     co_return;
   }
-  auto connection = tunnel::H2Connection::create(std::move(stream), tunnel::H2Connection::Side::client, options_);
+  auto connection =
+      tunnel::H2Connection::create(std::move(stream), tunnel::H2Connection::Side::client, options_);
   const tunnel::ConnectorIdentity who = *identity;
   connection->on_closed([this, who, peer, raw = connection.get()](const std::string& why) {
     pool_.remove(who, raw);
-    log_.log(LogLevel::warn, "connector_disconnected",
+    // A connector that drains (GOAWAY) or is stopped leaving is routine; anything else deserves a warning.
+    const bool clean = why == "peer going away" || why == "shutdown";
+    log_.log(clean ? LogLevel::info : LogLevel::warn, "connector_disconnected",
              {{"tenant", who.tenant}, {"location", who.location}, {"peer", peer}, {"reason", why}});
   });
   // Added before start() on this thread: a close cannot be reported before the connection is in the pool.

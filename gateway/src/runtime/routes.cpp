@@ -82,7 +82,9 @@ std::unique_ptr<Route> make_route(const Destination& spec, const config::Endpoin
   return route;
 }
 
-const auto create_edge = [](Plugin& plugin, const Destination& spec) { return plugin.create_edge_handler(spec); };
+const auto create_edge = [](Plugin& plugin, const Destination& spec) {
+  return plugin.create_edge_handler(spec);
+};
 
 }  // namespace
 
@@ -105,8 +107,9 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     auto route = std::make_unique<SystemRoute>();
     route->system = system.spec;
     if (build_handler(registry, tls, system.settings, system.position, system.key, route->system,
-                      route->handler, problems,
-                      [](Plugin& plugin, const System& spec) { return plugin.create_connector_handler(spec); })) {
+                      route->handler, problems, [](Plugin& plugin, const System& spec) {
+                        return plugin.create_connector_handler(spec);
+                      })) {
       routes.systems.push_back(std::move(route));
     }
   }
@@ -126,9 +129,11 @@ std::vector<config::Problem> build_routes(const config::Config& config,
       routes.socks5_default->handler = std::move(handler);
     } else {
       for (auto& p : socks_problems) {
-        problems.push_back({p.where, "socks5",
-                            "the SOCKS5 entry point relays virtual hosts without a destination with route type "
-                            "tcp: " + p.message});
+        problems.push_back(
+            {p.where, "socks5",
+             "the SOCKS5 entry point relays virtual hosts without a destination with route type "
+             "tcp: " +
+                 p.message});
       }
     }
   }

@@ -32,7 +32,7 @@ struct SystemRoute {
 
 // Everything the configuration's routes resolve to.
 struct Routes {
-  std::vector<std::unique_ptr<Route>> destinations;  // edge: one per destination with an entry point
+  std::vector<std::unique_ptr<Route>> destinations;   // edge: one per destination with an entry point
   std::vector<std::unique_ptr<SystemRoute>> systems;  // connector: the allowlist
   // Edge with a SOCKS5 entry point: the tcp route used for virtual hosts no destination describes.
   // Its destination is a template; host, port, tenant and location are set per connection.

@@ -49,9 +49,12 @@ namespace {
 thread_local std::size_t this_worker = 0;
 const char* kind_name(ListenerKind kind) {
   switch (kind) {
-    case ListenerKind::entry_point: return "entry_point";
-    case ListenerKind::socks5: return "socks5";
-    case ListenerKind::tunnel: return "tunnel";
+    case ListenerKind::entry_point:
+      return "entry_point";
+    case ListenerKind::socks5:
+      return "socks5";
+    case ListenerKind::tunnel:
+      return "tunnel";
   }
   return "entry_point";
 }
@@ -112,8 +115,8 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
         Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default.get(), "socks5"}));
   }
   if (services_.tunnel_listen) {
-    listeners_.push_back(
-        std::make_unique<Listener>(Listener{ListenerKind::tunnel, *services_.tunnel_listen, nullptr, "tunnel"}));
+    listeners_.push_back(std::make_unique<Listener>(
+        Listener{ListenerKind::tunnel, *services_.tunnel_listen, nullptr, "tunnel"}));
   }
 }
 

@@ -63,7 +63,8 @@ class ReplyingTunnel final : public Tunnel {
     OpenResult result = co_await inner_.open(request);
     if (!replied_) {
       replied_ = true;
-      co_await socks::send_reply(client_, result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
+      co_await socks::send_reply(client_,
+                                 result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
     }
     co_return result;
   }
@@ -79,7 +80,12 @@ class ReplyingTunnel final : public Tunnel {
 
 SocksEntryPoint::SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct,
                                  tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
-    : options_(socks::make_options(config)), routes_(routes), direct_(direct), pool_(pool), host_(host), log_(log) {
+    : options_(socks::make_options(config)),
+      routes_(routes),
+      direct_(direct),
+      pool_(pool),
+      host_(host),
+      log_(log) {
   for (auto& route : routes_.destinations) {
     const Destination& d = route->destination;
     if (d.proxy_type != ProxyType::on_premise) continue;
@@ -87,8 +93,8 @@ SocksEntryPoint::SocksEntryPoint(const config::Socks5Config& config, Routes& rou
   }
 }
 
-Route* SocksEntryPoint::route_for(const std::string& tenant, const std::string& location, const std::string& host,
-                                  std::uint16_t port) const {
+Route* SocksEntryPoint::route_for(const std::string& tenant, const std::string& location,
+                                  const std::string& host, std::uint16_t port) const {
   auto it = destinations_.find(route_key(tenant, location, host, port));
   return it == destinations_.end() ? nullptr : it->second;
 }

@@ -24,8 +24,8 @@ namespace gw::runtime {
 class SocksEntryPoint {
  public:
   // Throws std::runtime_error when the JWT key cannot be loaded.
-  SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct, tunnel::ConnectorPool* pool,
-                  Host& host, host::LogSink& log);
+  SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct,
+                  tunnel::ConnectorPool* pool, Host& host, host::LogSink& log);
 
   // Serves one client connection accepted on the SOCKS5 listener.
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);

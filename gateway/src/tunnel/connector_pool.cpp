@@ -32,7 +32,8 @@ void ConnectorPool::shutdown_all() {
   std::vector<std::shared_ptr<H2Connection>> all;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [k, group] : groups_) all.insert(all.end(), group.connections.begin(), group.connections.end());
+    for (auto& [k, group] : groups_)
+      all.insert(all.end(), group.connections.begin(), group.connections.end());
   }
   for (auto& c : all) c->shutdown();
 }

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "gateway/plugin/route.hpp"
-#include "tunnel/routing_tunnel.hpp"
 #include "tunnel/h2_connection.hpp"
 #include "tunnel/identity.hpp"
+#include "tunnel/routing_tunnel.hpp"
 
 namespace gw::tunnel {
 

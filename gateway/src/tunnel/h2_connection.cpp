@@ -202,6 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const asio::any_io_executor& executor() const noexcept { return executor_; }
   std::uint64_t id() const noexcept { return id_; }
   void set_on_closed(std::function<void(const std::string&)> callback) { on_closed_ = std::move(callback); }
+  void set_on_established(std::function<void()> callback) { on_established_ = std::move(callback); }
   bool accepting() const noexcept {
     return alive_.load(std::memory_order_acquire) && !going_away_.load(std::memory_order_acquire) &&
            (side_ == Side::server ||
@@ -271,6 +272,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const H2Options options_;
   H2Connection::StreamHandler handler_;
   std::function<void(const std::string&)> on_closed_;
+  std::function<void()> on_established_;
   const std::uint64_t id_;
   nghttp2_session* session_ = nullptr;  // null once finished
 
@@ -918,6 +920,10 @@ int Session::on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
         self->peer_max_streams_.store(
             nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
             std::memory_order_relaxed);
+        if (auto callback = std::move(self->on_established_)) {
+          self->on_established_ = nullptr;
+          callback();
+        }
       }
       break;
     case NGHTTP2_GOAWAY:
@@ -1174,6 +1180,10 @@ std::size_t H2Connection::active_streams() const noexcept {
 
 void H2Connection::on_closed(std::function<void(const std::string& reason)> callback) {
   session_->set_on_closed(std::move(callback));
+}
+
+void H2Connection::on_established(std::function<void()> callback) {
+  session_->set_on_established(std::move(callback));
 }
 
 std::uint64_t H2Connection::id() const noexcept {

@@ -39,7 +39,7 @@
 namespace gw::tunnel {
 
 struct H2Options {
-  std::uint32_t max_concurrent_streams = 1024;  // SETTINGS_MAX_CONCURRENT_STREAMS we advertise
+  std::uint32_t max_concurrent_streams = 8192;  // SETTINGS_MAX_CONCURRENT_STREAMS we advertise
   std::uint32_t stream_window = 1 << 20;        // SETTINGS_INITIAL_WINDOW_SIZE we advertise
   std::uint32_t connection_window = 16 << 20;   // our connection-level receive window
   // SETTINGS_MAX_FRAME_SIZE we advertise (clamped to 16 KiB..16 MiB), and the largest DATA frame we
@@ -150,6 +150,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // such as "peer closed the connection", "ping timeout", "protocol error: ...", "closed" (close()),
   // "shutdown" or "peer going away" (graceful ends).
   void on_closed(std::function<void(const std::string& reason)> callback);
+  // Set before start(). Called once, on the executor, when the peer's first SETTINGS frame arrives:
+  // the peer speaks HTTP/2 to us. With TLS 1.3 a client's handshake completes before the server has
+  // checked the client's certificate, so this (not the handshake) is when a connector knows the edge
+  // accepted it.
+  void on_established(std::function<void()> callback);
   // Process-unique, for logs.
   std::uint64_t id() const noexcept;
 
