@@ -178,6 +178,18 @@ asio::awaitable<IoResult> TlsStream::read_some(asio::mutable_buffer buffer) {
     std::size_t n = 0;
     int ret = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
     if (ret == 1) {
+      // One SSL_read returns one record (at most 16 KiB). Records already received (read-ahead, see
+      // coalesce_io) are decrypted into the rest of the buffer now, so that the reader handles one
+      // large chunk rather than one wake-up per record.
+      auto* out = static_cast<std::uint8_t*>(buffer.data());
+      while (n < buffer.size() && SSL_has_pending(ssl_.get())) {
+        std::size_t more = 0;
+        if (SSL_read_ex(ssl_.get(), out + n, buffer.size() - n, &more) != 1) {
+          ERR_clear_error();  // WANT_READ, or an error the next read_some reports
+          break;
+        }
+        n += more;
+      }
       result.bytes = n;
       bytes_read_ += n;
       co_return result;

@@ -87,7 +87,42 @@ class Waiter {
   bool waiting_ = false;
 };
 
-// Received bytes a reader has not taken yet: a ring buffer allocated on demand and freed when drained,
+// Buffers of drained ByteQueues, kept per thread for the next queue that needs one. A busy stream
+// drains and refills its queue all the time; handing the memory back to malloc each time costs page
+// faults (large blocks are mmapped or trimmed off the heap). At most kCachedBuffers, of at most
+// kMaxCachedBuffer bytes, per worker thread.
+class BufferCache {
+ public:
+  static constexpr std::size_t kCachedBuffers = 8;
+  static constexpr std::size_t kMaxCachedBuffer = 4 << 20;
+
+  // A buffer of at least `capacity` bytes (a power of two); sets `capacity` to its real size.
+  static std::unique_ptr<std::uint8_t[]> take(std::size_t& capacity) {
+    auto& free = list();
+    for (auto it = free.begin(); it != free.end(); ++it) {
+      if (it->first >= capacity) {
+        capacity = it->first;
+        auto buffer = std::move(it->second);
+        free.erase(it);
+        return buffer;
+      }
+    }
+    return std::unique_ptr<std::uint8_t[]>(new std::uint8_t[capacity]);
+  }
+  static void give(std::unique_ptr<std::uint8_t[]> buffer, std::size_t capacity) {
+    auto& free = list();
+    if (!buffer || capacity > kMaxCachedBuffer || free.size() >= kCachedBuffers) return;
+    free.emplace_back(capacity, std::move(buffer));
+  }
+
+ private:
+  static std::vector<std::pair<std::size_t, std::unique_ptr<std::uint8_t[]>>>& list() {
+    thread_local std::vector<std::pair<std::size_t, std::unique_ptr<std::uint8_t[]>>> free;
+    return free;
+  }
+};
+
+// Received bytes a reader has not taken yet: a ring buffer allocated on demand and released when drained,
 // so idle streams hold no buffer. Its size is bounded by the stream window (the peer cannot send
 // more before we consume), which on_data_chunk_recv also enforces.
 class ByteQueue {
@@ -116,7 +151,7 @@ class ByteQueue {
   }
 
   void clear() noexcept {
-    buffer_.reset();
+    BufferCache::give(std::move(buffer_), capacity_);
     capacity_ = head_ = size_ = 0;
   }
 
@@ -130,8 +165,9 @@ class ByteQueue {
   void grow(std::size_t needed) {
     std::size_t capacity = std::max<std::size_t>(capacity_, 16 << 10);
     while (capacity < needed) capacity *= 2;
-    std::unique_ptr<std::uint8_t[]> bigger(new std::uint8_t[capacity]);
+    std::unique_ptr<std::uint8_t[]> bigger = BufferCache::take(capacity);
     if (size_ > 0) copy_out(bigger.get(), size_);
+    BufferCache::give(std::move(buffer_), capacity_);
     buffer_ = std::move(bigger);
     capacity_ = capacity;
     head_ = 0;
