@@ -114,5 +114,22 @@ TEST(Audit, LevelSecurityWritesNoAccessRecords) {
   }
 }
 
+TEST(Audit, TheConfigurationInForceIsASecurityRecord) {
+  GatewayConfig config;
+  config.audit_level = "security";
+  config.destinations.push_back({.name = "audited", .address = "127.0.0.1:9"});
+  GatewayProcess gateway(config);
+  ASSERT_TRUE(gateway.wait_ready());
+  auto records = gateway.wait_for_audit([](const Record& r) { return r.get("event") == "config.loaded"; });
+  ASSERT_EQ(records.size(), 1u);
+  const Record& record = records.front();
+  EXPECT_EQ(record.get("class"), "security");
+  EXPECT_EQ(record.get("role"), "edge");
+  EXPECT_EQ(record.integer("destinations"), 1);
+  EXPECT_EQ(record.integer("systems"), 0);
+  EXPECT_EQ(record.get("file"), gateway.config_file().string());
+  EXPECT_EQ(record.get("sha256"), sha256_hex(read_file(gateway.config_file())));
+}
+
 }  // namespace
 }  // namespace gw::e2e

@@ -330,6 +330,17 @@ int command_run(const Options& options) {
     for (const auto& p : problems) gw.log.log(LogLevel::error, "config_error", {{"problem", p}});
     return 1;
   }
+  // The configuration in force is a security-relevant change: which file, which version of it
+  // (SHA-256), and what it allows.
+  if (gw.audit->enabled(AuditClass::security)) {
+    gw.audit->record({AuditClass::security,
+                      "config.loaded",
+                      {{"file", gw.config.file.string()},
+                       {"sha256", plugins::sha256_file(gw.config.file)},
+                       {"role", std::string(config::role_name(gw.config.node.role))},
+                       {"destinations", static_cast<std::int64_t>(gw.routes.destinations.size())},
+                       {"systems", static_cast<std::int64_t>(gw.routes.systems.size())}}});
+  }
   net::DirectTunnel direct(gw.tls);
   try {
     std::unique_ptr<tunnel::ConnectorPool> pool;
