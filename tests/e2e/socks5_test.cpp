@@ -243,6 +243,10 @@ TEST(Socks5, CurlWithUserAndPasswordFetchesFromAnInternalSystem) {
   ASSERT_TRUE(ok.status);
   EXPECT_TRUE(ok.status->success()) << *ok.status << "\n" << ok.err;
   EXPECT_EQ(ok.out, "ok\n");
+  // The connector learns who the edge authenticated.
+  auto allowed = connector.wait_for_audit(audit_event("tunnel.stream", {{"outcome", "allowed"}}));
+  ASSERT_EQ(allowed.size(), 1u);
+  EXPECT_EQ(allowed[0].get("principal"), "app1");
 
   CommandResult wrong =
       curl_through_socks(edge.socks_port(), "app1:Xyzzy-not-it", "http://admin.internal/healthz");

@@ -220,6 +220,7 @@ void ConnectorAgent::audit_decision(const tunnel::TunnelRequest& request, bool a
                          {"route_type", request.route_type},
                          {"destination", request.destination},
                          {"request_id", request.request_id},
+                         {"principal", request.principal},
                          {"outcome", std::string(allowed ? "allowed" : "denied")},
                          {"reason", reason}}});
 }

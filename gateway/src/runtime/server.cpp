@@ -371,7 +371,7 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& l
         co_await services_.socks5->serve(client, request_id);
       } else {
         tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, route.destination);
-        EdgeSession session{route.destination, client, tunnel, request_id};
+        EdgeSession session{route.destination, client, tunnel, request_id, {}};
         co_await route.handler->serve(session);
       }
     } catch (const std::exception& e) {

@@ -114,6 +114,8 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
     }
     co_return;
   }
+  // "erp.corp." and "erp.corp" name the same host.
+  if (negotiation.host.size() > 1 && negotiation.host.back() == '.') negotiation.host.pop_back();
   Route* route = route_for(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
   Destination destination = route ? route->destination : routes_.socks5_default->destination;
@@ -126,7 +128,7 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
   PrefixedStream stream(client, std::move(negotiation.early_data));
   tunnel::RoutingTunnel routing(direct_, pool_, destination);
   ReplyingTunnel tunnel(routing, client);
-  EdgeSession session{destination, stream, tunnel, request_id};
+  EdgeSession session{destination, stream, tunnel, request_id, negotiation.principal};
   co_await handler.serve(session);
   if (!tunnel.replied()) co_await socks::send_reply(client, socks::ReplyCode::general_failure);
 }

@@ -119,6 +119,7 @@ class TcpEdgeHandler final : public EdgeRouteHandler {
     session.client.set_no_delay(nodelay_);
     OpenRequest target = session.destination.target();
     target.request_id = session.request_id;
+    target.principal = session.principal;
     target.no_delay = nodelay_;
     co_await relay(host_, metrics_, session.client, session.tunnel, std::move(target),
                    session.destination.limits, session.destination.name, session.request_id);

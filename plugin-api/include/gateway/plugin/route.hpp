@@ -124,6 +124,9 @@ struct EdgeSession {
   Stream& client;
   Tunnel& tunnel;
   std::string request_id;
+  // Who the entry point authenticated (a SOCKS5 user name, a JWT's subject); empty when unknown.
+  // Handlers pass it on in OpenRequest::principal so the connector can audit it.
+  std::string principal;
 };
 
 // One stream that arrived from an edge.
