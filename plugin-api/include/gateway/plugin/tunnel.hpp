@@ -17,14 +17,14 @@ namespace gw {
 // Why the tunnel could not open a stream or lost it. Values are stable: they travel in logs and
 // metrics, and entry points map them to their protocol's replies (SOCKS5 REP codes, HTTP statuses).
 enum class TunnelErrc {
-  no_connector = 1,   // no connector of the destination's tenant and location is connected
-  unknown_location,   // no connector has ever served this tenant and location
-  denied,             // the connector's allowlist does not permit the virtual host:port
-  unreachable,        // the connector could not connect to the internal system
-  timed_out,          // connecting to the internal system timed out
-  busy,               // every tunnel connection is at its concurrent-stream limit
-  tunnel_lost,        // the tunnel connection carrying the stream failed
-  refused,            // the connector refused the stream for another reason (see the reason text)
+  no_connector = 1,  // no connector of the destination's tenant and location is connected
+  unknown_location,  // no connector has ever served this tenant and location
+  denied,            // the connector's allowlist does not permit the virtual host:port
+  unreachable,       // the connector could not connect to the internal system
+  timed_out,         // connecting to the internal system timed out
+  busy,              // every tunnel connection is at its concurrent-stream limit
+  tunnel_lost,       // the tunnel connection carrying the stream failed
+  refused,           // the connector refused the stream for another reason (see the reason text)
 };
 
 // boost::system::error_category's destructor is protected and non-virtual by design (categories are
@@ -38,14 +38,22 @@ class TunnelCategory final : public boost::system::error_category {
   const char* name() const noexcept override { return "tunnel"; }
   std::string message(int value) const override {
     switch (static_cast<TunnelErrc>(value)) {
-      case TunnelErrc::no_connector: return "no connector connected for this location";
-      case TunnelErrc::unknown_location: return "unknown location";
-      case TunnelErrc::denied: return "denied by the connector's allowlist";
-      case TunnelErrc::unreachable: return "internal system unreachable";
-      case TunnelErrc::timed_out: return "connect to internal system timed out";
-      case TunnelErrc::busy: return "tunnel at its concurrent-stream limit";
-      case TunnelErrc::tunnel_lost: return "tunnel connection lost";
-      case TunnelErrc::refused: return "refused by the connector";
+      case TunnelErrc::no_connector:
+        return "no connector connected for this location";
+      case TunnelErrc::unknown_location:
+        return "unknown location";
+      case TunnelErrc::denied:
+        return "denied by the connector's allowlist";
+      case TunnelErrc::unreachable:
+        return "internal system unreachable";
+      case TunnelErrc::timed_out:
+        return "connect to internal system timed out";
+      case TunnelErrc::busy:
+        return "tunnel at its concurrent-stream limit";
+      case TunnelErrc::tunnel_lost:
+        return "tunnel connection lost";
+      case TunnelErrc::refused:
+        return "refused by the connector";
     }
     return "tunnel error";
   }
