@@ -416,16 +416,7 @@ class ConfigReader {
         }
       }
     }
-    if (auto tls = fields.get("tls"))
-      read_tls(Fields(reader_, *tls, fields.key("tls"),
-                      {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"},
-                      fields.position("tls")),
-               spec.tls);
-    if (auto limits = fields.get("limits")) {
-      Fields limit_fields(reader_, *limits, fields.key("limits"), kLimitKeys, fields.position("limits"));
-      read_limits(reader_, limit_fields, spec.limits);
-    }
-    if (auto settings = fields.get("settings")) destination.settings = *settings;
+    read_target_options(fields, spec.tls, spec.limits, destination.settings);
     return destination;
   }
 
@@ -625,16 +616,7 @@ class ConfigReader {
     }
     read_route_type(fields, spec.route_type);
     fields.read("enabled", spec.enabled);
-    if (auto tls = fields.get("tls"))
-      read_tls(Fields(reader_, *tls, fields.key("tls"),
-                      {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"},
-                      fields.position("tls")),
-               spec.tls);
-    if (auto limits = fields.get("limits")) {
-      Fields limit_fields(reader_, *limits, fields.key("limits"), kLimitKeys, fields.position("limits"));
-      read_limits(reader_, limit_fields, spec.limits);
-    }
-    if (auto settings = fields.get("settings")) system.settings = *settings;
+    read_target_options(fields, spec.tls, spec.limits, system.settings);
     if (ports_read && !spec.virtual_host.empty()) {
       for (const auto& [earlier, line] : system_ranges_) {
         if (earlier.virtual_host == spec.virtual_host &&
@@ -865,6 +847,21 @@ class ConfigReader {
                     "the SOCKS5 entry point reaches connectors and needs a tunnel section");
       }
     }
+  }
+
+  // What destinations and systems share: TLS towards the target, limits, and the plugin's settings
+  // (kept as YAML until the plugin's manifest is known).
+  void read_target_options(Fields& fields, TlsClientOptions& tls, Limits& limits, YAML::Node& settings) {
+    if (auto node = fields.get("tls"))
+      read_tls(Fields(reader_, *node, fields.key("tls"),
+                      {"enabled", "verify", "server_name", "ca_file", "cert_file", "key_file"},
+                      fields.position("tls")),
+               tls);
+    if (auto node = fields.get("limits")) {
+      Fields limit_fields(reader_, *node, fields.key("limits"), kLimitKeys, fields.position("limits"));
+      read_limits(reader_, limit_fields, limits);
+    }
+    if (auto node = fields.get("settings")) settings = *node;
   }
 
   void read_tls(Fields fields, TlsClientOptions& tls) {
