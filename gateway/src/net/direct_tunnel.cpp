@@ -29,9 +29,10 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
 
   error_code ec;
   auto address = asio::ip::make_address(request.host, ec);
+  tcp::endpoint connected;  // known here, so the stream needs no getpeername()
   if (!ec) {
-    co_await socket.async_connect(tcp::endpoint(address, request.port),
-                                  asio::redirect_error(asio::use_awaitable, ec));
+    connected = tcp::endpoint(address, request.port);
+    co_await socket.async_connect(connected, asio::redirect_error(asio::use_awaitable, ec));
   } else {
     auto endpoints = co_await resolver.async_resolve(request.host, std::to_string(request.port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -44,7 +45,8 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
       result.reason = "resolve " + request.host + ": " + ec.message();
       co_return result;
     }
-    co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    connected =
+        co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
   }
   if (deadline.expired()) {
     timed_out();
@@ -59,7 +61,7 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
 
   if (!request.tls.enabled) {
     deadline.disarm();
-    result.stream = std::make_unique<TcpStream>(std::move(socket));
+    result.stream = std::make_unique<TcpStream>(std::move(socket), &connected);
     co_return result;
   }
 

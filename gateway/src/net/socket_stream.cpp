@@ -22,19 +22,28 @@ std::string endpoint_string(const tcp::endpoint& endpoint) {
 }
 
 namespace {
-void describe_endpoints(tcp::socket& socket, StreamInfo& info) {
+// Fills what is still missing of `info` from the socket.
+void describe_endpoints(const tcp::socket& socket, StreamInfo& info) {
   error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  if (!ec) info.peer = endpoint_string(remote);
-  auto local = socket.local_endpoint(ec);
-  if (!ec) info.local = endpoint_string(local);
+  if (info.peer.empty()) {
+    auto remote = socket.remote_endpoint(ec);
+    if (!ec) info.peer = endpoint_string(remote);
+  }
+  if (info.local.empty()) {
+    auto local = socket.local_endpoint(ec);
+    if (!ec) info.local = endpoint_string(local);
+  }
 }
 }  // namespace
 
 // ---- TcpStream -------------------------------------------------------------------------------------
 
-TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) {
-  describe_endpoints(socket_, info_);
+TcpStream::TcpStream(tcp::socket socket, const tcp::endpoint* peer) : socket_(std::move(socket)) {
+  if (peer) info_.peer = endpoint_string(*peer);
+}
+
+void TcpStream::describe(StreamInfo& info) const {
+  describe_endpoints(socket_, info);
 }
 
 asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
@@ -71,10 +80,13 @@ void TcpStream::set_no_delay(bool on) noexcept {
 // ---- TlsStream -------------------------------------------------------------------------------------
 
 TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)), ssl_(std::move(ssl)) {
-  describe_endpoints(socket_, info_);
   socket_.non_blocking(true);
   SSL_set_fd(ssl_.get(), socket_.native_handle());
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+void TlsStream::describe(StreamInfo& info) const {
+  describe_endpoints(socket_, info);
 }
 
 void TlsStream::coalesce_io(std::size_t bytes) {

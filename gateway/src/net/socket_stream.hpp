@@ -23,7 +23,9 @@ std::string endpoint_string(const tcp::endpoint& endpoint);
 
 class TcpStream final : public Stream {
  public:
-  explicit TcpStream(tcp::socket socket);
+  // `peer`: the remote address when the caller knows it already (from accept or connect), which
+  // saves a getpeername(); otherwise it is asked for when info() is first used.
+  explicit TcpStream(tcp::socket socket, const tcp::endpoint* peer = nullptr);
 
   asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
@@ -35,6 +37,8 @@ class TcpStream final : public Stream {
   tcp::socket& socket() noexcept { return socket_; }
 
  private:
+  void describe(StreamInfo& info) const override;
+
   tcp::socket socket_;
 };
 
@@ -78,6 +82,7 @@ class TlsStream final : public Stream {
  private:
   // Sends what the write buffer holds (coalesce_io), waiting while the socket is full.
   asio::awaitable<error_code> flush();
+  void describe(StreamInfo& info) const override;
   // Waits until the socket is ready for what OpenSSL asked (`ssl_error` is WANT_READ/WANT_WRITE).
   asio::awaitable<error_code> wait_for(int ssl_error);
   error_code failure(int ssl_error, int ret);

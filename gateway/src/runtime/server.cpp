@@ -339,7 +339,8 @@ asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& accepto
   asio::steady_timer backoff(worker.context);
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::endpoint peer;  // from accept() itself: no getpeername() per connection
+    tcp::socket socket = co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of file descriptors or a transient error: log and pause briefly instead of spinning.
@@ -354,15 +355,17 @@ asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& accepto
       continue;
     }
     if (!admit(listener, socket)) continue;
-    asio::co_spawn(worker.context, serve_connection(worker, listener, std::move(socket)), asio::detached);
+    asio::co_spawn(worker.context, serve_connection(worker, listener, std::move(socket), peer),
+                   asio::detached);
   }
 }
 
-asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& listener, tcp::socket socket) {
+asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& listener, tcp::socket socket,
+                                               tcp::endpoint peer) {
   Route& route = *listener.route;
   route.accepted->add();
   route.active->add();
-  net::TcpStream client(std::move(socket));
+  net::TcpStream client(std::move(socket), &peer);
   const std::string request_id = new_request_id();
   {
     Tracked tracked(*this, client);

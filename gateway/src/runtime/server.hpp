@@ -91,7 +91,8 @@ class Server {
   boost::asio::awaitable<void> accept_loop(Worker& worker, boost::asio::ip::tcp::acceptor& acceptor,
                                            const Listener& listener);
   boost::asio::awaitable<void> serve_connection(Worker& worker, const Listener& listener,
-                                                boost::asio::ip::tcp::socket socket);
+                                                boost::asio::ip::tcp::socket socket,
+                                                boost::asio::ip::tcp::endpoint peer);
   bool admit(const Listener& listener, boost::asio::ip::tcp::socket& socket);
 
   const config::Config& config_;

@@ -24,9 +24,7 @@ std::string route_key(const std::string& tenant, const std::string& location, co
 // request (before the reply) come first, so none are lost.
 class PrefixedStream final : public Stream {
  public:
-  PrefixedStream(Stream& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {
-    info_ = inner.info();
-  }
+  PrefixedStream(Stream& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
   asio::any_io_executor executor() const override { return inner_.executor(); }
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
     if (offset_ < prefix_.size()) {
@@ -49,6 +47,8 @@ class PrefixedStream final : public Stream {
   void set_no_delay(bool on) noexcept override { inner_.set_no_delay(on); }
 
  private:
+  void describe(StreamInfo& info) const override { info = inner_.info(); }
+
   Stream& inner_;
   std::string prefix_;
   std::size_t offset_ = 0;

@@ -61,12 +61,24 @@ class GW_PLUGIN_VISIBLE Stream {
   // Disables Nagle's algorithm where the stream is a TCP socket; a no-op otherwise.
   virtual void set_no_delay(bool) noexcept {}
 
-  const StreamInfo& info() const noexcept { return info_; }
+  // Filled on first use: finding out an address may cost a system call, and most connections are
+  // never asked (only logs and audit records of some outcomes are).
+  const StreamInfo& info() const {
+    if (!described_) {
+      described_ = true;
+      describe(info_);
+    }
+    return info_;
+  }
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::uint64_t bytes_written() const noexcept { return bytes_written_; }
 
  protected:
-  StreamInfo info_;
+  // Completes `info` (what the constructor did not set) the first time info() is called.
+  virtual void describe(StreamInfo& info) const {}
+
+  mutable StreamInfo info_;
+  mutable bool described_ = false;
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
 };
