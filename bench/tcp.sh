@@ -44,11 +44,9 @@ HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
 SYSCALLS=${SYSCALLS:-0}
 RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
-die() {
-  echo "tcp.sh: $*" >&2
-  exit 1
-}
-note() { echo "tcp.sh: $*" >&2; }
+BENCH_NAME=tcp.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # the working directory is the repository root
 
 for tool in iperf3 haproxy awk cmake timeout getconf; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
@@ -57,87 +55,13 @@ if [ "$SYSCALLS" = 1 ]; then command -v perf >/dev/null || die "SYSCALLS=1 needs
 
 # --- build --------------------------------------------------------------------------------------------
 targets_to_build=(gatewayd gateway_plugin_tcp gateway_bench_connrate)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  if [ "$BUILD_DIR" = build/release ]; then
-    [ -f build/release/build.ninja ] || cmake --preset release >/dev/null
-    cmake --build --preset release -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
-      die "build failed (cmake --build --preset release --target ${targets_to_build[*]})"
-  else
-    [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "$BUILD_DIR is not a configured build tree"
-    cmake --build "$BUILD_DIR" -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
-      die "build failed (cmake --build $BUILD_DIR --target ${targets_to_build[*]})"
-  fi
-fi
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+build_targets "${targets_to_build[@]}"
 GATEWAYD=$BUILD_DIR/bin/gatewayd
 CONNRATE_BIN=$BUILD_DIR/bin/gateway_bench_connrate
 case " $TARGETS " in *" gatewayd "*) [ -x "$GATEWAYD" ] || die "$GATEWAYD not built" ;; esac
 [ -x "$CONNRATE_BIN" ] || die "$CONNRATE_BIN not built"
 
-mkdir -p "$RESULTS_DIR"
-RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
-
-# --- processes ----------------------------------------------------------------------------------------
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 30); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A TCP port is in use when any socket (any state) has it as its local port.
-port_in_use() {
-  local hex
-  hex=$(printf ':%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-port_listening() {
-  local hex
-  hex=$(printf ':%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-# free_port VAR: sets VAR to a free port below the ephemeral range (so that the clients' own ports
-# cannot take it), different from the ports already handed out.
-taken_ports=" "
-free_port() {
-  local low port
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range)
-  [ "$low" -gt 20000 ] || low=60000
-  for _ in $(seq 200); do
-    port=$((15000 + RANDOM % (low - 15000)))
-    case "$taken_ports" in *" $port "*) continue ;; esac
-    port_in_use "$port" && continue
-    taken_ports="$taken_ports$port "
-    printf -v "$1" '%s' "$port"
-    return 0
-  done
-  die "no free port found"
-}
-# wait_for PID SECONDS CHECK... : polls CHECK until it succeeds; fails if PID exits first.
-wait_for() {
-  local pid=$1 seconds=$2
-  shift 2
-  for _ in $(seq $((seconds * 20))); do
-    "$@" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
+make_dirs gateway-bench
 
 for port_name in IPERF_PORT ECHO_PORT GW_IPERF_PORT GW_ECHO_PORT HA_IPERF_PORT HA_ECHO_PORT; do
   free_port "$port_name"
@@ -246,7 +170,6 @@ process_ticks() {
   awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 # Busy and total ticks of the whole machine.
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 # CPU ticks of every user-space process other than the benchmark's own servers and proxies, "PID TICKS"
 # per line, into FILE. Clients run by this script are not in it: they start after the first snapshot and
@@ -304,12 +227,6 @@ measure() {
   return $status
 }
 
-# Receiver-side throughput in Gbit/s from iperf3 -J output (end.sum_received.bits_per_second).
-iperf_gbits() {
-  awk '/"sum_received":/ { in_sum = 1 }
-       in_sum && /"bits_per_second":/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.2f", $2 / 1e9; found = 1; exit }
-       END { if (!found) print "error" }' "$1"
-}
 # Bytes received, in MB (1e6), from iperf3 -J output.
 iperf_megabytes() {
   awk '/"sum_received":/ { in_sum = 1 }
@@ -317,13 +234,6 @@ iperf_megabytes() {
 }
 TESTS=()               # tests in the order they ran
 declare -A UNITS=()    # "test|target" -> MB transferred or connections made, for per-unit system call counts
-
-# connrate_field FILE KEY [DEFAULT]: a value from connrate's logfmt result line.
-connrate_field() {
-  local value
-  value=$(sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | head -n 1)
-  echo "${value:-${3:-}}"
-}
 
 run_iperf() {
   local streams=$1 reverse=$2 target test file

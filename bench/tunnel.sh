@@ -71,11 +71,9 @@ GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
 HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
 RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
-die() {
-  echo "tunnel.sh: $*" >&2
-  exit 1
-}
-note() { echo "tunnel.sh: $*" >&2; }
+BENCH_NAME=tunnel.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # the working directory is the repository root
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
 [[ $IDLE_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNECTIONS must be a positive number"
@@ -149,18 +147,7 @@ fi
 # --- build --------------------------------------------------------------------------------------------
 targets_to_build=(gateway_bench_connrate gateway_bench_idle)
 if has_path gatewayd; then targets_to_build+=(gatewayd gateway_plugin_tcp); fi
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  if [ "$BUILD_DIR" = build/release ]; then
-    [ -f build/release/build.ninja ] || cmake --preset release >/dev/null
-    cmake --build --preset release -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
-      die "build failed (cmake --build --preset release --target ${targets_to_build[*]})"
-  else
-    [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "$BUILD_DIR is not a configured build tree"
-    cmake --build "$BUILD_DIR" -j "$JOBS" --target "${targets_to_build[@]}" >/dev/null ||
-      die "build failed (cmake --build $BUILD_DIR --target ${targets_to_build[*]})"
-  fi
-fi
-BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+build_targets "${targets_to_build[@]}"
 GATEWAYD=$BUILD_DIR/bin/gatewayd
 CONNRATE_BIN=$BUILD_DIR/bin/gateway_bench_connrate
 IDLE_BIN=$BUILD_DIR/bin/gateway_bench_idle
@@ -168,70 +155,8 @@ if has_path gatewayd; then [ -x "$GATEWAYD" ] || die "$GATEWAYD not built"; fi
 [ -x "$CONNRATE_BIN" ] || die "$CONNRATE_BIN not built"
 [ -x "$IDLE_BIN" ] || die "$IDLE_BIN not built"
 
-mkdir -p "$RESULTS_DIR"
-RESULTS_DIR=$(cd "$RESULTS_DIR" && pwd)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-tunnel-bench.XXXXXX")
+make_dirs gateway-tunnel-bench
 
-# --- processes ----------------------------------------------------------------------------------------
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A TCP port is in use when any socket (any state) has it as its local port.
-port_in_use() {
-  local hex
-  hex=$(printf ':%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-port_listening() {
-  local hex
-  hex=$(printf ':%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-# free_port VAR: sets VAR to a free port below the ephemeral range (so that the clients' own ports
-# cannot take it), different from the ports already handed out.
-taken_ports=" "
-free_port() {
-  local low port
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range)
-  [ "$low" -gt 20000 ] || low=60000
-  for _ in $(seq 200); do
-    port=$((15000 + RANDOM % (low - 15000)))
-    case "$taken_ports" in *" $port "*) continue ;; esac
-    port_in_use "$port" && continue
-    taken_ports="$taken_ports$port "
-    printf -v "$1" '%s' "$port"
-    return 0
-  done
-  die "no free port found"
-}
-# wait_for PID SECONDS CHECK... : polls CHECK until it succeeds; fails if PID exits first.
-wait_for() {
-  local pid=$1 seconds=$2
-  shift 2
-  for _ in $(seq $((seconds * 20))); do
-    "$@" && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 # all_listening PORT...: every port has a listening socket.
 all_listening() {
   local port
@@ -596,7 +521,6 @@ process_ticks() {
   echo "$total"
 }
 # Busy and total ticks of the whole machine.
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 # CPU ticks of every user-space process other than the benchmark's own servers and proxies, "PID TICKS"
 # per line, into FILE. Clients run by this script are not in it: they start after the first snapshot and
 # end before the second.
@@ -649,18 +573,6 @@ measure() {
   return $status
 }
 
-# Receiver-side throughput in Gbit/s from iperf3 -J output (end.sum_received.bits_per_second).
-iperf_gbits() {
-  awk '/"sum_received":/ { in_sum = 1 }
-       in_sum && /"bits_per_second":/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.2f", $2 / 1e9; found = 1; exit }
-       END { if (!found) print "error" }' "$1"
-}
-# connrate_field FILE KEY [DEFAULT]: a value from connrate's or the idle tool's logfmt result line.
-connrate_field() {
-  local value
-  value=$(sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | head -n 1)
-  echo "${value:-${3:-}}"
-}
 us_to_ms() { awk -v us="$1" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }'; }
 # wrk_field FILE rps|p50|p99|errors: from wrk --latency output; latencies in ms.
 wrk_field() {
