@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "config/yaml_reader.hpp"
+#include "net/host_name.hpp"
 #include "tunnel/identity.hpp"
 
 namespace gw::config {
@@ -97,12 +98,6 @@ bool is_scheme(std::string_view text) {
     return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
            c == '+' || c == '-' || c == '.';
   });
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  return text;
 }
 
 bool is_wildcard(const std::string& host) {
@@ -597,7 +592,7 @@ class ConfigReader {
       std::string host;
       if (!fields.read(name, host)) continue;
       if (is_host_name(host) || is_ipv6_literal(host)) {
-        *out = name == std::string_view("virtual_host") ? lower(host) : host;
+        *out = name == std::string_view("virtual_host") ? net::canonical_host(host) : host;
       } else {
         reader_.add(*fields.get(name), fields.key(name),
                     "expected a host name or IP address, got " + yaml::quote(host));
@@ -903,8 +898,8 @@ class ConfigReader {
       for (std::size_t earlier = 0; earlier < later; ++earlier) {
         const auto& a = listeners_[earlier];
         if (a.endpoint.port != b.endpoint.port) continue;
-        const std::string host_a = lower(a.endpoint.host);
-        const std::string host_b = lower(b.endpoint.host);
+        const std::string host_a = net::canonical_host(a.endpoint.host);
+        const std::string host_b = net::canonical_host(b.endpoint.host);
         if (host_a == host_b) {
           reader_.add(b.where, b.key,
                       "listen address " + b.endpoint.str() + " is already used by " + a.key + " (line " +

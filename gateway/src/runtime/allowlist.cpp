@@ -1,28 +1,19 @@
 #include "runtime/allowlist.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "net/host_name.hpp"
 
 namespace gw::runtime {
 
-namespace {
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  return out;
-}
-}  // namespace
-
 Allowlist::Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems) {
-  for (const auto& system : systems) by_host_[lower(system->system.virtual_host)].push_back(system.get());
+  for (const auto& system : systems)
+    by_host_[net::canonical_host(system->system.virtual_host)].push_back(system.get());
 }
 
 Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port,
                                       std::string_view route_type) const {
   Decision decision;
   const std::string target = std::string(host) + ":" + std::to_string(port);
-  auto it = by_host_.find(lower(host));
+  auto it = by_host_.find(net::canonical_host(host));
   if (it != by_host_.end()) {
     for (SystemRoute* route : it->second) {
       const System& s = route->system;

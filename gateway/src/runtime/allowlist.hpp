@@ -20,7 +20,7 @@ class Allowlist {
     std::string reason;             // why not, when denied
     explicit operator bool() const noexcept { return system != nullptr; }
   };
-  // `host` is compared case-insensitively; `route_type` must equal the system's.
+  // `host` is compared in canonical form (net/host_name.hpp); `route_type` must equal the system's.
   Decision decide(std::string_view host, std::uint16_t port, std::string_view route_type) const;
 
  private:

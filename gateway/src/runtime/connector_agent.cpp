@@ -126,78 +126,81 @@ void ConnectorAgent::shutdown() {
   }
 }
 
+asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link, std::string& failure) {
+  const Edge& edge = link.edge;
+  error_code ec;
+  tcp::resolver resolver(link.context);
+  tcp::socket socket(link.context);
+  std::unique_ptr<net::TlsStream> stream;
+  // Bounds resolving, connecting and the handshake together.
+  net::Deadline deadline(link.context.get_executor(), kDialTimeout, [&] {
+    resolver.cancel();
+    socket.close();
+    if (stream) stream->close();
+  });
+  auto results = co_await resolver.async_resolve(edge.host, std::to_string(edge.port),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_await asio::async_connect(socket, results, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    failure = deadline.expired() ? "connect timed out" : "connect: " + ec.message();
+    co_return nullptr;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  stream = std::make_unique<net::TlsStream>(std::move(socket),
+                                            tunnel::new_connector_session(tls_.get(), edge.server_name));
+  stream->coalesce_io(kTunnelIoBuffer);
+  std::string reason;
+  if (co_await stream->handshake_client(reason)) {
+    failure = deadline.expired() ? "TLS handshake timed out" : "TLS handshake: " + reason;
+    co_return nullptr;
+  }
+  co_return std::move(stream);
+}
+
 asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
-  const Edge& edge = link->edge;
-  const std::string edge_text = edge.host + ":" + std::to_string(edge.port);
+  const std::string edge_text = link->edge.host + ":" + std::to_string(link->edge.port);
+  const std::string index = std::to_string(link->index);
   std::chrono::milliseconds backoff = config_.reconnect_initial;
   while (!stopping_) {
     std::string failure;
     const auto started = Clock::now();
-    {
-      boost::system::error_code ec;
-      tcp::resolver resolver(link->context);
-      tcp::socket socket(link->context);
-      net::Deadline deadline(link->context.get_executor(), kDialTimeout, [&] {
-        resolver.cancel();
-        socket.close();
+    auto stream = co_await dial(*link, failure);
+    if (!stream) {
+      log_.log(LogLevel::warn, "tunnel_connect_failed",
+               {{"edge", edge_text}, {"connection", index}, {"reason", failure}});
+    } else if (!stopping_) {
+      link->closed = false;
+      auto connection = tunnel::H2Connection::create(
+          std::move(stream), tunnel::H2Connection::Side::server, h2_options_,
+          [this](std::unique_ptr<tunnel::IncomingStream> incoming) {
+            auto executor = incoming->executor();
+            asio::co_spawn(executor, serve_stream(std::move(incoming)), asio::detached);
+          });
+      std::string close_reason;
+      connection->on_closed([link, &close_reason](const std::string& reason) {
+        close_reason = reason;
+        link->closed = true;
+        link->wake.cancel();
       });
-      auto results = co_await resolver.async_resolve(edge.host, std::to_string(edge.port),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec) co_await asio::async_connect(socket, results, asio::redirect_error(asio::use_awaitable, ec));
-      std::unique_ptr<net::TlsStream> stream;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        stream = std::make_unique<net::TlsStream>(
-            std::move(socket), tunnel::new_connector_session(tls_.get(), edge.server_name));
-        std::string reason;
-        stream->coalesce_io(kTunnelIoBuffer);
-        ec = co_await stream->handshake_client(reason);
-        if (ec) failure = "TLS handshake: " + reason;
-      } else {
-        failure = deadline.expired() ? "connect timed out" : "connect: " + ec.message();
+      connection->on_established([this, edge_text, index] {
+        log_.log(LogLevel::info, "tunnel_connected",
+                 {{"edge", edge_text},
+                  {"connection", index},
+                  {"tenant", identity_.tenant},
+                  {"location", identity_.location}});
+      });
+      link->connection = connection;
+      connection->start();
+      // Until the connection ends (on drain, shutdown() has sent GOAWAY and open streams finish first).
+      while (!link->closed) {
+        error_code ec;
+        link->wake.expires_at(Clock::time_point::max());
+        co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
-      if (deadline.expired() && failure.empty()) failure = "timed out";
-      deadline.disarm();
-      if (failure.empty() && !stopping_) {
-        link->closed = false;
-        auto connection = tunnel::H2Connection::create(
-            std::move(stream), tunnel::H2Connection::Side::server, h2_options_,
-            [this](std::unique_ptr<tunnel::IncomingStream> incoming) {
-              auto executor = incoming->executor();
-              asio::co_spawn(executor, serve_stream(std::move(incoming)), asio::detached);
-            });
-        std::string close_reason;
-        connection->on_closed([link, &close_reason](const std::string& reason) {
-          close_reason = reason;
-          link->closed = true;
-          link->wake.cancel();
-        });
-        connection->on_established([this, link, edge_text] {
-          log_.log(LogLevel::info, "tunnel_connected",
-                   {{"edge", edge_text},
-                    {"connection", std::to_string(link->index)},
-                    {"tenant", identity_.tenant},
-                    {"location", identity_.location}});
-        });
-        link->connection = connection;
-        connection->start();
-        while (!link->closed) {
-          link->wake.expires_at(Clock::time_point::max());
-          co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-          if (stopping_ && !link->closed) {
-            // Drain: GOAWAY sent by shutdown(); wait for the streams to finish and the connection to close.
-            continue;
-          }
-        }
-        link->connection.reset();
-        log_.log(
-            stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
-            {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", close_reason}});
-        if (Clock::now() - started > kHealthyAfter) backoff = config_.reconnect_initial;
-      } else if (!failure.empty()) {
-        log_.log(LogLevel::warn, "tunnel_connect_failed",
-                 {{"edge", edge_text}, {"connection", std::to_string(link->index)}, {"reason", failure}});
-      }
+      link->connection.reset();
+      log_.log(stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
+               {{"edge", edge_text}, {"connection", index}, {"reason", close_reason}});
+      if (Clock::now() - started > kHealthyAfter) backoff = config_.reconnect_initial;
     }
     if (stopping_) break;
     boost::system::error_code ec;

@@ -14,6 +14,7 @@
 
 #include "config/config.hpp"
 #include "host/logger.hpp"
+#include "net/socket_stream.hpp"
 #include "net/tls_context.hpp"
 #include "runtime/allowlist.hpp"
 #include "runtime/server.hpp"
@@ -40,6 +41,9 @@ class ConnectorAgent {
 
  private:
   struct Link;
+  // Connects to the link's edge and completes the TLS handshake within the dial timeout; null with
+  // `failure` set when it could not.
+  boost::asio::awaitable<std::unique_ptr<net::TlsStream>> dial(Link& link, std::string& failure);
   boost::asio::awaitable<void> dial_loop(std::shared_ptr<Link> link);
   boost::asio::awaitable<void> serve_stream(std::unique_ptr<tunnel::IncomingStream> stream);
   void shutdown();

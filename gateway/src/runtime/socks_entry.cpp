@@ -1,23 +1,15 @@
 #include "runtime/socks_entry.hpp"
 
-#include <algorithm>
-#include <cctype>
-
+#include "net/host_name.hpp"
 #include "tunnel/routing_tunnel.hpp"
 
 namespace gw::runtime {
 
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  return text;
-}
-
 std::string route_key(const std::string& tenant, const std::string& location, const std::string& host,
                       std::uint16_t port) {
-  return tenant + "/" + location + "/" + lower(host) + ":" + std::to_string(port);
+  return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
 }
 
 // The client stream as the route handler sees it: bytes the client sent right after its CONNECT
@@ -114,8 +106,6 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
     }
     co_return;
   }
-  // "erp.corp." and "erp.corp" name the same host.
-  if (negotiation.host.size() > 1 && negotiation.host.back() == '.') negotiation.host.pop_back();
   Route* route = route_for(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
   Destination destination = route ? route->destination : routes_.socks5_default->destination;
