@@ -39,17 +39,7 @@ TEST(TcpRoute, SixtyFourMebibytesArriveIntactInBothDirections) {
   EchoTransfer transfer(client, 64 * kMiB, 1);
   EchoTransfer::Result result = transfer.finish();
 
-  EXPECT_EQ(result.error, "");
-  EXPECT_EQ(result.sent, 64 * kMiB);
-  EXPECT_EQ(result.end, End::eof);
-  EXPECT_EQ(result.received, 64 * kMiB);
-  auto finished = echo.wait_for_finished(1);
-  ASSERT_EQ(finished.size(), 1u) << "the target did not see the end of the client's stream";
-  // Client to target: what the target received is what the client sent.
-  EXPECT_EQ(finished[0].bytes, 64 * kMiB);
-  EXPECT_EQ(finished[0].received_sha256, result.sent_sha256);
-  // Target to client: what the client received is what the target sent.
-  EXPECT_EQ(result.received_sha256, finished[0].sent_sha256);
+  expect_echoed_intact(result, echo, 64 * kMiB);
 }
 
 // One client connection driven by the test's own event loop.

@@ -40,17 +40,7 @@ TEST(Tunnel, SixtyFourMebibytesArriveIntactInBothDirections) {
   EchoTransfer transfer(client, 64 * kMiB, 21);
   EchoTransfer::Result result = transfer.finish();
 
-  EXPECT_EQ(result.error, "");
-  EXPECT_EQ(result.sent, 64 * kMiB);
-  EXPECT_EQ(result.end, End::eof);
-  EXPECT_EQ(result.received, 64 * kMiB);
-  auto finished = echo.wait_for_finished(1);
-  ASSERT_EQ(finished.size(), 1u) << "the backend did not see the end of the client's stream";
-  // Client to backend: what the backend received is what the client sent.
-  EXPECT_EQ(finished[0].bytes, 64 * kMiB);
-  EXPECT_EQ(finished[0].received_sha256, result.sent_sha256);
-  // Backend to client: what the client received is what the backend sent.
-  EXPECT_EQ(result.received_sha256, finished[0].sent_sha256);
+  expect_echoed_intact(result, echo, 64 * kMiB);
 
   // Both sides audit the stream, under the one request id the edge gave it.
   auto edge_records = pair.edge().wait_for_audit(audit_event("tcp.connection", {{"destination", "demo"}}));

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "support/client.hpp"
+#include "support/peers.hpp"
+#include "support/transfer.hpp"
 
 namespace gw::e2e {
 
@@ -19,5 +21,10 @@ inline bool is_closed(End end) {
 
 // The peer ends the connection without sending anything (and before the guard expires).
 ::testing::AssertionResult closed_without_data(TcpClient& client);
+
+// A whole EchoTransfer of `size` bytes through to `echo` (the only connection it served) came back
+// intact: every byte sent reached the echo server, and every byte it sent back reached the client
+// (SHA-256 both ways), with a clean end of stream.
+void expect_echoed_intact(const EchoTransfer::Result& result, EchoServer& echo, std::size_t size);
 
 }  // namespace gw::e2e
