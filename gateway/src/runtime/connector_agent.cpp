@@ -13,6 +13,7 @@
 
 #include "net/deadline.hpp"
 #include "net/socket_stream.hpp"
+#include "tunnel/answering_tunnel.hpp"
 #include "tunnel/tunnel_request.hpp"
 #include "tunnel/tunnel_tls.hpp"
 
@@ -29,34 +30,6 @@ constexpr std::chrono::milliseconds kDialTimeout{10000};
 constexpr std::size_t kTunnelIoBuffer = 128 * 1024;
 // A connection that stayed up this long resets the back-off: the edge was healthy.
 constexpr std::chrono::seconds kHealthyAfter{10};
-
-// The Tunnel a connector-side handler gets: it reaches internal hosts directly, and its first open()
-// answers the edge's stream: 200 when the internal system accepted the connection, 502/504 when not.
-class AnsweringTunnel final : public Tunnel {
- public:
-  AnsweringTunnel(Tunnel& direct, tunnel::IncomingStream& stream) : direct_(direct), stream_(stream) {}
-
-  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
-    OpenResult result = co_await direct_.open(request);
-    if (!answered_) {
-      answered_ = true;
-      if (result) {
-        co_await stream_.respond(200);
-      } else {
-        const bool timed_out = result.error == asio::error::timed_out;
-        co_await stream_.respond(
-            tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable), result.reason);
-      }
-    }
-    co_return result;
-  }
-  bool answered() const noexcept { return answered_; }
-
- private:
-  Tunnel& direct_;
-  tunnel::IncomingStream& stream_;
-  bool answered_ = false;
-};
 
 std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
   thread_local std::mt19937_64 generator{std::random_device{}()};
@@ -254,7 +227,14 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
     co_return;
   }
   audit_decision(request, true, "");
-  AnsweringTunnel answering(direct_, *stream);
+  // The handler reaches the internal system directly; its first open() answers the edge: 200, or why not.
+  tunnel::AnsweringTunnel answering(
+      direct_, [&stream = *stream](const OpenResult& result) -> asio::awaitable<void> {
+        if (result) co_return co_await stream.respond(200);
+        const bool timed_out = result.error == asio::error::timed_out;
+        co_await stream.respond(
+            tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable), result.reason);
+      });
   ConnectorSession session{route.system,       *stream,          answering, request.host, request.port,
                            request.request_id, request.principal};
   try {

@@ -1,6 +1,7 @@
 #include "runtime/socks_entry.hpp"
 
 #include "net/host_name.hpp"
+#include "tunnel/answering_tunnel.hpp"
 #include "tunnel/routing_tunnel.hpp"
 
 namespace gw::runtime {
@@ -44,28 +45,6 @@ class PrefixedStream final : public Stream {
   Stream& inner_;
   std::string prefix_;
   std::size_t offset_ = 0;
-};
-
-// Sends the CONNECT reply when the handler's first open() has an outcome: success, or the reply code
-// that says why not (02 denied, 03 no connector, 04 unreachable, ...).
-class ReplyingTunnel final : public Tunnel {
- public:
-  ReplyingTunnel(Tunnel& inner, Stream& client) : inner_(inner), client_(client) {}
-  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
-    OpenResult result = co_await inner_.open(request);
-    if (!replied_) {
-      replied_ = true;
-      co_await socks::send_reply(client_,
-                                 result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
-    }
-    co_return result;
-  }
-  bool replied() const noexcept { return replied_; }
-
- private:
-  Tunnel& inner_;
-  Stream& client_;
-  bool replied_ = false;
 };
 
 }  // namespace
@@ -117,10 +96,13 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
 
   PrefixedStream stream(client, std::move(negotiation.early_data));
   tunnel::RoutingTunnel routing(direct_, pool_, destination);
-  ReplyingTunnel tunnel(routing, client);
+  // The CONNECT reply waits for the handler's first open(): success, or the code that says why not.
+  tunnel::AnsweringTunnel tunnel(routing, [&client](const OpenResult& result) -> asio::awaitable<void> {
+    co_await socks::send_reply(client, result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
+  });
   EdgeSession session{destination, stream, tunnel, request_id, negotiation.principal};
   co_await handler.serve(session);
-  if (!tunnel.replied()) co_await socks::send_reply(client, socks::ReplyCode::general_failure);
+  if (!tunnel.answered()) co_await socks::send_reply(client, socks::ReplyCode::general_failure);
 }
 
 }  // namespace gw::runtime
