@@ -7,6 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config ccache clang-format
   libboost-dev libssl-dev libyaml-cpp-dev libgtest-dev libnghttp2-dev nlohmann-json3-dev
+  libgoogle-perftools-dev
   # tests and benchmarks: real peers and clients
   openssl curl iperf3 haproxy procps stunnel4 wrk nginx-light
 )

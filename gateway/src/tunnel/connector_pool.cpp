@@ -59,9 +59,9 @@ asio::awaitable<OpenResult> ConnectorPool::open(const std::string& tenant, const
                                                 const OpenRequest& request) {
   bool known = false;
   auto connections = candidates(key(tenant, location), known);
-  const std::string who = "tenant " + tenant + " location '" + location + "'";
   OpenResult result;
   if (connections.empty()) {
+    const std::string who = "tenant " + tenant + " location '" + location + "'";
     result.error = known ? TunnelErrc::no_connector : TunnelErrc::unknown_location;
     result.reason = known ? "no connector of " + who + " is connected"
                           : "no connector of " + who + " has connected to this edge";

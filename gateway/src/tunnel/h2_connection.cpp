@@ -301,6 +301,8 @@ class Session : public std::enable_shared_from_this<Session> {
                              std::uint32_t remote_max_frame_size, void* user_data);
   static ssize_t read_data(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf, std::size_t length,
                            std::uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
+  static int send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_header,
+                       std::size_t length, nghttp2_data_source* source, void* user_data);
 
   std::unique_ptr<Stream> transport_;
   asio::any_io_executor executor_;
@@ -315,6 +317,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::int32_t, std::shared_ptr<StreamState>> streams_;        // those nghttp2 knows
   std::vector<std::pair<std::shared_ptr<StreamState>, TunnelRequest>> accepted_;  // for the handler
 
+  // The write loop's batch. DATA frames are serialised straight into it from the writer's buffer
+  // (send_data), everything else is copied in from nghttp2's frame buffer.
+  std::vector<std::uint8_t> out_;
   asio::steady_timer write_wake_;
   bool writer_sleeping_ = false;
   asio::steady_timer keepalive_;
@@ -359,6 +364,7 @@ Session::Session(std::unique_ptr<Stream> transport, Side side, H2Options options
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &Session::on_frame_send);
   nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, &Session::on_frame_not_send);
   nghttp2_session_callbacks_set_data_source_read_length_callback(callbacks, &Session::read_length);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, &Session::send_data);
 
   nghttp2_option* option = nullptr;
   if (nghttp2_option_new(&option) != 0) {
@@ -447,7 +453,7 @@ asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> self) {
 }
 
 asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
-  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t>& out = out_;
   out.reserve(kWriteBatch + options_.max_frame_size + 64);
   while (!finished_) {
     out.clear();
@@ -1077,16 +1083,13 @@ ssize_t Session::read_length(nghttp2_session*, std::uint8_t, std::int32_t, std::
   return static_cast<ssize_t>(std::min(self->options_.max_frame_size, remote_max_frame_size));
 }
 
-ssize_t Session::read_data(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+ssize_t Session::read_data(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length,
                            std::uint32_t* data_flags, nghttp2_data_source* source, void*) {
   auto* s = static_cast<StreamState*>(source->ptr);
   if (s->send_left > 0) {
-    const std::size_t n = std::min(length, s->send_left);
-    std::memcpy(buf, s->send_data, n);
-    s->send_data += n;
-    s->send_left -= n;
-    if (s->send_left == 0) s->writer.wake();
-    return static_cast<ssize_t>(n);
+    // The bytes are taken in send_data, which nghttp2 calls next within the same mem_send.
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    return static_cast<ssize_t>(std::min(length, s->send_left));
   }
   if (s->send_eof) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -1096,6 +1099,23 @@ ssize_t Session::read_data(nghttp2_session*, std::int32_t, std::uint8_t* buf, st
   }
   s->deferred = true;
   return NGHTTP2_ERR_DEFERRED;
+}
+
+int Session::send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_header,
+                       std::size_t length, nghttp2_data_source* source, void* user_data) {
+  auto* self = static_cast<Session*>(user_data);
+  auto* s = static_cast<StreamState*>(source->ptr);
+  auto& out = self->out_;
+  constexpr std::size_t kFrameHeader = 9;
+  out.insert(out.end(), frame_header, frame_header + kFrameHeader);
+  const std::size_t padding = frame->data.padlen;  // we never pad, but nghttp2 defines how it is sent
+  if (padding > 0) out.push_back(static_cast<std::uint8_t>(padding - 1));
+  out.insert(out.end(), s->send_data, s->send_data + length);
+  if (padding > 1) out.insert(out.end(), padding - 1, 0);
+  s->send_data += length;
+  s->send_left -= length;
+  if (s->send_left == 0) s->writer.wake();
+  return 0;
 }
 
 }  // namespace detail
