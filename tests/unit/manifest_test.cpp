@@ -255,7 +255,7 @@ TEST(ManifestReader, UnknownKeys) {
   EXPECT_EQ(problems[1].where.line, 8);
   EXPECT_EQ(
       problems[1].message,
-      "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description)");
+      "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description, fields)");
 }
 
 TEST(ManifestReader, SettingSchemaProblems) {
@@ -276,7 +276,7 @@ TEST(ManifestReader, SettingSchemaProblems) {
 )");
   ASSERT_EQ(problems.size(), 13u) << all_messages(problems);
   const std::vector<std::pair<std::string, std::string>> expected = {
-      {"settings.a.type", "expected bool, int, string, duration, size or secret, got 'float'"},
+      {"settings.a.type", "expected bool, int, string, duration, size, secret, list or records, got 'float'"},
       {"settings.b.default", "expected an integer, got 'x'"},
       {"settings.c.max", "max is less than min"},
       {"settings.d.default", "expected an integer from 1 to 10, got '11'"},
@@ -286,7 +286,7 @@ TEST(ManifestReader, SettingSchemaProblems) {
       {"settings.h.default", "a required setting cannot have a default"},
       {"settings.i.default",
        "expected a duration such as 5s or 250ms, got '5' (a unit is needed: ms, s, m or h)"},
-      {"settings.j.values", "values applies only to string settings, not to int"},
+      {"settings.j.values", "values applies only to string and list settings, not to int"},
       {"settings.k.type", "missing required key 'type'"},
       {"settings.L", ""},
       {"settings.m", "expected a mapping, got a list"},
@@ -338,6 +338,60 @@ TEST(ManifestReader, ManifestSchemaValidatesDestinationSettings) {
                                           gw::config::Position{"gw.yaml", 3, 5}, "destinations[0]", rejected);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].message, "must be at least 1KiB, got '512'");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ManifestReader, ListAndRecordsSettings) {
+  const Manifest manifest = gw::plugins::parse_manifest(R"(name: web
+version: "1"
+plugin_api: 3
+library: libweb.so
+route_types: [web]
+settings:
+  methods: {type: list, values: [GET, POST], default: [GET]}
+  resources:
+    type: records
+    description: Paths the system admits
+    fields:
+      path: {type: string, required: true}
+      methods: {type: list}
+      enabled: {type: bool, default: true}
+)",
+                                                        kManifestFile);
+  ASSERT_EQ(manifest.settings.size(), 2u);
+  const auto& methods = manifest.settings[0];
+  EXPECT_EQ(methods.type, SettingType::list);
+  EXPECT_EQ(methods.values, (std::vector<std::string>{"GET", "POST"}));
+  ASSERT_TRUE(methods.default_value.has_value());
+  EXPECT_EQ(std::get<gw::Settings::List>(*methods.default_value), (gw::Settings::List{"GET"}));
+  const auto& resources = manifest.settings[1];
+  EXPECT_EQ(resources.type, SettingType::records);
+  ASSERT_EQ(resources.fields.size(), 3u);
+  EXPECT_EQ(resources.fields[0].name, "path");
+  EXPECT_TRUE(resources.fields[0].required);
+  EXPECT_EQ(resources.fields[1].type, SettingType::list);
+  EXPECT_EQ(resources.fields[2].type, SettingType::boolean);
+}
+
+TEST(ManifestReader, BadRecordsSchemas) {
+  const std::string head = "name: web\nversion: 1\nplugin_api: 3\nlibrary: libweb.so\nroute_types: [web]\n";
+  const auto missing_fields = only_problem(head + "settings:\n  resources: {type: records}\n");
+  EXPECT_EQ(missing_fields.key, "settings.resources.fields");
+  const auto nested = only_problem(head +
+                                   "settings:\n  resources:\n    type: records\n    fields:\n"
+                                   "      inner: {type: records, fields: {a: {type: bool}}}\n");
+  EXPECT_EQ(nested.key, "settings.resources.fields.inner");
+  EXPECT_NE(nested.message.find("records cannot contain records"), std::string::npos);
+  const auto stray = only_problem(head + "settings:\n  flag: {type: bool, fields: {a: {type: bool}}}\n");
+  EXPECT_EQ(stray.key, "settings.flag.fields");
+  const auto records_default =
+      only_problem(head + "settings:\n  r: {type: records, fields: {a: {type: bool}}, default: []}\n");
+  EXPECT_EQ(records_default.key, "settings.r.default");
+  const auto bad_item = only_problem(head + "settings:\n  m: {type: list, values: [A], default: [B]}\n");
+  EXPECT_EQ(bad_item.key, "settings.m.default[0]");
 }
 
 }  // namespace

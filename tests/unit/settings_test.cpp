@@ -293,4 +293,71 @@ TEST(PluginSettings, FromAConfigFile) {
             "'sometimes'");
 }
 
+
+std::vector<SettingSchema> resources_schema() {
+  auto path = setting("path", SettingType::string);
+  path.required = true;
+  auto match = setting("match", SettingType::string);
+  match.values = {"exact", "prefix"};
+  match.default_value = std::string("prefix");
+  auto methods = setting("methods", SettingType::list);
+  methods.values = {"GET", "POST"};
+  auto token = setting("token", SettingType::secret);
+  auto resources = setting("resources", SettingType::records);
+  resources.fields = {path, match, methods, token};
+  auto tags = setting("tags", SettingType::list);
+  tags.default_value = Settings::List{"a"};
+  return {resources, tags};
+}
+
+TEST(PluginSettings, ListsAndRecords) {
+  ScopedEnv env("GW_SETTINGS_TEST_TOKEN", "s3cret");
+  const auto result = resolve(R"(resources:
+  - {path: /api, methods: [GET]}
+  - path: /admin
+    match: exact
+    token: {env: GW_SETTINGS_TEST_TOKEN}
+tags: [x, y]
+)",
+                              resources_schema());
+  ASSERT_TRUE(result.problems.empty()) << all_messages(result.problems);
+  const auto& records = result.settings.get_records("resources");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].get_string("path"), "/api");
+  EXPECT_EQ(records[0].get_string("match"), "prefix");  // the record field's default
+  EXPECT_EQ(records[0].get_list("methods"), (Settings::List{"GET"}));
+  EXPECT_FALSE(records[0].has("token"));
+  EXPECT_EQ(records[1].get_string("match"), "exact");
+  EXPECT_FALSE(records[1].has("methods"));
+  EXPECT_EQ(records[1].get_string("token"), "s3cret");
+  EXPECT_EQ(result.settings.get_list("tags"), (Settings::List{"x", "y"}));
+}
+
+TEST(PluginSettings, ListDefaultAndAbsentRecords) {
+  const auto result = resolve("", resources_schema());
+  ASSERT_TRUE(result.problems.empty()) << all_messages(result.problems);
+  EXPECT_FALSE(result.settings.has("resources"));
+  EXPECT_EQ(result.settings.get_list("tags"), (Settings::List{"a"}));
+}
+
+TEST(PluginSettings, BadListsAndRecordsNameTheItem) {
+  const auto result = resolve(R"(resources:
+  - {methods: [GET, DELETE]}
+  - just-a-string
+  - {path: /x, colour: red}
+tags: {a: b}
+)",
+                              resources_schema());
+  ASSERT_EQ(result.problems.size(), 5u) << all_messages(result.problems);
+  const auto& p = result.problems;
+  EXPECT_EQ(p[0].key, "destinations[1].settings.resources[0].path");
+  EXPECT_NE(p[0].message.find("missing required setting"), std::string::npos);
+  EXPECT_EQ(p[1].key, "destinations[1].settings.resources[0].methods[1]");
+  EXPECT_NE(p[1].message.find("DELETE"), std::string::npos) << p[1].message;
+  EXPECT_EQ(p[2].key, "destinations[1].settings.resources[1]");
+  EXPECT_EQ(p[2].where.line, 3);
+  EXPECT_EQ(p[3].key, "destinations[1].settings.resources[2].colour");
+  EXPECT_EQ(p[4].key, "destinations[1].settings.tags");
+}
+
 }  // namespace

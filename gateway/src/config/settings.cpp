@@ -81,20 +81,37 @@ std::optional<std::string> yaml::read_secret(Reader& reader, const YAML::Node& n
   return std::nullopt;
 }
 
-std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<SettingSchema>& schema,
-                                      const std::string& file, const Position& parent,
-                                      const std::string& key_prefix, Settings& out) {
-  Reader reader(file);
-  const std::string key = yaml::child_key(key_prefix, "settings");
+namespace {
+
+// Validates the mapping `node` at `key` against `schema` into `out`; problems go to `reader`.
+void resolve_fields(Reader& reader, const YAML::Node& node, const std::vector<SettingSchema>& schema,
+                    const std::string& key, const Position& where, const fs::path& base_dir, Settings& out);
+
+std::optional<Settings::Value> resolve_records(Reader& reader, const YAML::Node& node, const std::string& key,
+                                               const SettingSchema& setting, const fs::path& base_dir) {
+  if (!reader.expect(node, key, YAML::NodeType::Sequence, "a list of mappings")) return std::nullopt;
+  const std::size_t problems_before = reader.count();
+  Settings::Records records;
+  records.reserve(node.size());
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    Settings record;
+    resolve_fields(reader, item, setting.fields, yaml::item_key(key, index++), reader.position(item), base_dir,
+                   record);
+    records.push_back(std::move(record));
+  }
+  if (reader.count() != problems_before) return std::nullopt;
+  return Settings::Value(std::move(records));
+}
+
+void resolve_fields(Reader& reader, const YAML::Node& node, const std::vector<SettingSchema>& schema,
+                    const std::string& key, const Position& where, const fs::path& base_dir, Settings& out) {
   std::vector<std::string> names;
   names.reserve(schema.size());
   for (const auto& setting : schema) names.push_back(setting.name);
-  Position where = parent;
-  if (where.file.empty()) where.file = file;
   Fields fields(reader, node, key, std::move(names), where);
-  if (!fields.valid()) return reader.take();
+  if (!fields.valid()) return;
 
-  const fs::path base_dir = yaml::directory_of(file);
   for (const auto& setting : schema) {
     const std::string setting_key = fields.key(setting.name);
     auto value_node = fields.get(setting.name);
@@ -102,19 +119,32 @@ std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<
       if (setting.default_value) {
         out.set(setting.name, *setting.default_value);
       } else if (setting.required) {
-        reader.add(fields.position(setting.name), setting_key,
-                   "missing required setting " + yaml::quote(setting.name));
+        reader.add(fields.position(setting.name), setting_key, "missing required setting " + yaml::quote(setting.name));
       }
       continue;
     }
+    std::optional<Settings::Value> value;
     if (setting.type == SettingType::secret) {
-      if (auto secret = yaml::read_secret(reader, *value_node, setting_key, base_dir)) {
-        out.set(setting.name, std::move(*secret));
-      }
-    } else if (auto value = yaml::read_setting_value(reader, *value_node, setting_key, setting)) {
-      out.set(setting.name, std::move(*value));
+      if (auto secret = yaml::read_secret(reader, *value_node, setting_key, base_dir)) value = std::move(*secret);
+    } else if (setting.type == SettingType::records) {
+      value = resolve_records(reader, *value_node, setting_key, setting, base_dir);
+    } else {
+      value = yaml::read_setting_value(reader, *value_node, setting_key, setting);
     }
+    if (value) out.set(setting.name, std::move(*value));
   }
+}
+
+}  // namespace
+
+std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<SettingSchema>& schema,
+                                      const std::string& file, const Position& parent,
+                                      const std::string& key_prefix, Settings& out) {
+  Reader reader(file);
+  Position where = parent;
+  if (where.file.empty()) where.file = file;
+  resolve_fields(reader, node, schema, yaml::child_key(key_prefix, "settings"), where, yaml::directory_of(file),
+                 out);
   return reader.take();
 }
 

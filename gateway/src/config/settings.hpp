@@ -21,6 +21,8 @@ enum class SettingType {
   duration,  // "5s", "250ms"; stored as milliseconds
   size,      // "64KiB" or a number of bytes; stored as an integer
   secret,    // a string, or {env: NAME}, or {file: PATH}; resolved at load, never logged
+  list,      // a sequence of strings, each optionally restricted by `values`
+  records,   // a sequence of mappings, each validated against the schema in `fields`
 };
 
 struct SettingSchema {
@@ -30,8 +32,9 @@ struct SettingSchema {
   std::optional<Settings::Value> default_value;
   std::optional<std::int64_t> min;
   std::optional<std::int64_t> max;
-  std::vector<std::string> values;  // allowed strings, empty: any
+  std::vector<std::string> values;  // allowed strings (string, list items), empty: any
   std::string description;
+  std::vector<SettingSchema> fields;  // records: the schema of each record
 };
 
 // Validates `node` (a destination's `settings:` mapping, possibly null) against `schema` and fills

@@ -645,6 +645,10 @@ std::string_view setting_type_name(SettingType type) {
       return "size";
     case SettingType::secret:
       return "secret";
+    case SettingType::list:
+      return "list";
+    case SettingType::records:
+      return "records";
   }
   return "string";
 }
@@ -719,6 +723,31 @@ std::optional<Settings::Value> read_setting_value(Reader& reader, const YAML::No
       // Never echo a secret's text.
       if (node.IsScalar()) return Settings::Value(node.Scalar());
       reader.add(node, key, "expected a string");
+      return std::nullopt;
+    case SettingType::list: {
+      auto items = reader.string_list(node, key);
+      if (!items) return std::nullopt;
+      Settings::List list;
+      list.reserve(items->size());
+      bool valid = true;
+      std::size_t index = 0;
+      for (auto& [value, item] : *items) {
+        const std::string item_key_text = item_key(key, index++);
+        if (!schema.values.empty() &&
+            std::find(schema.values.begin(), schema.values.end(), value) == schema.values.end()) {
+          std::vector<std::string> quoted;
+          for (const auto& allowed : schema.values) quoted.push_back(quote(allowed));
+          reader.add(item, item_key_text, "expected one of " + join(quoted) + ", got " + quote(value));
+          valid = false;
+        }
+        list.push_back(std::move(value));
+      }
+      if (!valid) return std::nullopt;
+      return Settings::Value(std::move(list));
+    }
+    case SettingType::records:
+      // Records hold nested settings (secrets among them); config/settings.cpp resolves them.
+      reader.add(node, key, "records are not a single value");
       return std::nullopt;
   }
   return std::nullopt;

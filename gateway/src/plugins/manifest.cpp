@@ -123,18 +123,23 @@ class ManifestReader {
 
   void read_settings(const YAML::Node& node, Manifest& manifest) {
     if (node.IsNull()) return;
-    if (!reader_.expect(node, "settings", YAML::NodeType::Map,
-                        "a mapping of setting names to their schema")) {
+    read_schema(node, "settings", manifest.settings);
+  }
+
+  // A mapping of setting names to their schema, at `parent_key`.
+  void read_schema(const YAML::Node& node, const std::string& parent_key, std::vector<SettingSchema>& out) {
+    if (!reader_.expect(node, parent_key, YAML::NodeType::Map, "a mapping of setting names to their schema")) {
       return;
     }
+    std::vector<std::string> invalid;  // settings declared with problems, to detect repeats
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node key_node = it->first;  // a copy: the iterator hands out a temporary
       if (!key_node.IsScalar()) {
-        reader_.add(key_node, "settings", "expected a setting name, got " + config::yaml::describe(key_node));
+        reader_.add(key_node, parent_key, "expected a setting name, got " + config::yaml::describe(key_node));
         continue;
       }
       const std::string& name = key_node.Scalar();
-      const std::string key = config::yaml::child_key("settings", name);
+      const std::string key = config::yaml::child_key(parent_key, name);
       if (!config::yaml::is_lower_name(name, kMaxSettingName)) {
         reader_.add(key_node, key,
                     "expected a setting name (a lower-case letter, then up to 63 lower-case letters, digits, "
@@ -142,18 +147,17 @@ class ManifestReader {
                         quote(name));
         continue;
       }
-      const auto previous = std::find_if(manifest.settings.begin(), manifest.settings.end(),
-                                         [&](const SettingSchema& s) { return s.name == name; });
-      if (previous != manifest.settings.end() ||
-          std::find(invalid_.begin(), invalid_.end(), name) != invalid_.end()) {
+      const auto previous =
+          std::find_if(out.begin(), out.end(), [&](const SettingSchema& s) { return s.name == name; });
+      if (previous != out.end() || std::find(invalid.begin(), invalid.end(), name) != invalid.end()) {
         reader_.add(key_node, key, "setting " + quote(name) + " is declared twice");
         continue;
       }
       const YAML::Node value = it->second;
       if (auto setting = read_setting(name, value, key, reader_.position(key_node))) {
-        manifest.settings.push_back(std::move(*setting));
+        out.push_back(std::move(*setting));
       } else {
-        invalid_.push_back(name);
+        invalid.push_back(name);
       }
     }
   }
@@ -161,8 +165,8 @@ class ManifestReader {
   std::optional<SettingSchema> read_setting(const std::string& name, const YAML::Node& node,
                                             const std::string& key, const config::Position& where) {
     const std::size_t problems_before = reader_.count();
-    Fields fields(reader_, node, key, {"type", "default", "required", "min", "max", "values", "description"},
-                  where);
+    Fields fields(reader_, node, key,
+                  {"type", "default", "required", "min", "max", "values", "description", "fields"}, where);
     if (!fields.valid()) return std::nullopt;
     fields.require("type");
     SettingSchema setting;
@@ -170,9 +174,10 @@ class ManifestReader {
     bool type_known = false;
     if (auto type = fields.get("type")) {
       if (auto index = reader_.choice(*type, fields.key("type"),
-                                      {"bool", "int", "string", "duration", "size", "secret"})) {
-        constexpr SettingType types[] = {SettingType::boolean,  SettingType::integer, SettingType::string,
-                                         SettingType::duration, SettingType::size,    SettingType::secret};
+                                      {"bool", "int", "string", "duration", "size", "secret", "list", "records"})) {
+        constexpr SettingType types[] = {SettingType::boolean, SettingType::integer, SettingType::string,
+                                         SettingType::duration, SettingType::size,   SettingType::secret,
+                                         SettingType::list,    SettingType::records};
         setting.type = types[*index];
         type_known = true;
       }
@@ -186,6 +191,7 @@ class ManifestReader {
         reader_.add(*fields.get("max"), fields.key("max"), "max is less than min");
       }
       read_values(fields, setting);
+      read_record_fields(fields, setting);
       read_default(fields, setting);
     }
     if (reader_.count() != problems_before) return std::nullopt;
@@ -217,6 +223,8 @@ class ManifestReader {
       case SettingType::boolean:
       case SettingType::string:
       case SettingType::secret:
+      case SettingType::list:
+      case SettingType::records:
         break;
     }
     reader_.add(*node, key,
@@ -227,9 +235,9 @@ class ManifestReader {
   void read_values(Fields& fields, SettingSchema& setting) {
     auto node = fields.get("values");
     if (!node) return;
-    if (setting.type != SettingType::string) {
+    if (setting.type != SettingType::string && setting.type != SettingType::list) {
       reader_.add(*node, fields.key("values"),
-                  "values applies only to string settings, not to " +
+                  "values applies only to string and list settings, not to " +
                       std::string(config::yaml::setting_type_name(setting.type)));
       return;
     }
@@ -251,12 +259,34 @@ class ManifestReader {
     }
   }
 
+  // records: `fields` is the schema of one record, written like `settings` (no records inside records).
+  void read_record_fields(Fields& fields, SettingSchema& setting) {
+    auto node = fields.get("fields");
+    const std::string key = fields.key("fields");
+    if (setting.type != SettingType::records) {
+      if (node) reader_.add(*node, key, "fields applies only to records settings");
+      return;
+    }
+    if (!node) {
+      fields.require("fields");
+      return;
+    }
+    read_schema(*node, key, setting.fields);
+    for (const auto& field : setting.fields) {
+      if (field.type == SettingType::records) {
+        reader_.add(*node, config::yaml::child_key(key, field.name), "records cannot contain records");
+      }
+    }
+  }
+
   void read_default(Fields& fields, SettingSchema& setting) {
     auto node = fields.get("default");
     if (!node) return;
     const std::string key = fields.key("default");
-    if (setting.type == SettingType::secret) {
-      reader_.add(*node, key, "a secret setting cannot have a default");
+    if (setting.type == SettingType::secret || setting.type == SettingType::records) {
+      reader_.add(*node, key,
+                  "a " + std::string(config::yaml::setting_type_name(setting.type)) +
+                      " setting cannot have a default");
       return;
     }
     if (setting.required) {
@@ -268,7 +298,6 @@ class ManifestReader {
 
   Reader& reader_;
   fs::path base_dir_;
-  std::vector<std::string> invalid_;  // settings declared with problems, to detect repeats
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "gateway/plugin/host.hpp"
 #include "gateway/plugin/tunnel.hpp"
@@ -38,9 +39,14 @@ struct Limits {
 // A plugin's settings for one destination or system, validated by the core against the schema in the
 // plugin's manifest before the plugin sees them: every key the schema declares is present (given or
 // defaulted) unless it is optional, and has the declared type. Secrets arrive resolved.
+// Manifest types map to values: bool -> bool; int and size -> std::int64_t; string and secret ->
+// std::string; duration -> milliseconds; list -> a list of strings; records -> a list of Settings,
+// each validated against the record schema the manifest gives in `fields`.
 class Settings {
  public:
-  using Value = std::variant<bool, std::int64_t, std::string, std::chrono::milliseconds>;
+  using List = std::vector<std::string>;
+  using Records = std::vector<Settings>;
+  using Value = std::variant<bool, std::int64_t, std::string, std::chrono::milliseconds, List, Records>;
 
   bool has(const std::string& key) const { return values_.count(key) != 0; }
   bool get_bool(const std::string& key) const { return get<bool>(key); }
@@ -49,6 +55,8 @@ class Settings {
   std::chrono::milliseconds get_duration(const std::string& key) const {
     return get<std::chrono::milliseconds>(key);
   }
+  const List& get_list(const std::string& key) const { return get<List>(key); }
+  const Records& get_records(const std::string& key) const { return get<Records>(key); }
 
   void set(std::string key, Value value) { values_[std::move(key)] = std::move(value); }
   const std::map<std::string, Value>& values() const noexcept { return values_; }
