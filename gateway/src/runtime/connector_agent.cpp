@@ -229,15 +229,17 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
   audit_decision(request, true, "");
   // The handler reaches the internal system directly; its first open() answers the edge: 200, or why not.
   tunnel::AnsweringTunnel answering(
-      direct_, [&stream = *stream](const OpenResult& result) -> asio::awaitable<void> {
-        if (result) co_return co_await stream.respond(200);
-        const bool timed_out = result.error == asio::error::timed_out;
-        co_await stream.respond(
-            tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable), result.reason);
+      direct_,
+      [&stream = *stream](const error_code& error, const std::string& reason) -> asio::awaitable<void> {
+        if (!error) co_return co_await stream.respond(200);
+        const bool timed_out = error == asio::error::timed_out;
+        co_await stream.respond(tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable),
+                                reason);
       });
   ConnectorSession session{route.system,       *stream,          answering, request.host, request.port,
                            request.request_id, request.principal};
   try {
+    if (route.handler->reads_before_open()) co_await answering.answer_success();
     co_await route.handler->serve(session);
   } catch (const std::exception& e) {
     log_.log(LogLevel::error, "handler_failed",

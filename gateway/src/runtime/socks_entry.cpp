@@ -97,10 +97,12 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
   PrefixedStream stream(client, std::move(negotiation.early_data));
   tunnel::RoutingTunnel routing(direct_, pool_, destination);
   // The CONNECT reply waits for the handler's first open(): success, or the code that says why not.
-  tunnel::AnsweringTunnel tunnel(routing, [&client](const OpenResult& result) -> asio::awaitable<void> {
-    co_await socks::send_reply(client, result ? socks::ReplyCode::succeeded : socks::reply_for(result.error));
-  });
+  tunnel::AnsweringTunnel tunnel(
+      routing, [&client](const error_code& error, const std::string&) -> asio::awaitable<void> {
+        co_await socks::send_reply(client, error ? socks::reply_for(error) : socks::ReplyCode::succeeded);
+      });
   EdgeSession session{destination, stream, tunnel, request_id, negotiation.principal};
+  if (handler.reads_before_open()) co_await tunnel.answer_success();
   co_await handler.serve(session);
   if (!tunnel.answered()) co_await socks::send_reply(client, socks::ReplyCode::general_failure);
 }

@@ -13,7 +13,8 @@ namespace gw::tunnel {
 
 class AnsweringTunnel final : public Tunnel {
  public:
-  using Answer = std::function<asio::awaitable<void>(const OpenResult&)>;
+  // Called once: with no error for success, else with the failure and its reason.
+  using Answer = std::function<asio::awaitable<void>(const error_code& error, const std::string& reason)>;
 
   AnsweringTunnel(Tunnel& inner, Answer answer) : inner_(inner), answer_(std::move(answer)) {}
 
@@ -21,9 +22,19 @@ class AnsweringTunnel final : public Tunnel {
     OpenResult result = co_await inner_.open(request);
     if (!answered_) {
       answered_ = true;
-      co_await answer_(result);
+      co_await answer_(result.error, result.reason);
     }
     co_return result;
+  }
+  // Answers success before any open(), for a handler that reads from its peer before it knows what
+  // to open (EdgeRouteHandler/ConnectorRouteHandler::reads_before_open) and reports failures in its
+  // own protocol.
+  asio::awaitable<void> answer_success() {
+    if (answered_) co_return;
+    answered_ = true;
+    const error_code none;
+    const std::string no_reason;
+    co_await answer_(none, no_reason);
   }
   // False when the handler ended without opening anything: the caller answers for it.
   bool answered() const noexcept { return answered_; }

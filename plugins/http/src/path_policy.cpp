@@ -24,18 +24,29 @@ int hex_value(char c) {
   return -1;
 }
 
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
 
 // Bytes that may not appear raw anywhere in a request-target.
-bool is_forbidden_raw(unsigned char c) { return c <= 0x20 || c == 0x7f || c >= 0x80; }
+bool is_forbidden_raw(unsigned char c) {
+  return c <= 0x20 || c == 0x7f || c >= 0x80;
+}
 
-bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 
 // RFC 3986 pchar without pct-encoded, plus '/': the bytes encode_path leaves alone.
 bool is_path_char(unsigned char c) {
   // unreserved punctuation, sub-delims, ':', '@', '/'
-  constexpr std::string_view kPunctuation = "-._~" "!$&'()*+,;=" ":@/";
+  constexpr std::string_view kPunctuation =
+      "-._~"
+      "!$&'()*+,;="
+      ":@/";
   return is_alpha(c) || is_digit(c) || kPunctuation.find(static_cast<char>(c)) != std::string_view::npos;
 }
 
@@ -106,7 +117,9 @@ bool is_well_formed_utf8(std::string_view text) {
   return true;
 }
 
-bool is_dot_segment(std::string_view segment) { return segment == "." || segment == ".."; }
+bool is_dot_segment(std::string_view segment) {
+  return segment == "." || segment == "..";
+}
 
 // A segment that some backend may read as "." or "..": its text before the first ';' is dots and
 // spaces only, with at least one dot (servlet containers drop ";parameters", Windows trims trailing
@@ -362,8 +375,7 @@ ResourcePolicy::ResourcePolicy(std::vector<Resource> resources) : resources_(std
   }
 }
 
-Decision ResourcePolicy::check(std::string_view method, std::string_view path,
-                               bool websocket_upgrade) const {
+Decision ResourcePolicy::check(std::string_view method, std::string_view path, bool websocket_upgrade) const {
   Decision decision;
   if (!is_normalized_path(path)) {
     decision.reason = "path " + encode_path(path) + " is not normalised";

@@ -153,12 +153,20 @@ class GW_PLUGIN_VISIBLE EdgeRouteHandler {
   virtual ~EdgeRouteHandler() = default;
   // Serves one client connection until it is done. The core closes the client stream afterwards.
   virtual asio::awaitable<void> serve(EdgeSession& session) = 0;
+  // True for a request-based protocol whose handler reads from its peer before it knows what to open
+  // (HTTP): the core then answers the connection set-up (a SOCKS5 reply, the tunnel stream's status)
+  // with success before serve(), and the handler reports a failed open() in its own protocol.
+  virtual bool reads_before_open() const noexcept { return false; }
 };
 
 class GW_PLUGIN_VISIBLE ConnectorRouteHandler {
  public:
   virtual ~ConnectorRouteHandler() = default;
   virtual asio::awaitable<void> serve(ConnectorSession& session) = 0;
+  // True for a request-based protocol whose handler reads from its peer before it knows what to open
+  // (HTTP): the core then answers the connection set-up (a SOCKS5 reply, the tunnel stream's status)
+  // with success before serve(), and the handler reports a failed open() in its own protocol.
+  virtual bool reads_before_open() const noexcept { return false; }
 };
 
 // Thrown by Plugin::create_* when a destination or system cannot be served as configured; the core

@@ -1,0 +1,309 @@
+#include "http1.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
+#include <limits>
+#include <memory>
+#include <vector>
+
+namespace gw::http {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+// Room for "ffffffffffffffff\r\n" before a chunk's data and "\r\n" after it.
+constexpr std::size_t kChunkPrefix = 18;
+constexpr std::size_t kChunkSuffix = 2;
+
+bool is_header_too_large(const error_code& ec) {
+  return ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow;
+}
+
+std::string clean_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  return out;
+}
+
+std::string hex(std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), digits[n & 0xf]);
+    n >>= 4;
+  } while (n != 0);
+  return out;
+}
+
+template <class Header>
+void append_fields(std::string& out, const Header& header) {
+  for (const auto& field : header) {
+    out.append(field.name_string().data(), field.name_string().size());
+    out += ": ";
+    out.append(field.value().data(), field.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
+}  // namespace
+
+int status_for(const ReadError& error) {
+  switch (error.failure) {
+    case ReadFailure::none:
+    case ReadFailure::closed:
+    case ReadFailure::io:
+      return 0;
+    case ReadFailure::timeout:
+      return 408;
+    case ReadFailure::line_too_long:
+      return 414;
+    case ReadFailure::header_too_large:
+      return 431;
+    case ReadFailure::malformed:
+      return 400;
+  }
+  return 400;
+}
+
+MessageReader::MessageReader(Stream& stream, const MessageLimits& limits)
+    : stream_(stream), limits_(limits), buffer_(limits.max_header + kReadChunk) {}
+
+asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
+  if (buffer_.size() >= buffer_.max_size()) co_return ReadError{ReadFailure::header_too_large, "header too large"};
+  const std::size_t room = std::min(kReadChunk, buffer_.max_size() - buffer_.size());
+  auto space = buffer_.prepare(room);
+
+  // The read timeout closes the stream, which fails the pending read. `armed` keeps a timer that
+  // fired just as the read completed from touching the stream afterwards.
+  auto armed = std::make_shared<bool>(true);
+  auto fired = std::make_shared<bool>(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(limits_.read_timeout);
+  timer.async_wait([armed, fired, stream = &stream_](const error_code& ec) {
+    if (ec || !*armed) return;
+    *fired = true;
+    stream->close();
+  });
+  IoResult r = co_await stream_.read_some(space);
+  *armed = false;
+  timer.cancel();
+  buffer_.commit(r.bytes);
+  if (r.bytes > 0) co_return ReadError{};
+  if (*fired) co_return ReadError{ReadFailure::timeout, "no data within the read timeout"};
+  if (r.error == asio::error::eof && at_message_start && buffer_.size() == 0) {
+    co_return ReadError{ReadFailure::closed, "connection closed"};
+  }
+  co_return ReadError{ReadFailure::io, r.error ? r.error.message() : std::string("connection closed")};
+}
+
+ReadError MessageReader::check_header_block() const {
+  const auto* data = static_cast<const char*>(buffer_.data().data());
+  const std::string_view text(data, buffer_.size());
+  const std::size_t line_end = text.find("\r\n");
+  if ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
+      (line_end != std::string_view::npos && line_end > limits_.max_request_line)) {
+    return {ReadFailure::line_too_long,
+            "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
+  }
+  std::size_t end = text.find("\r\n\r\n");
+  end = end == std::string_view::npos ? text.size() : end + 2;
+  for (std::size_t i = 0; i < end; ++i) {
+    const char c = text[i];
+    if (c == '\n' && (i == 0 || text[i - 1] != '\r')) return {ReadFailure::malformed, "bare LF in the header"};
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] != '\n') {
+      return {ReadFailure::malformed, "bare CR in the header"};
+    }
+    if (c == '\n' && i + 1 < end && (text[i + 1] == ' ' || text[i + 1] == '\t')) {
+      return {ReadFailure::malformed, "obsolete line folding in the header"};
+    }
+  }
+  return {};
+}
+
+template <bool IsRequest>
+asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, bhttp::buffer_body>& parser) {
+  parser.header_limit(static_cast<std::uint32_t>(limits_.max_header));
+  // Bodies stream through; their size is the application's business.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  bool at_start = true;
+  for (;;) {
+    if (buffer_.size() > 0) {
+      if (ReadError bad = check_header_block()) co_return bad;
+      error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (!ec && parser.is_header_done()) co_return ReadError{};
+      if (ec && ec != bhttp::error::need_more) {
+        if (is_header_too_large(ec)) co_return ReadError{ReadFailure::header_too_large, "header too large"};
+        co_return ReadError{ReadFailure::malformed, ec.message()};
+      }
+    }
+    ReadError more = co_await fill(at_start);
+    at_start = false;
+    if (more) co_return more;
+  }
+}
+
+template <bool IsRequest>
+asio::awaitable<std::size_t> MessageReader::read_body(bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                                                      asio::mutable_buffer out, ReadError& error) {
+  error = {};
+  auto& body = parser.get().body();
+  for (;;) {
+    if (parser.is_done()) co_return 0;
+    body.data = out.data();
+    body.size = out.size();
+    error_code ec;
+    std::size_t used = 0;
+    if (buffer_.size() > 0) {
+      used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+    } else {
+      ec = bhttp::error::need_more;
+    }
+    const std::size_t placed = out.size() - body.size;
+    if (placed > 0) co_return placed;
+    if (parser.is_done()) co_return 0;
+    if (ec && ec != bhttp::error::need_more && ec != bhttp::error::need_buffer) {
+      error = {ReadFailure::malformed, ec.message()};
+      co_return 0;
+    }
+    if (used > 0 && !ec) continue;  // framing only (a chunk header or extension): parse on
+    ReadError more = co_await fill(false);
+    if (more) {
+      if (more.failure == ReadFailure::io && parser.need_eof()) {
+        // A body delimited by the end of the connection (RFC 9112 §6.3, responses only).
+        error_code eof_ec;
+        parser.put_eof(eof_ec);
+        if (!eof_ec) co_return 0;
+      }
+      error = more;
+      co_return 0;
+    }
+  }
+}
+
+template asio::awaitable<ReadError> MessageReader::read_header<true>(RequestParser&);
+template asio::awaitable<ReadError> MessageReader::read_header<false>(ResponseParser&);
+template asio::awaitable<std::size_t> MessageReader::read_body<true>(RequestParser&, asio::mutable_buffer,
+                                                                     ReadError&);
+template asio::awaitable<std::size_t> MessageReader::read_body<false>(ResponseParser&, asio::mutable_buffer,
+                                                                      ReadError&);
+
+asio::awaitable<error_code> write_all(Stream& stream, std::string_view text) {
+  IoResult r = co_await stream.write(asio::buffer(text.data(), text.size()));
+  co_return r.error;
+}
+
+std::string serialize(const RequestHeader& header) {
+  std::string out;
+  out.reserve(256);
+  out.append(header.method_string().data(), header.method_string().size());
+  out += ' ';
+  out.append(header.target().data(), header.target().size());
+  out += " HTTP/1.1\r\n";
+  append_fields(out, header);
+  return out;
+}
+
+std::string serialize(const ResponseHeader& header) {
+  std::string out;
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(header.result_int());
+  out += ' ';
+  const auto reason = header.reason();
+  if (!reason.empty()) {
+    out += clean_text(std::string_view(reason.data(), reason.size()));
+  } else {
+    const auto standard = bhttp::obsolete_reason(static_cast<bhttp::status>(header.result_int()));
+    out.append(standard.data(), standard.size());
+  }
+  out += "\r\n";
+  append_fields(out, header);
+  return out;
+}
+
+template <bool IsRequest>
+asio::awaitable<std::uint64_t> relay_body(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                                          Stream& to, bool chunked, std::size_t buffer_size, ReadError& read_error,
+                                          error_code& write_error) {
+  std::vector<char> buffer(kChunkPrefix + buffer_size + kChunkSuffix);
+  char* const data = buffer.data() + kChunkPrefix;
+  std::uint64_t total = 0;
+  for (;;) {
+    const std::size_t n = co_await reader.read_body(parser, asio::buffer(data, buffer_size), read_error);
+    if (read_error) co_return total;
+    if (n == 0) break;
+    total += n;
+    asio::const_buffer out(data, n);
+    if (chunked) {
+      const std::string size_line = hex(n) + "\r\n";
+      char* const start = data - size_line.size();
+      std::copy(size_line.begin(), size_line.end(), start);
+      data[n] = '\r';
+      data[n + 1] = '\n';
+      out = asio::const_buffer(start, size_line.size() + n + kChunkSuffix);
+    }
+    IoResult w = co_await to.write(out);
+    if (w.error) {
+      write_error = w.error;
+      co_return total;
+    }
+  }
+  if (chunked) write_error = co_await write_all(to, "0\r\n\r\n");
+  co_return total;
+}
+
+template asio::awaitable<std::uint64_t> relay_body<true>(MessageReader&, RequestParser&, Stream&, bool, std::size_t,
+                                                         ReadError&, error_code&);
+template asio::awaitable<std::uint64_t> relay_body<false>(MessageReader&, ResponseParser&, Stream&, bool,
+                                                          std::size_t, ReadError&, error_code&);
+
+void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
+  std::vector<std::string> named;
+  for (auto it = fields.find(bhttp::field::connection); it != fields.end() && it->name() == bhttp::field::connection;
+       ++it) {
+    const auto value = it->value();
+    std::string_view list(value.data(), value.size());
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      std::string_view token = list.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (!token.empty()) named.emplace_back(token);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  for (const auto& name : named) {
+    if (keep_upgrade && beast::iequals(name, "upgrade")) continue;
+    fields.erase(name);
+  }
+  fields.erase(bhttp::field::connection);
+  fields.erase(bhttp::field::keep_alive);
+  fields.erase(bhttp::field::proxy_connection);
+  fields.erase(bhttp::field::te);
+  fields.erase(bhttp::field::trailer);
+  fields.erase(bhttp::field::transfer_encoding);
+  if (!keep_upgrade) fields.erase(bhttp::field::upgrade);
+}
+
+std::string error_response(int status, std::string_view message, std::string_view request_id) {
+  const std::string text = clean_text(message);
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
+  out += "content-type: text/plain; charset=utf-8\r\n";
+  out += "x-error-message: " + text + "\r\n";
+  if (!request_id.empty()) out += "x-request-id: " + clean_text(request_id) + "\r\n";
+  out += "content-length: " + std::to_string(text.size() + 1) + "\r\n";
+  out += "connection: close\r\n\r\n";
+  out += text + "\n";
+  return out;
+}
+
+}  // namespace gw::http

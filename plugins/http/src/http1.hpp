@@ -1,0 +1,112 @@
+// HTTP/1.1 message I/O over a gw::Stream, for the `http` route type on both sides of the tunnel.
+//
+// Parsing is Boost.Beast's (http::parser with a buffer_body, fed with put()), so bodies stream through a
+// fixed buffer and are never held whole. Beast already refuses conflicting Content-Length and
+// Transfer-Encoding, duplicate Content-Length, bad chunk sizes and bare line endings; MessageReader adds
+// what it lets through or cannot limit: obs-fold (RFC 9112 §5.2: a server must reject it or replace
+// it; a proxy that passes it on invites request smuggling), bare CR or LF in the header block, and a
+// request-line limit separate from the header limit. Bodies are re-framed on the way out: a
+// Content-Length body is sent with that length, any other body is sent chunked, so what the next hop
+// parses is exactly what we parsed.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "gateway/plugin_api.hpp"
+
+namespace gw::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+using RequestHeader = bhttp::request_header<>;
+using ResponseHeader = bhttp::response_header<>;
+
+struct MessageLimits {
+  std::size_t max_request_line = 8 * 1024;  // request line or status line
+  std::size_t max_header = 64 * 1024;       // the whole header block, start line included
+  std::chrono::milliseconds read_timeout{30000};
+};
+
+// Why reading a message failed; status_for() maps a request-side failure to the answer.
+enum class ReadFailure {
+  none,
+  closed,          // the peer closed before the first byte of a message (normal end of keep-alive)
+  io,              // transport error or the peer closed mid-message
+  timeout,         // nothing arrived within read_timeout
+  line_too_long,   // start line over max_request_line
+  header_too_large,
+  malformed,       // Beast's parse error or one of our checks; `detail` says which
+};
+
+struct ReadError {
+  ReadFailure failure = ReadFailure::none;
+  std::string detail;
+  explicit operator bool() const noexcept { return failure != ReadFailure::none; }
+};
+
+// 400, 414, 431 or 408 for a request that could not be read; 0 when no answer should be sent.
+int status_for(const ReadError& error);
+
+// Reads messages from one stream: the read buffer survives between messages (keep-alive, pipelining).
+class MessageReader {
+ public:
+  MessageReader(Stream& stream, const MessageLimits& limits);
+
+  // Reads up to the end of the header into `parser` (set up by the caller: skip() for a response to
+  // HEAD). On return with no error, parser.get() holds the header.
+  template <bool IsRequest>
+  asio::awaitable<ReadError> read_header(bhttp::parser<IsRequest, bhttp::buffer_body>& parser);
+
+  // Reads the next piece of the body into `out` (at most out.size() bytes). Returns the bytes placed;
+  // 0 with no error means the body is complete (parser.is_done()).
+  template <bool IsRequest>
+  asio::awaitable<std::size_t> read_body(bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                                         asio::mutable_buffer out, ReadError& error);
+
+  Stream& stream() noexcept { return stream_; }
+  // Bytes read past the current message (the next pipelined message, or tunnelled bytes after a
+  // successful upgrade).
+  beast::flat_buffer& buffer() noexcept { return buffer_; }
+
+ private:
+  // One read_some into the buffer, bounded by read_timeout.
+  asio::awaitable<ReadError> fill(bool at_message_start);
+  ReadError check_header_block() const;
+
+  Stream& stream_;
+  MessageLimits limits_;
+  beast::flat_buffer buffer_;
+};
+
+// Writes `text` whole.
+asio::awaitable<error_code> write_all(Stream& stream, std::string_view text);
+
+// Serialises a request or response header ("METHOD target HTTP/1.1", fields, blank line).
+std::string serialize(const RequestHeader& header);
+std::string serialize(const ResponseHeader& header);
+
+// Copies the body that `parser` is reading from `reader` to `to`. With `chunked`, the body goes out
+// in chunked encoding (sizes of what was read) and ends with the last chunk; otherwise bytes go as
+// they are (a Content-Length body of the same length). Returns the body bytes relayed.
+template <bool IsRequest>
+asio::awaitable<std::uint64_t> relay_body(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                                          Stream& to, bool chunked, std::size_t buffer_size, ReadError& read_error,
+                                          error_code& write_error);
+
+// Fields that concern one connection only (RFC 9110 §7.6.1), plus those named in Connection.
+// Removes them from `fields`. Keeps Upgrade when `keep_upgrade`.
+void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade = false);
+
+// A complete small response with `x-error-message` and `x-request-id`, closing the connection.
+std::string error_response(int status, std::string_view message, std::string_view request_id);
+
+}  // namespace gw::http

@@ -1,0 +1,747 @@
+// The `http` route type: HTTP/1.1 between the application and the target, request by request.
+//
+// Edge: an application sends plain HTTP to the destination's entry point. Each request gets the
+// destination's credentials (Basic, a static bearer token, or an OAuth2 client-credentials token the
+// gateway fetches and caches), extra headers and query parameters, and goes to the target: straight to
+// an Internet target (http or https, verified), or through the tunnel to the connector of an
+// on-premise destination. Keep-alive on both sides; bodies stream.
+// Connector: each request that arrives through the tunnel is normalised (path_policy.hpp) and checked
+// against the system's resources; what passes goes to the internal system with the normalised target,
+// the Host the system asks for, and Location headers of responses mapped back to the virtual host.
+#include <openssl/evp.h>
+
+#include <boost/beast/core/string.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/plugin_api.hpp"
+#include "http1.hpp"
+#include "path_policy.hpp"
+#include "token_cache.hpp"
+
+namespace {
+
+using namespace gw;
+using namespace gw::http;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxTokenResponse = 64 * 1024;
+
+std::int64_t elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+std::string base64(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string authority(const std::string& host, std::uint16_t port, bool tls) {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::string out = ipv6 ? "[" + host + "]" : host;
+  if (port != (tls ? 443 : 80)) out += ":" + std::to_string(port);
+  return out;
+}
+
+std::string to_string(beast::string_view text) {
+  return std::string(text.data(), text.size());
+}
+
+// Percent-encodes a query component (RFC 3986 unreserved characters stay as they are).
+std::string encode_query_component(std::string_view text) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 0xf];
+    }
+  }
+  return out;
+}
+
+bool is_websocket_upgrade(const RequestHeader& header) {
+  const auto upgrade = header[bhttp::field::upgrade];
+  return !upgrade.empty() && beast::iequals(upgrade, "websocket");
+}
+
+// The HTTP status an application gets when the tunnel could not open the target.
+int status_for_open_failure(const error_code& error) {
+  if (error.category() == tunnel_category()) {
+    switch (static_cast<TunnelErrc>(error.value())) {
+      case TunnelErrc::no_connector:
+      case TunnelErrc::unknown_location:
+      case TunnelErrc::busy:
+        return 503;
+      case TunnelErrc::denied:
+        return 403;
+      case TunnelErrc::timed_out:
+        return 504;
+      case TunnelErrc::unreachable:
+      case TunnelErrc::tunnel_lost:
+      case TunnelErrc::refused:
+        return 502;
+    }
+  }
+  if (error == asio::error::timed_out) return 504;
+  return 502;
+}
+
+struct Limits {
+  MessageLimits message;
+  std::size_t buffer_size = 60 * 1024;
+};
+
+Limits limits_from(const Settings& settings, const gw::Limits& route_limits) {
+  Limits limits;
+  limits.message.read_timeout = settings.get_duration("read_timeout");
+  limits.message.max_request_line = static_cast<std::size_t>(settings.get_int("max_request_line"));
+  limits.message.max_header = static_cast<std::size_t>(settings.get_int("max_header_size"));
+  limits.buffer_size = route_limits.buffer_size;
+  return limits;
+}
+
+struct RouteMetrics {
+  RouteMetrics(Metrics& m, const std::string& name)
+      : requests(m.counter("gateway_http_requests_total", "HTTP requests answered", {{"destination", name}})),
+        denied(m.counter("gateway_http_denied_total", "HTTP requests refused by policy", {{"destination", name}})),
+        upstream_failed(m.counter("gateway_errors_total", "Connections that ended in an error",
+                                  {{"destination", name}, {"reason", "connect_failed"}})),
+        bytes_up(m.counter("gateway_bytes_total", "Bytes relayed", {{"destination", name}, {"direction", "upstream"}})),
+        bytes_down(m.counter("gateway_bytes_total", "Bytes relayed",
+                             {{"destination", name}, {"direction", "downstream"}})) {}
+  Counter& requests;
+  Counter& denied;
+  Counter& upstream_failed;
+  Counter& bytes_up;
+  Counter& bytes_down;
+};
+
+// What happened to one request, for the audit record.
+struct Outcome {
+  int status = 0;
+  std::uint64_t bytes_up = 0;
+  std::uint64_t bytes_down = 0;
+  std::string error;
+  bool keep_going = false;  // both connections may carry another request
+};
+
+// An upstream connection kept across the requests of one client connection.
+struct Upstream {
+  std::unique_ptr<Stream> stream;
+  std::unique_ptr<MessageReader> reader;
+  void reset() {
+    reader.reset();
+    if (stream) stream->close();
+    stream.reset();
+  }
+};
+
+// Sends `request` (already rewritten for the next hop) and its body, then relays the response back to
+// the client. `rewrite` adjusts the response header before it goes out.
+template <class Rewrite>
+asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request, RequestHeader& upstream_header,
+                                  Upstream& upstream, const Limits& limits, bool client_keep_alive,
+                                  Rewrite&& rewrite) {
+  Outcome outcome;
+  const bool request_chunked = request.chunked();
+  if (request_chunked) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
+  const std::string head = serialize(upstream_header);
+  if (error_code ec = co_await write_all(*upstream.stream, head)) {
+    outcome.status = 502;
+    outcome.error = "sending the request: " + ec.message();
+    co_return outcome;
+  }
+  ReadError read_error;
+  error_code write_error;
+  outcome.bytes_up =
+      co_await relay_body(client, request, *upstream.stream, request_chunked, limits.buffer_size, read_error, write_error);
+  if (read_error) {
+    outcome.status = 0;  // the client broke off its own request: nothing to answer
+    outcome.error = "reading the request body: " + read_error.detail;
+    co_return outcome;
+  }
+  if (write_error) {
+    outcome.status = 502;
+    outcome.error = "sending the request body: " + write_error.message();
+    co_return outcome;
+  }
+
+  const bool head_request = request.get().method() == bhttp::verb::head;
+  for (;;) {
+    ResponseParser response;
+    if (head_request) response.skip(true);
+    ReadError header_error = co_await upstream.reader->read_header(response);
+    if (header_error) {
+      outcome.status = header_error.failure == ReadFailure::timeout ? 504 : 502;
+      outcome.error = "reading the response: " + header_error.detail;
+      co_return outcome;
+    }
+    ResponseHeader header = response.get().base();
+    const int status = header.result_int();
+    if (status >= 100 && status < 200) {
+      if (status == 101) {
+        outcome.status = 502;
+        outcome.error = "the target switched protocols without being asked to";
+        co_return outcome;
+      }
+      remove_hop_by_hop(header);
+      if (error_code ec = co_await write_all(client.stream(), serialize(header))) {
+        outcome.error = "sending an interim response: " + ec.message();
+        co_return outcome;
+      }
+      continue;
+    }
+    const bool upstream_keep_alive = response.keep_alive();
+    remove_hop_by_hop(header);
+    rewrite(header);
+    const bool has_body = !head_request && status != 204 && status != 304;
+    const bool length_known = response.content_length().has_value();
+    const bool chunked_out = has_body && !length_known;
+    if (chunked_out) header.set(bhttp::field::transfer_encoding, "chunked");
+    if (!client_keep_alive) header.set(bhttp::field::connection, "close");
+    outcome.status = status;
+    if (error_code ec = co_await write_all(client.stream(), serialize(header))) {
+      outcome.error = "sending the response: " + ec.message();
+      co_return outcome;
+    }
+    ReadError body_read;
+    error_code body_write;
+    outcome.bytes_down = co_await relay_body(*upstream.reader, response, client.stream(), chunked_out,
+                                             limits.buffer_size, body_read, body_write);
+    if (body_read) {
+      outcome.error = "reading the response body: " + body_read.detail;
+      co_return outcome;  // the client sees the connection end before the body did: it can tell
+    }
+    if (body_write) {
+      outcome.error = "sending the response body: " + body_write.message();
+      co_return outcome;
+    }
+    outcome.keep_going = client_keep_alive;
+    if (!upstream_keep_alive) upstream.reset();
+    co_return outcome;
+  }
+}
+
+// ---- edge ------------------------------------------------------------------------------------------
+
+enum class AuthKind { none, basic, bearer, oauth2 };
+
+struct TokenEndpoint {
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string path;
+};
+
+std::optional<TokenEndpoint> parse_token_url(const std::string& url) {
+  TokenEndpoint out;
+  std::string_view rest(url);
+  if (rest.substr(0, 8) == "https://") {
+    out.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.substr(0, 7) == "http://") {
+    rest.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  const std::size_t slash = rest.find('/');
+  std::string_view host_port = rest.substr(0, slash);
+  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  std::string_view port_text;
+  if (!host_port.empty() && host_port.front() == '[') {
+    const std::size_t close = host_port.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    out.host = std::string(host_port.substr(1, close - 1));
+    if (close + 1 < host_port.size()) {
+      if (host_port[close + 1] != ':') return std::nullopt;
+      port_text = host_port.substr(close + 2);
+    }
+  } else {
+    const std::size_t colon = host_port.rfind(':');
+    out.host = std::string(host_port.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = host_port.substr(colon + 1);
+  }
+  if (out.host.empty()) return std::nullopt;
+  out.port = out.tls ? 443 : 80;
+  if (!port_text.empty()) {
+    unsigned value = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+      if (value > 65535) return std::nullopt;
+    }
+    if (value == 0) return std::nullopt;
+    out.port = static_cast<std::uint16_t>(value);
+  }
+  for (char c : out.path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
+  }
+  return out;
+}
+
+class HttpEdgeHandler final : public EdgeRouteHandler {
+ public:
+  HttpEdgeHandler(Host& host, const Destination& destination, TokenCache& tokens)
+      : host_(host),
+        tokens_(tokens),
+        metrics_(host.metrics(), destination.name),
+        limits_(limits_from(destination.settings, destination.limits)) {
+    if (!destination.scheme.empty() && destination.scheme != "http" && destination.scheme != "https") {
+      throw RouteConfigError("address", "route type http takes http://host[:port] or https://host[:port], not " +
+                                            destination.scheme + "://");
+    }
+    tls_ = destination.scheme == "https" || destination.tls.enabled;
+    if (tls_ && destination.proxy_type == ProxyType::on_premise) {
+      throw RouteConfigError("address",
+                             "an on_premise destination is reached through the tunnel in plain HTTP; the "
+                             "connector's system decides whether the internal hop uses TLS");
+    }
+    host_header_ = authority(destination.host, destination.port, tls_);
+    const Settings& s = destination.settings;
+    const std::string& kind = s.get_string("authentication");
+    if (kind == "basic") {
+      auth_ = AuthKind::basic;
+      if (!s.has("user") || !s.has("password")) {
+        throw RouteConfigError("settings", "authentication basic needs settings user and password");
+      }
+      authorization_ = "Basic " + base64(s.get_string("user") + ":" + s.get_string("password"));
+    } else if (kind == "bearer") {
+      auth_ = AuthKind::bearer;
+      if (!s.has("token")) throw RouteConfigError("settings", "authentication bearer needs setting token");
+      authorization_ = "Bearer " + s.get_string("token");
+    } else if (kind == "oauth2_client_credentials") {
+      auth_ = AuthKind::oauth2;
+      if (!s.has("token_url") || !s.has("client_id") || !s.has("client_secret")) {
+        throw RouteConfigError("settings",
+                               "authentication oauth2_client_credentials needs settings token_url, client_id and "
+                               "client_secret");
+      }
+      auto endpoint = parse_token_url(s.get_string("token_url"));
+      if (!endpoint) {
+        throw RouteConfigError("settings.token_url", "expected http://host[:port]/path or https://host[:port]/path");
+      }
+      token_endpoint_ = std::move(*endpoint);
+      token_request_ = make_client_credentials_request(
+          s.get_string("client_id"), s.get_string("client_secret"), s.has("scope") ? s.get_string("scope") : "",
+          s.get_string("client_auth") == "post" ? ClientAuth::post : ClientAuth::basic);
+      token_key_ = destination.name + "\n" + destination.tenant;
+    }
+    if (s.has("headers")) {
+      for (const auto& record : s.get_records("headers")) {
+        extra_headers_.emplace_back(record.get_string("name"), record.get_string("value"));
+      }
+    }
+    if (s.has("query")) {
+      for (const auto& record : s.get_records("query")) {
+        if (!extra_query_.empty()) extra_query_ += '&';
+        extra_query_ += encode_query_component(record.get_string("name")) + "=" +
+                        encode_query_component(record.get_string("value"));
+      }
+    }
+    for (const char* key : {"resources"}) {
+      if (s.has(key)) throw RouteConfigError(std::string("settings.") + key, "applies to systems, not destinations");
+    }
+  }
+
+  bool reads_before_open() const noexcept override { return true; }
+
+  asio::awaitable<void> serve(EdgeSession& session) override {
+    MessageReader client(session.client, limits_.message);
+    Upstream upstream;
+    for (;;) {
+      const auto start = Clock::now();
+      RequestParser request;
+      ReadError read_error = co_await client.read_header(request);
+      if (read_error) {
+        if (const int status = status_for(read_error)) {
+          co_await write_all(session.client, error_response(status, read_error.detail, session.request_id));
+          audit(session, "", "", status, read_error.detail, start, Outcome{});
+        }
+        co_return;
+      }
+      const RequestHeader& incoming = request.get().base();
+      const std::string method = to_string(incoming.method_string());
+      const std::string target = to_string(incoming.target());
+      std::string refusal;
+      int refusal_status = 400;
+      if (target.empty() || target.front() != '/') {
+        refusal = "expected a request target starting with '/' (use the HTTP proxy for absolute URLs)";
+      } else if (is_websocket_upgrade(incoming) || incoming.count(bhttp::field::upgrade) != 0) {
+        refusal = "protocol upgrades are not supported on this entry point";
+        refusal_status = 501;
+      }
+      if (!refusal.empty()) {
+        co_await write_all(session.client, error_response(refusal_status, refusal, session.request_id));
+        audit(session, method, target, refusal_status, refusal, start, Outcome{});
+        co_return;
+      }
+
+      RequestHeader outgoing = incoming;
+      remove_hop_by_hop(outgoing);
+      outgoing.erase(bhttp::field::proxy_authorization);
+      outgoing.erase("x-destination-name");
+      outgoing.set(bhttp::field::host, host_header_);
+      if (!extra_query_.empty()) {
+        outgoing.target(target + (target.find('?') == std::string::npos ? "?" : "&") + extra_query_);
+      }
+      for (const auto& [name, value] : extra_headers_) outgoing.set(name, value);
+      if (auth_ != AuthKind::none) {
+        std::string authorization = authorization_;
+        if (auth_ == AuthKind::oauth2) {
+          TokenResult token = co_await oauth2_token(session);
+          if (!token.token) {
+            const std::string message = "cannot obtain a token for the destination: " + token.error;
+            co_await write_all(session.client, error_response(502, message, session.request_id));
+            audit(session, method, target, 502, message, start, Outcome{});
+            co_return;
+          }
+          authorization = "Bearer " + token.token->value;
+        }
+        outgoing.set(bhttp::field::authorization, authorization);
+      }
+
+      if (!upstream.stream) {
+        OpenRequest open = session.destination.target();
+        open.tls.enabled = tls_;
+        open.request_id = session.request_id;
+        open.principal = session.principal;
+        OpenResult opened = co_await session.tunnel.open(open);
+        if (!opened) {
+          metrics_.upstream_failed.add();
+          const int status = status_for_open_failure(opened.error);
+          co_await write_all(session.client, error_response(status, opened.reason, session.request_id));
+          audit(session, method, target, status, opened.reason, start, Outcome{});
+          co_return;
+        }
+        upstream.stream = std::move(opened.stream);
+        upstream.reader = std::make_unique<MessageReader>(*upstream.stream, limits_.message);
+      }
+
+      Outcome outcome = co_await exchange(client, request, outgoing, upstream, limits_, request.keep_alive(),
+                                          [](ResponseHeader&) {});
+      metrics_.requests.add();
+      metrics_.bytes_up.add(outcome.bytes_up);
+      metrics_.bytes_down.add(outcome.bytes_down);
+      if (outcome.status >= 500 && outcome.bytes_down == 0 && !outcome.error.empty()) {
+        // Nothing of a response reached the client yet: answer for the target.
+        co_await write_all(session.client, error_response(outcome.status, outcome.error, session.request_id));
+      }
+      audit(session, method, target, outcome.status, outcome.error, start, outcome);
+      if (!outcome.keep_going || !outcome.error.empty()) co_return;
+    }
+  }
+
+ private:
+  asio::awaitable<TokenResult> oauth2_token(EdgeSession& session) {
+    // The fetch may outlive this client connection (other requests wait for it), so it owns copies.
+    auto tunnel = &session.tunnel;  // the core's tunnel outlives every connection
+    TokenFetch fetch = [this, tunnel]() -> asio::awaitable<TokenResult> { return fetch_token(*tunnel); };
+    co_return co_await tokens_.get(token_key_, std::move(fetch));
+  }
+
+  asio::awaitable<TokenResult> fetch_token(Tunnel& tunnel) {
+    TokenResult result;
+    OpenRequest open;
+    open.host = token_endpoint_.host;
+    open.port = token_endpoint_.port;
+    open.proxy_type = ProxyType::internet;
+    open.tls.enabled = token_endpoint_.tls;
+    open.route_type = "http";
+    OpenResult opened = co_await tunnel.open(open);
+    if (!opened) {
+      result.error = "token endpoint " + token_endpoint_.host + ": " + opened.reason;
+      co_return result;
+    }
+    std::string text = "POST " + token_endpoint_.path + " HTTP/1.1\r\nhost: " +
+                       authority(token_endpoint_.host, token_endpoint_.port, token_endpoint_.tls) +
+                       "\r\naccept: application/json\r\ncontent-type: application/x-www-form-urlencoded\r\n";
+    if (!token_request_.authorization.empty()) text += "authorization: " + token_request_.authorization + "\r\n";
+    text += "content-length: " + std::to_string(token_request_.body.size()) + "\r\nconnection: close\r\n\r\n";
+    text += token_request_.body;
+    if (error_code ec = co_await write_all(*opened.stream, text)) {
+      result.error = "token endpoint: sending the request: " + ec.message();
+      co_return result;
+    }
+    MessageReader reader(*opened.stream, limits_.message);
+    ResponseParser response;
+    ReadError error = co_await reader.read_header(response);
+    if (error) {
+      result.error = "token endpoint: reading the response: " + error.detail;
+      co_return result;
+    }
+    std::string body;
+    std::vector<char> buffer(16 * 1024);
+    for (;;) {
+      const std::size_t n = co_await reader.read_body(response, asio::buffer(buffer), error);
+      if (error) {
+        result.error = "token endpoint: reading the response body: " + error.detail;
+        co_return result;
+      }
+      if (n == 0) break;
+      if (body.size() + n > kMaxTokenResponse) {
+        result.error = "token endpoint: response larger than 64 KiB";
+        co_return result;
+      }
+      body.append(buffer.data(), n);
+    }
+    co_return parse_token_response(response.get().result_int(), body, Clock::now());
+  }
+
+  void audit(const EdgeSession& session, const std::string& method, const std::string& target, int status,
+             const std::string& error, Clock::time_point start, const Outcome& outcome) {
+    const bool failure = status == 0 || status >= 400 || !error.empty();
+    if (!host_.audit().enabled(AuditClass::access)) return;
+    host_.audit().record({AuditClass::access,
+                          "http.request",
+                          {{"destination", session.destination.name},
+                           {"request_id", session.request_id},
+                           {"principal", session.principal},
+                           {"client", session.client.info().peer},
+                           {"method", method},
+                           {"target", target},
+                           {"status", static_cast<std::int64_t>(status)},
+                           {"outcome", failure ? "error" : "ok"},
+                           {"reason", error},
+                           {"bytes_up", static_cast<std::int64_t>(outcome.bytes_up)},
+                           {"bytes_down", static_cast<std::int64_t>(outcome.bytes_down)},
+                           {"duration_ms", elapsed_ms(start)}}});
+  }
+
+  Host& host_;
+  TokenCache& tokens_;
+  RouteMetrics metrics_;
+  Limits limits_;
+  bool tls_ = false;
+  std::string host_header_;
+  AuthKind auth_ = AuthKind::none;
+  std::string authorization_;
+  TokenEndpoint token_endpoint_;
+  TokenRequest token_request_;
+  std::string token_key_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
+  std::string extra_query_;
+};
+
+// ---- connector -------------------------------------------------------------------------------------
+
+MatchKind match_kind(const std::string& text) {
+  if (text == "exact") return MatchKind::exact;
+  if (text == "prefix") return MatchKind::prefix;
+  return MatchKind::path_prefix;
+}
+
+std::vector<Resource> resources_from(const Settings& settings) {
+  std::vector<Resource> out;
+  if (!settings.has("resources")) return out;
+  for (const auto& record : settings.get_records("resources")) {
+    Resource resource;
+    resource.path = record.get_string("path");
+    resource.match = match_kind(record.get_string("match"));
+    if (record.has("methods")) resource.methods = record.get_list("methods");
+    resource.enabled = record.get_bool("enabled");
+    resource.websocket = record.get_bool("websocket");
+    out.push_back(std::move(resource));
+  }
+  return out;
+}
+
+ResourcePolicy policy_from(const Settings& settings) {
+  try {
+    return ResourcePolicy(resources_from(settings));
+  } catch (const std::invalid_argument& e) {
+    throw RouteConfigError("settings.resources", e.what());
+  }
+}
+
+class HttpConnectorHandler final : public ConnectorRouteHandler {
+ public:
+  HttpConnectorHandler(Host& host, const System& system)
+      : host_(host),
+        name_(system.virtual_host + ":" + std::to_string(system.virtual_port_first)),
+        metrics_(host.metrics(), name_),
+        limits_(limits_from(system.settings, system.limits)),
+        policy_(policy_from(system.settings)),
+        internal_host_header_(system.settings.get_string("host_header") == "internal") {
+    const Settings& s = system.settings;
+    for (const char* key : {"user", "password", "token", "token_url", "client_id", "client_secret", "scope",
+                            "headers", "query"}) {
+      if (s.has(key)) throw RouteConfigError(std::string("settings.") + key, "applies to destinations, not systems");
+    }
+    if (s.get_string("authentication") != "none") {
+      throw RouteConfigError("settings.authentication", "applies to destinations, not systems");
+    }
+  }
+
+  bool reads_before_open() const noexcept override { return true; }
+
+  asio::awaitable<void> serve(ConnectorSession& session) override {
+    MessageReader edge(session.stream, limits_.message);
+    Upstream upstream;
+    const OpenRequest internal = session.system.internal_target(session.virtual_port);
+    const std::string internal_authority = authority(internal.host, internal.port, internal.tls.enabled);
+    const std::string virtual_authority = authority(session.virtual_host, session.virtual_port, false);
+    for (;;) {
+      const auto start = Clock::now();
+      RequestParser request;
+      ReadError read_error = co_await edge.read_header(request);
+      if (read_error) {
+        if (const int status = status_for(read_error)) {
+          co_await write_all(session.stream, error_response(status, read_error.detail, session.request_id));
+          deny(session, "", "", status, read_error.detail);
+        }
+        co_return;
+      }
+      const RequestHeader& incoming = request.get().base();
+      const std::string method = to_string(incoming.method_string());
+      const std::string raw_target = to_string(incoming.target());
+      std::string error;
+      auto target = normalize_target(raw_target, error);
+      if (!target) {
+        co_await write_all(session.stream, error_response(400, "invalid request target: " + error, session.request_id));
+        deny(session, method, raw_target, 400, "invalid request target: " + error);
+        co_return;
+      }
+      const bool websocket = is_websocket_upgrade(incoming);
+      Decision decision = policy_.check(method, target->path, websocket);
+      if (decision.allowed && incoming.count(bhttp::field::upgrade) != 0) {
+        decision.allowed = false;
+        decision.reason = websocket ? "WebSocket upgrades are not relayed yet" : "protocol upgrades are not supported";
+      }
+      if (!decision.allowed) {
+        metrics_.denied.add();
+        co_await write_all(session.stream, error_response(403, decision.reason, session.request_id));
+        deny(session, method, target->forward_target(), 403, decision.reason);
+        co_return;  // the request's body, if any, is not read: the connection ends here
+      }
+
+      RequestHeader outgoing = incoming;
+      remove_hop_by_hop(outgoing);
+      outgoing.target(target->forward_target());
+      const std::string original_host = to_string(incoming[bhttp::field::host]);
+      if (internal_host_header_) {
+        outgoing.set(bhttp::field::host, internal_authority);
+        outgoing.set("x-forwarded-host", original_host.empty() ? virtual_authority : original_host);
+      } else if (original_host.empty()) {
+        outgoing.set(bhttp::field::host, virtual_authority);
+      }
+
+      if (!upstream.stream) {
+        OpenRequest open = internal;
+        open.request_id = session.request_id;
+        open.principal = session.principal;
+        OpenResult opened = co_await session.tunnel.open(open);
+        if (!opened) {
+          metrics_.upstream_failed.add();
+          const int status = status_for_open_failure(opened.error);
+          co_await write_all(session.stream, error_response(status, opened.reason, session.request_id));
+          record(session, method, target->forward_target(), status, opened.reason, start, Outcome{});
+          co_return;
+        }
+        upstream.stream = std::move(opened.stream);
+        upstream.reader = std::make_unique<MessageReader>(*upstream.stream, limits_.message);
+      }
+
+      const std::string internal_scheme = internal.tls.enabled ? "https://" : "http://";
+      auto map_location = [&](ResponseHeader& header) {
+        const auto location = header[bhttp::field::location];
+        if (location.empty()) return;
+        const std::string value = to_string(location);
+        for (const std::string& prefix :
+             {internal_scheme + internal_authority, internal_scheme + internal.host + ":" + std::to_string(internal.port)}) {
+          if (value.compare(0, prefix.size(), prefix) == 0 &&
+              (value.size() == prefix.size() || value[prefix.size()] == '/' || value[prefix.size()] == '?')) {
+            header.set(bhttp::field::location, "http://" + virtual_authority + value.substr(prefix.size()));
+            return;
+          }
+        }
+      };
+      Outcome outcome =
+          co_await exchange(edge, request, outgoing, upstream, limits_, request.keep_alive(), map_location);
+      metrics_.requests.add();
+      metrics_.bytes_up.add(outcome.bytes_up);
+      metrics_.bytes_down.add(outcome.bytes_down);
+      if (outcome.status >= 500 && outcome.bytes_down == 0 && !outcome.error.empty()) {
+        co_await write_all(session.stream, error_response(outcome.status, outcome.error, session.request_id));
+      }
+      record(session, method, target->forward_target(), outcome.status, outcome.error, start, outcome);
+      if (!outcome.keep_going || !outcome.error.empty()) co_return;
+    }
+  }
+
+ private:
+  void deny(const ConnectorSession& session, const std::string& method, const std::string& target, int status,
+            const std::string& reason) {
+    host_.logger().log(LogLevel::info, "http_denied",
+                       {{"system", name_}, {"request_id", session.request_id}, {"method", method},
+                        {"target", target}, {"reason", reason}});
+    if (!host_.audit().enabled(AuditClass::security)) return;
+    host_.audit().record({AuditClass::security,
+                          "http.denied",
+                          {{"system", name_},
+                           {"virtual_host", session.virtual_host},
+                           {"virtual_port", static_cast<std::int64_t>(session.virtual_port)},
+                           {"request_id", session.request_id},
+                           {"principal", session.principal},
+                           {"method", method},
+                           {"target", target},
+                           {"status", static_cast<std::int64_t>(status)},
+                           {"reason", reason}}});
+  }
+
+  void record(const ConnectorSession& session, const std::string& method, const std::string& target, int status,
+              const std::string& error, Clock::time_point start, const Outcome& outcome) {
+    if (!host_.audit().enabled(AuditClass::access)) return;
+    host_.audit().record({AuditClass::access,
+                          "http.request",
+                          {{"system", name_},
+                           {"request_id", session.request_id},
+                           {"principal", session.principal},
+                           {"method", method},
+                           {"target", target},
+                           {"status", static_cast<std::int64_t>(status)},
+                           {"outcome", error.empty() ? "ok" : "error"},
+                           {"reason", error},
+                           {"bytes_up", static_cast<std::int64_t>(outcome.bytes_up)},
+                           {"bytes_down", static_cast<std::int64_t>(outcome.bytes_down)},
+                           {"duration_ms", elapsed_ms(start)}}});
+  }
+
+  Host& host_;
+  std::string name_;
+  RouteMetrics metrics_;
+  Limits limits_;
+  ResourcePolicy policy_;
+  bool internal_host_header_;
+};
+
+class HttpPlugin final : public Plugin {
+ public:
+  explicit HttpPlugin(Host& host) : host_(host) {}
+
+  std::unique_ptr<EdgeRouteHandler> create_edge_handler(const Destination& destination) override {
+    return std::make_unique<HttpEdgeHandler>(host_, destination, tokens_);
+  }
+  std::unique_ptr<ConnectorRouteHandler> create_connector_handler(const System& system) override {
+    return std::make_unique<HttpConnectorHandler>(host_, system);
+  }
+
+ private:
+  Host& host_;
+  TokenCache tokens_;  // shared by every destination: keys carry destination and tenant
+};
+
+}  // namespace
+
+GW_DECLARE_PLUGIN(HttpPlugin)
