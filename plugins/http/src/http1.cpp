@@ -100,12 +100,13 @@ asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   co_return ReadError{ReadFailure::io, r.error ? r.error.message() : std::string("connection closed")};
 }
 
-ReadError MessageReader::check_header_block() const {
+ReadError MessageReader::check_header_block(bool at_start_line) const {
   const auto* data = static_cast<const char*>(buffer_.data().data());
   const std::string_view text(data, buffer_.size());
   const std::size_t line_end = text.find("\r\n");
-  if ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
-      (line_end != std::string_view::npos && line_end > limits_.max_request_line)) {
+  if (at_start_line &&
+      ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
+       (line_end != std::string_view::npos && line_end > limits_.max_request_line))) {
     return {ReadFailure::line_too_long,
             "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
   }
@@ -130,12 +131,14 @@ asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, b
   // Bodies stream through; their size is the application's business.
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   bool at_start = true;
+  std::size_t consumed = 0;  // Beast takes the start line as soon as it is complete
   for (;;) {
     if (buffer_.size() > 0) {
-      if (ReadError bad = check_header_block()) co_return bad;
+      if (ReadError bad = check_header_block(consumed == 0)) co_return bad;
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
       buffer_.consume(used);
+      consumed += used;
       if (!ec && parser.is_header_done()) co_return ReadError{};
       if (ec && ec != bhttp::error::need_more) {
         if (is_header_too_large(ec)) co_return ReadError{ReadFailure::header_too_large, "header too large"};
@@ -229,19 +232,41 @@ std::string serialize(const ResponseHeader& header) {
 }
 
 template <bool IsRequest>
-asio::awaitable<std::uint64_t> relay_body(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
-                                          Stream& to, bool chunked, std::size_t buffer_size, ReadError& read_error,
-                                          error_code& write_error) {
-  std::vector<char> buffer(kChunkPrefix + buffer_size + kChunkSuffix);
-  char* const data = buffer.data() + kChunkPrefix;
+BodyRelay<IsRequest>::BodyRelay(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                                bool chunked, std::size_t buffer_size)
+    : reader_(reader),
+      parser_(parser),
+      chunked_(chunked),
+      buffer_size_(buffer_size),
+      buffer_(kChunkPrefix + buffer_size + kChunkSuffix) {}
+
+template <bool IsRequest>
+asio::awaitable<ReadError> BodyRelay<IsRequest>::read_first() {
+  ReadError error;
+  read_first_done_ = true;
+  pending_ = co_await reader_.read_body(parser_, asio::buffer(buffer_.data() + kChunkPrefix, buffer_size_), error);
+  co_return error;
+}
+
+template <bool IsRequest>
+asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, ReadError& read_error,
+                                                           error_code& write_error) {
+  char* const data = buffer_.data() + kChunkPrefix;
   std::uint64_t total = 0;
+  bool first = read_first_done_;
   for (;;) {
-    const std::size_t n = co_await reader.read_body(parser, asio::buffer(data, buffer_size), read_error);
-    if (read_error) co_return total;
+    std::size_t n = 0;
+    if (first) {
+      n = pending_;
+      first = false;
+    } else {
+      n = co_await reader_.read_body(parser_, asio::buffer(data, buffer_size_), read_error);
+      if (read_error) co_return total;
+    }
     if (n == 0) break;
     total += n;
     asio::const_buffer out(data, n);
-    if (chunked) {
+    if (chunked_) {
       const std::string size_line = hex(n) + "\r\n";
       char* const start = data - size_line.size();
       std::copy(size_line.begin(), size_line.end(), start);
@@ -255,14 +280,36 @@ asio::awaitable<std::uint64_t> relay_body(MessageReader& reader, bhttp::parser<I
       co_return total;
     }
   }
-  if (chunked) write_error = co_await write_all(to, "0\r\n\r\n");
+  if (chunked_) write_error = co_await write_all(to, "0\r\n\r\n");
   co_return total;
 }
 
-template asio::awaitable<std::uint64_t> relay_body<true>(MessageReader&, RequestParser&, Stream&, bool, std::size_t,
-                                                         ReadError&, error_code&);
-template asio::awaitable<std::uint64_t> relay_body<false>(MessageReader&, ResponseParser&, Stream&, bool,
-                                                          std::size_t, ReadError&, error_code&);
+template class BodyRelay<true>;
+template class BodyRelay<false>;
+
+asio::awaitable<void> answer_and_close(MessageReader& reader, std::string_view response) {
+  Stream& stream = reader.stream();
+  if (co_await write_all(stream, response)) co_return;
+  co_await stream.shutdown_write();
+  // Bounded: the reader's read timeout is at most what the configuration says, the drain at most a
+  // second and 1 MiB.
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer deadline(executor);
+  deadline.expires_after(std::chrono::seconds(1));
+  auto done = std::make_shared<bool>(false);
+  deadline.async_wait([done, s = &stream](const error_code& ec) {
+    if (!ec && !*done) s->close();
+  });
+  std::vector<char> sink(16 * 1024);
+  std::size_t discarded = 0;
+  while (discarded < (1u << 20)) {
+    IoResult r = co_await stream.read_some(asio::buffer(sink));
+    discarded += r.bytes;
+    if (r.error) break;
+  }
+  *done = true;
+  deadline.cancel();
+}
 
 void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
   std::vector<std::string> named;

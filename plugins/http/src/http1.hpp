@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/plugin_api.hpp"
 
@@ -80,7 +81,8 @@ class MessageReader {
  private:
   // One read_some into the buffer, bounded by read_timeout.
   asio::awaitable<ReadError> fill(bool at_message_start);
-  ReadError check_header_block() const;
+  // Our checks on the unparsed header bytes; the start-line limit applies while it is still unparsed.
+  ReadError check_header_block(bool at_start_line) const;
 
   Stream& stream_;
   MessageLimits limits_;
@@ -96,11 +98,33 @@ std::string serialize(const ResponseHeader& header);
 
 // Copies the body that `parser` is reading from `reader` to `to`. With `chunked`, the body goes out
 // in chunked encoding (sizes of what was read) and ends with the last chunk; otherwise bytes go as
-// they are (a Content-Length body of the same length). Returns the body bytes relayed.
+// they are (a Content-Length body of the same length).
 template <bool IsRequest>
-asio::awaitable<std::uint64_t> relay_body(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
-                                          Stream& to, bool chunked, std::size_t buffer_size, ReadError& read_error,
-                                          error_code& write_error);
+class BodyRelay {
+ public:
+  BodyRelay(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser, bool chunked,
+            std::size_t buffer_size);
+
+  // Reads the first piece of the body without sending it, so that a body that is malformed from its
+  // first bytes (a bad chunk size) is refused before anything reaches the next hop. Optional.
+  asio::awaitable<ReadError> read_first();
+  // Sends what read_first() read, then relays the rest. Returns the body bytes relayed.
+  asio::awaitable<std::uint64_t> relay(Stream& to, ReadError& read_error, error_code& write_error);
+
+ private:
+  MessageReader& reader_;
+  bhttp::parser<IsRequest, bhttp::buffer_body>& parser_;
+  bool chunked_;
+  std::size_t buffer_size_;
+  std::vector<char> buffer_;
+  std::size_t pending_ = 0;  // bytes read by read_first() and not sent yet
+  bool read_first_done_ = false;
+};
+
+// Ends a connection after an error answer without losing the answer: sends `response`, half-closes,
+// and discards what the peer still sends (at most 1 MiB, for at most a second), because closing a
+// socket with unread input makes the kernel send a reset that can destroy the answer in flight.
+asio::awaitable<void> answer_and_close(MessageReader& reader, std::string_view response);
 
 // Fields that concern one connection only (RFC 9110 §7.6.1), plus those named in Connection.
 // Removes them from `fields`. Keeps Upgrade when `keep_upgrade`.

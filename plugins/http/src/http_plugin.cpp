@@ -134,6 +134,7 @@ struct Outcome {
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;
   std::string error;
+  bool responded = false;   // a response header went to the client (so no error answer can follow)
   bool keep_going = false;  // both connections may carry another request
 };
 
@@ -157,6 +158,19 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
   Outcome outcome;
   const bool request_chunked = request.chunked();
   if (request_chunked) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
+  BodyRelay<true> request_body(client, request, request_chunked, limits.buffer_size);
+  const bool has_body = request_chunked || request.content_length().value_or(0) > 0;
+  const bool expects_continue = beast::iequals(request.get()[bhttp::field::expect], "100-continue");
+  if (has_body && !expects_continue) {
+    // A body that is malformed from its first bytes never reaches the target. (A client that waits
+    // for 100 Continue sends nothing before the target answers, so its body is checked as it flows.)
+    ReadError first = co_await request_body.read_first();
+    if (first) {
+      outcome.status = status_for(first);
+      outcome.error = "reading the request body: " + first.detail;
+      co_return outcome;
+    }
+  }
   const std::string head = serialize(upstream_header);
   if (error_code ec = co_await write_all(*upstream.stream, head)) {
     outcome.status = 502;
@@ -165,10 +179,9 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
   }
   ReadError read_error;
   error_code write_error;
-  outcome.bytes_up =
-      co_await relay_body(client, request, *upstream.stream, request_chunked, limits.buffer_size, read_error, write_error);
+  outcome.bytes_up = co_await request_body.relay(*upstream.stream, read_error, write_error);
   if (read_error) {
-    outcome.status = 0;  // the client broke off its own request: nothing to answer
+    outcome.status = status_for(read_error);  // 0: the client broke off its own request
     outcome.error = "reading the request body: " + read_error.detail;
     co_return outcome;
   }
@@ -197,7 +210,9 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
         co_return outcome;
       }
       remove_hop_by_hop(header);
-      if (error_code ec = co_await write_all(client.stream(), serialize(header))) {
+      const std::string interim = serialize(header);
+      if (error_code ec = co_await write_all(client.stream(), interim)) {
+        outcome.status = 0;
         outcome.error = "sending an interim response: " + ec.message();
         co_return outcome;
       }
@@ -206,20 +221,22 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     const bool upstream_keep_alive = response.keep_alive();
     remove_hop_by_hop(header);
     rewrite(header);
-    const bool has_body = !head_request && status != 204 && status != 304;
+    const bool response_has_body = !head_request && status != 204 && status != 304;
     const bool length_known = response.content_length().has_value();
-    const bool chunked_out = has_body && !length_known;
+    const bool chunked_out = response_has_body && !length_known;
     if (chunked_out) header.set(bhttp::field::transfer_encoding, "chunked");
     if (!client_keep_alive) header.set(bhttp::field::connection, "close");
     outcome.status = status;
-    if (error_code ec = co_await write_all(client.stream(), serialize(header))) {
+    outcome.responded = true;
+    const std::string response_head = serialize(header);
+    if (error_code ec = co_await write_all(client.stream(), response_head)) {
       outcome.error = "sending the response: " + ec.message();
       co_return outcome;
     }
     ReadError body_read;
     error_code body_write;
-    outcome.bytes_down = co_await relay_body(*upstream.reader, response, client.stream(), chunked_out,
-                                             limits.buffer_size, body_read, body_write);
+    BodyRelay<false> response_body(*upstream.reader, response, chunked_out, limits.buffer_size);
+    outcome.bytes_down = co_await response_body.relay(client.stream(), body_read, body_write);
     if (body_read) {
       outcome.error = "reading the response body: " + body_read.detail;
       co_return outcome;  // the client sees the connection end before the body did: it can tell
@@ -366,7 +383,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       ReadError read_error = co_await client.read_header(request);
       if (read_error) {
         if (const int status = status_for(read_error)) {
-          co_await write_all(session.client, error_response(status, read_error.detail, session.request_id));
+          co_await answer_and_close(client, error_response(status, read_error.detail, session.request_id));
           audit(session, "", "", status, read_error.detail, start, Outcome{});
         }
         co_return;
@@ -383,7 +400,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         refusal_status = 501;
       }
       if (!refusal.empty()) {
-        co_await write_all(session.client, error_response(refusal_status, refusal, session.request_id));
+        co_await answer_and_close(client, error_response(refusal_status, refusal, session.request_id));
         audit(session, method, target, refusal_status, refusal, start, Outcome{});
         co_return;
       }
@@ -403,7 +420,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
           TokenResult token = co_await oauth2_token(session);
           if (!token.token) {
             const std::string message = "cannot obtain a token for the destination: " + token.error;
-            co_await write_all(session.client, error_response(502, message, session.request_id));
+            co_await answer_and_close(client, error_response(502, message, session.request_id));
             audit(session, method, target, 502, message, start, Outcome{});
             co_return;
           }
@@ -421,7 +438,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         if (!opened) {
           metrics_.upstream_failed.add();
           const int status = status_for_open_failure(opened.error);
-          co_await write_all(session.client, error_response(status, opened.reason, session.request_id));
+          co_await answer_and_close(client, error_response(status, opened.reason, session.request_id));
           audit(session, method, target, status, opened.reason, start, Outcome{});
           co_return;
         }
@@ -434,9 +451,10 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       metrics_.requests.add();
       metrics_.bytes_up.add(outcome.bytes_up);
       metrics_.bytes_down.add(outcome.bytes_down);
-      if (outcome.status >= 500 && outcome.bytes_down == 0 && !outcome.error.empty()) {
+      if (!outcome.responded && outcome.status != 0) {
         // Nothing of a response reached the client yet: answer for the target.
-        co_await write_all(session.client, error_response(outcome.status, outcome.error, session.request_id));
+        co_await answer_and_close(client, error_response(outcome.status, outcome.error, session.request_id));
+        outcome.keep_going = false;
       }
       audit(session, method, target, outcome.status, outcome.error, start, outcome);
       if (!outcome.keep_going || !outcome.error.empty()) co_return;
@@ -598,7 +616,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       ReadError read_error = co_await edge.read_header(request);
       if (read_error) {
         if (const int status = status_for(read_error)) {
-          co_await write_all(session.stream, error_response(status, read_error.detail, session.request_id));
+          co_await answer_and_close(edge, error_response(status, read_error.detail, session.request_id));
           deny(session, "", "", status, read_error.detail);
         }
         co_return;
@@ -609,7 +627,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       std::string error;
       auto target = normalize_target(raw_target, error);
       if (!target) {
-        co_await write_all(session.stream, error_response(400, "invalid request target: " + error, session.request_id));
+        co_await answer_and_close(edge,
+                                  error_response(400, "invalid request target: " + error, session.request_id));
         deny(session, method, raw_target, 400, "invalid request target: " + error);
         co_return;
       }
@@ -621,7 +640,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       }
       if (!decision.allowed) {
         metrics_.denied.add();
-        co_await write_all(session.stream, error_response(403, decision.reason, session.request_id));
+        co_await answer_and_close(edge, error_response(403, decision.reason, session.request_id));
         deny(session, method, target->forward_target(), 403, decision.reason);
         co_return;  // the request's body, if any, is not read: the connection ends here
       }
@@ -645,7 +664,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         if (!opened) {
           metrics_.upstream_failed.add();
           const int status = status_for_open_failure(opened.error);
-          co_await write_all(session.stream, error_response(status, opened.reason, session.request_id));
+          co_await answer_and_close(edge, error_response(status, opened.reason, session.request_id));
           record(session, method, target->forward_target(), status, opened.reason, start, Outcome{});
           co_return;
         }
@@ -672,8 +691,9 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       metrics_.requests.add();
       metrics_.bytes_up.add(outcome.bytes_up);
       metrics_.bytes_down.add(outcome.bytes_down);
-      if (outcome.status >= 500 && outcome.bytes_down == 0 && !outcome.error.empty()) {
-        co_await write_all(session.stream, error_response(outcome.status, outcome.error, session.request_id));
+      if (!outcome.responded && outcome.status != 0) {
+        co_await answer_and_close(edge, error_response(outcome.status, outcome.error, session.request_id));
+        outcome.keep_going = false;
       }
       record(session, method, target->forward_target(), outcome.status, outcome.error, start, outcome);
       if (!outcome.keep_going || !outcome.error.empty()) co_return;

@@ -1,0 +1,95 @@
+// HTTP peers for the end-to-end tests: a real nginx started by the test, and an HTTP server in the test
+// process that digests request bodies (and can act as an OAuth2 token endpoint), both on 127.0.0.1.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+#include "support/gateway_process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace gw::e2e {
+
+// Runs a program to completion (kGuard at most) and collects its output.
+CommandResult run_program(const std::vector<std::string>& argv);
+
+// A port that was free a moment ago (for servers that cannot be told to pick one and report it).
+std::uint16_t free_port();
+
+// nginx 1.22 in the foreground on 127.0.0.1:port(), serving files under root(). The access log records
+// one line per request: "<connection serial> <request line> <status> host=<Host> auth=<Authorization>
+// xfh=<X-Forwarded-Host>". Locations: /echo-headers answers those three headers and the query as text;
+// /redirect answers 302 to http://127.0.0.1:PORT/allowed/x.txt. With `tls`, it speaks only HTTPS with
+// the given certificate and key files.
+class Nginx {
+ public:
+  struct Tls {
+    std::filesystem::path cert_file;
+    std::filesystem::path key_file;
+  };
+  explicit Nginx(std::optional<Tls> tls = std::nullopt);
+  ~Nginx();
+  Nginx(const Nginx&) = delete;
+  Nginx& operator=(const Nginx&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::filesystem::path& root() const { return root_; }
+  // Writes a file under root() (directories created).
+  void put_file(const std::string& path, const std::string& content);
+  // The access log lines so far.
+  std::vector<std::string> access_log() const;
+
+ private:
+  TempDir dir_;
+  std::filesystem::path root_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// What HttpSink received in one request.
+struct SinkRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // lower-case names; repeated fields joined with ", "
+  std::uint64_t body_size = 0;
+  std::string body_sha256;
+  std::string body;  // the first 64 KiB
+};
+
+// An HTTP/1.1 server in the test process (Boost.Beast, a thread per connection), keep-alive. Every
+// request is answered 200 with "size=<body bytes> sha256=<hex>\n", and recorded. POST /token answers as
+// an OAuth2 token endpoint: {"access_token":"token-<n>","token_type":"Bearer","expires_in":<lifetime>},
+// n counting the token requests from 1.
+class HttpSink {
+ public:
+  explicit HttpSink(int token_lifetime_seconds = 3600);
+  ~HttpSink();
+  HttpSink(const HttpSink&) = delete;
+  HttpSink& operator=(const HttpSink&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::vector<SinkRequest> requests() const;
+  int token_requests() const { return token_requests_.load(); }
+
+  struct State;  // shared with the connection threads
+
+ private:
+  std::shared_ptr<State> state_;
+  std::uint16_t port_ = 0;
+  std::atomic<int>& token_requests_;
+  std::thread acceptor_;
+};
+
+// Sends raw bytes to 127.0.0.1:port, half-closes, and returns everything received until the peer
+// closed (or kGuard passed).
+std::string raw_exchange(std::uint16_t port, const std::string& bytes);
+
+}  // namespace gw::e2e
