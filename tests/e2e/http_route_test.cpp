@@ -12,7 +12,9 @@
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
 #include "support/poll.hpp"
+#include "support/peers.hpp"
 #include "support/record.hpp"
+#include "support/socks_client.hpp"
 #include "support/tls_peer.hpp"
 #include "support/tunnel_pair.hpp"
 
@@ -286,6 +288,99 @@ TEST(HttpRoute, DeniedSystemAndUnreachableBackendAnswerInHttp) {
   CommandResult down = curl({"-i", url(gateway.port("web"), "/allowed/x.txt")});
   EXPECT_EQ(status_line(down.out), "HTTP/1.1 502 Bad Gateway") << down.out;
   EXPECT_NE(down.out.find("x-error-message: "), std::string::npos);
+}
+
+// ---- the HTTP proxy entry point ------------------------------------------------------------------
+
+const std::string kJwtSecret = "0123456789abcdef0123456789abcdef";
+
+using gw::testing::jwt_claims;
+using gw::testing::mint_hs256;
+
+// A standalone gateway with an HTTP proxy (user app/pw of tenant demo, JWTs with audience gateway),
+// the system and destination `web` of on_premise(), and a tcp system echo.internal:7 for CONNECT.
+std::string proxy_config(std::uint16_t backend_port, std::uint16_t echo_port) {
+  std::string yaml = on_premise(backend_port, kAllowedOnly);
+  const std::string echo_system = "  - virtual_host: echo.internal\n    virtual_port: 7\n"
+                                  "    internal_host: 127.0.0.1\n    internal_port: " +
+                                  std::to_string(echo_port) + "\n    route_type: tcp\n";
+  yaml.insert(yaml.find("destinations:"), echo_system);
+  return yaml + "http_proxy:\n  listen: 127.0.0.1:0\n  auth: [password, jwt]\n  users:\n"
+                "    - {username: app, password: pw, tenant: demo}\n"
+                "  jwt: {algorithm: HS256, secret: " + kJwtSecret + ", audience: gateway}\n";
+}
+
+TEST(HttpProxy, ProxyClientsReachDestinationsByUrlByNameAndByConnect) {
+  Nginx nginx;
+  nginx.put_file("allowed/x.txt", "allowed file\n");
+  EchoServer echo;
+  GatewayProcess gateway(proxy_config(nginx.port(), echo.port()));
+  ASSERT_TRUE(gateway.wait_ready());
+  const std::string proxy = "http://app:pw@127.0.0.1:" + std::to_string(gateway.listener_port("http_proxy"));
+
+  // Absolute URLs, two requests on one proxy connection.
+  CommandResult by_url =
+      curl({"-x", proxy, "http://web.internal/allowed/x.txt", "http://web.internal/echo-headers"});
+  ASSERT_TRUE(by_url.status && by_url.status->success()) << by_url.err;
+  EXPECT_EQ(by_url.out, "allowed file\nhost=web.internal auth= xfh= q=\n");
+  // The connector's policy applies as for any other client.
+  CommandResult denied = curl({"-i", "-x", proxy, "http://web.internal/secret.txt"});
+  EXPECT_EQ(status_line(denied.out), "HTTP/1.1 403 Forbidden");
+  // By name, in origin form.
+  CommandResult by_name = curl({"-H", "X-Destination-Name: web", "-u", "x:y", "-H",
+                                "Proxy-Authorization: Basic YXBwOnB3",
+                                url(gateway.listener_port("http_proxy"), "/echo-headers")});
+  EXPECT_EQ(by_name.out, "host=web.internal auth=Basic eDp5 xfh= q=\n")
+      << "the application's own Authorization passes when the destination injects none";
+  CommandResult unknown = curl({"-i", "-H", "X-Destination-Name: nope", "-H", "Proxy-Authorization: Basic YXBwOnB3",
+                                url(gateway.listener_port("http_proxy"), "/")});
+  EXPECT_EQ(status_line(unknown.out), "HTTP/1.1 404 Not Found");
+  // CONNECT (curl --proxytunnel), then plain HTTP through the tunnel.
+  CommandResult tunnelled = curl({"-p", "-x", proxy, "http://web.internal/allowed/x.txt"});
+  EXPECT_EQ(tunnelled.out, "allowed file\n") << tunnelled.err;
+  // CONNECT to a virtual host without a destination is relayed as tcp.
+  const std::string connect = "CONNECT echo.internal:7 HTTP/1.1\r\nHost: echo.internal:7\r\n"
+                              "Proxy-Authorization: Basic YXBwOnB3\r\n\r\nhello";
+  const std::string echoed = raw_exchange(gateway.listener_port("http_proxy"), connect);
+  EXPECT_EQ(echoed, "HTTP/1.1 200 Connection Established\r\n\r\nhello");
+  // An https:// URL in absolute form is refused: such clients use CONNECT.
+  const std::string https = raw_exchange(gateway.listener_port("http_proxy"),
+                                         "GET https://web.internal/ HTTP/1.1\r\nHost: web.internal\r\n"
+                                         "Proxy-Authorization: Basic YXBwOnB3\r\n\r\n");
+  EXPECT_EQ(status_line(https), "HTTP/1.1 405 Method Not Allowed");
+  EXPECT_EQ(count_containing(nginx.access_log(), "secret"), 0u);
+}
+
+TEST(HttpProxy, ProxyAuthorizationIsRequiredAndAudited) {
+  Nginx nginx;
+  nginx.put_file("allowed/x.txt", "allowed file\n");
+  EchoServer echo;
+  GatewayProcess gateway(proxy_config(nginx.port(), echo.port()));
+  ASSERT_TRUE(gateway.wait_ready());
+  const auto port = gateway.listener_port("http_proxy");
+
+  CommandResult none = curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "http://web.internal/allowed/x.txt"});
+  EXPECT_EQ(status_line(none.out), "HTTP/1.1 407 Proxy Authentication Required");
+  EXPECT_NE(none.out.find("proxy-authenticate: Basic realm=\"gatewayd\""), std::string::npos) << none.out;
+  CommandResult wrong = curl({"-i", "-x", "http://app:Xyzzy-wrong@127.0.0.1:" + std::to_string(port),
+                              "http://web.internal/allowed/x.txt"});
+  EXPECT_EQ(status_line(wrong.out), "HTTP/1.1 407 Proxy Authentication Required");
+  auto refused = gateway.wait_for_audit(audit_event("http_proxy.authentication", {{"outcome", "refused"}}), 2);
+  ASSERT_EQ(refused.size(), 2u);
+  for (const auto& record : refused) EXPECT_EQ(record.line.find("Xyzzy"), std::string::npos) << record.line;
+
+  // A bearer JWT names the tenant; its subject is the principal the connector audits.
+  const std::string token = mint_hs256(jwt_claims("demo", "gateway", std::chrono::seconds(300), "alice"), kJwtSecret);
+  CommandResult bearer = curl({"-x", "http://127.0.0.1:" + std::to_string(port), "--proxy-header",
+                               "Proxy-Authorization: Bearer " + token, "http://web.internal/allowed/x.txt"});
+  EXPECT_EQ(bearer.out, "allowed file\n") << bearer.err;
+  auto stream = gateway.wait_for_audit(audit_event("tunnel.stream", {{"principal", "alice"}}));
+  EXPECT_EQ(stream.size(), 1u);
+  const std::string other_tenant = mint_hs256(jwt_claims("other", "gateway"), kJwtSecret);
+  CommandResult wrong_tenant = curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "--proxy-header",
+                                     "Proxy-Authorization: Bearer " + other_tenant, "http://web.internal/allowed/x.txt"});
+  EXPECT_EQ(status_line(wrong_tenant.out), "HTTP/1.1 503 Service Unavailable") << wrong_tenant.out;
+  EXPECT_EQ(count_containing(nginx.access_log(), "GET"), 1u);
 }
 
 }  // namespace

@@ -358,4 +358,34 @@ TEST(SocksConfig, NeedsATunnelOnAnEdge) {
             "the SOCKS5 entry point reaches connectors and needs a tunnel section");
 }
 
+TEST(HttpProxyConfig, SharesTheProxyAuthenticationSettings) {
+  Config config = parse(R"(node: {role: standalone}
+http_proxy:
+  listen: 127.0.0.1:3128
+  auth: [password, jwt]
+  users:
+    - {username: app1, password: s3cret, tenant: acme}
+  jwt: {algorithm: HS256, secret: 0123456789abcdef0123456789abcdef, audience: gateway}
+)");
+  ASSERT_TRUE(config.http_proxy);
+  EXPECT_EQ(config.http_proxy->listen.port, 3128);
+  EXPECT_TRUE(config.http_proxy->offer_password);
+  EXPECT_TRUE(config.http_proxy->offer_jwt);
+  ASSERT_EQ(config.http_proxy->users.size(), 1u);
+  EXPECT_EQ(config.http_proxy->users[0].tenant, "acme");
+}
+
+TEST(HttpProxyConfig, ProblemsNameTheSection) {
+  auto no_tunnel = problems_of("http_proxy: {listen: 127.0.0.1:3128, auth: [none], anonymous: {tenant: a}}\n");
+  ASSERT_TRUE(find_key(no_tunnel, "http_proxy")) << all(no_tunnel);
+  EXPECT_EQ(find_key(no_tunnel, "http_proxy")->message, "the HTTP proxy reaches connectors and needs a tunnel section");
+  auto missing_users = problems_of("node: {role: standalone}\nhttp_proxy: {listen: 127.0.0.1:3128, auth: [password]}\n");
+  ASSERT_TRUE(find_key(missing_users, "http_proxy.users")) << all(missing_users);
+  auto on_connector = problems_of(
+      "node: {role: connector}\nconnector: {edges: [{address: 127.0.0.1:8443}], ca_file: ca.pem, cert_file: c.pem, "
+      "key_file: c.key}\nhttp_proxy: {listen: 127.0.0.1:3128, auth: [none], anonymous: {tenant: a}}\n");
+  ASSERT_TRUE(find_key(on_connector, "http_proxy")) << all(on_connector);
+  EXPECT_NE(find_key(on_connector, "http_proxy")->message.find("does not apply to role connector"), std::string::npos);
+}
+
 }  // namespace

@@ -21,6 +21,7 @@
 #include "runtime/edge_tunnel.hpp"
 #include "runtime/routes.hpp"
 #include "runtime/server.hpp"
+#include "runtime/http_proxy_entry.hpp"
 #include "runtime/socks_entry.hpp"
 #include "tunnel/certificates.hpp"
 #include "tunnel/connector_pool.hpp"
@@ -346,7 +347,8 @@ int command_run(const Options& options) {
     std::unique_ptr<tunnel::ConnectorPool> pool;
     std::unique_ptr<runtime::TunnelListener> tunnel_listener;
     std::unique_ptr<runtime::SocksEntryPoint> socks;
-    runtime::Services services{direct, nullptr, nullptr, {}, {}};
+    std::unique_ptr<runtime::HttpProxyEntryPoint> http_proxy;
+    runtime::Services services{direct, nullptr, nullptr, nullptr, {}, {}};
     if (gw.config.runs_edge() && gw.config.tunnel) {
       pool = std::make_unique<tunnel::ConnectorPool>();
       tunnel_listener = std::make_unique<runtime::TunnelListener>(
@@ -361,6 +363,11 @@ int command_run(const Options& options) {
       socks = std::make_unique<runtime::SocksEntryPoint>(*gw.config.socks5, gw.routes, direct, pool.get(),
                                                          *gw.host, gw.log);
       services.socks5 = socks.get();
+    }
+    if (gw.config.http_proxy) {
+      http_proxy = std::make_unique<runtime::HttpProxyEntryPoint>(*gw.config.http_proxy, gw.routes, direct,
+                                                                  pool.get(), *gw.host, gw.log);
+      services.http_proxy = http_proxy.get();
     }
     runtime::Server server(gw.config, gw.log, gw.metrics, *gw.host, gw.routes, std::move(services));
     server.bind();
@@ -384,6 +391,7 @@ int command_run(const Options& options) {
     // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
     agent.reset();
     socks.reset();
+    http_proxy.reset();
     tunnel_listener.reset();
     pool.reset();
     return code;

@@ -191,7 +191,7 @@ class ConfigReader {
   void read(const YAML::Node& document, Config& config) {
     Fields top(reader_, document, "",
                {"node", "plugins", "log", "audit", "admin", "limits", "destinations", "tunnel", "connector",
-                "systems", "socks5"});
+                "systems", "socks5", "http_proxy"});
     if (auto node = top.get("node"))
       read_node(
           Fields(reader_, *node, "node", {"name", "role", "workers", "drain_timeout"}, top.position("node")),
@@ -232,10 +232,19 @@ class ConfigReader {
       config.socks5.emplace();
       config.socks5->limits = config.limits;
       config.socks5->position = top.position("socks5");
-      read_socks5(Fields(reader_, *node, "socks5",
-                         {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
-                         top.position("socks5")),
-                  *config.socks5);
+      read_proxy_entry(Fields(reader_, *node, "socks5",
+                              {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
+                              top.position("socks5")),
+                       *config.socks5);
+    }
+    if (auto node = top.get("http_proxy")) {
+      config.http_proxy.emplace();
+      config.http_proxy->limits = config.limits;
+      config.http_proxy->position = top.position("http_proxy");
+      read_proxy_entry(Fields(reader_, *node, "http_proxy",
+                              {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
+                              top.position("http_proxy")),
+                       *config.http_proxy);
     }
     check_role(top, config);
     if (config.node.role == Role::standalone) {
@@ -628,7 +637,9 @@ class ConfigReader {
     return system;
   }
 
-  void read_socks5(Fields fields, Socks5Config& socks) {
+  // socks5 and http_proxy: where they listen and how clients authenticate (password: RFC 1929 or
+  // Proxy-Authorization Basic; jwt: method 0x80 or Proxy-Authorization Bearer).
+  void read_proxy_entry(Fields fields, ProxyEntryConfig& socks) {
     fields.require("listen");
     fields.require("auth");
     if (auto listen = fields.get("listen")) {
@@ -662,7 +673,7 @@ class ConfigReader {
           Fields user_fields(reader_, item, key, {"username", "password", "tenant", "location_id"});
           if (!user_fields.valid()) continue;
           for (auto required : {"username", "password", "tenant"}) user_fields.require(required);
-          SocksUser user;
+          ProxyUser user;
           if (user_fields.read("username", user.username)) {
             // RFC 1929 carries each in one length byte.
             if (user.username.empty() || user.username.size() > 255) {
@@ -692,13 +703,13 @@ class ConfigReader {
       Fields jwt_fields(reader_, *jwt, fields.key("jwt"),
                         {"algorithm", "secret", "public_key_file", "audience", "tenant_claim", "leeway"},
                         fields.position("jwt"));
-      SocksJwtConfig config;
+      ProxyJwtConfig config;
       jwt_fields.require("algorithm");
       jwt_fields.require("audience");
       if (auto algorithm = jwt_fields.get("algorithm")) {
         if (auto index = reader_.choice(*algorithm, jwt_fields.key("algorithm"), {"HS256", "RS256"})) {
           config.algorithm =
-              *index == 0 ? SocksJwtConfig::Algorithm::hs256 : SocksJwtConfig::Algorithm::rs256;
+              *index == 0 ? ProxyJwtConfig::Algorithm::hs256 : ProxyJwtConfig::Algorithm::rs256;
           const char* needed = *index == 0 ? "secret" : "public_key_file";
           const char* other = *index == 0 ? "public_key_file" : "secret";
           if (!jwt_fields.has(needed)) {
@@ -776,6 +787,7 @@ class ConfigReader {
     if (role == Role::connector) {
       not_for_role("destinations", "destinations belong to the edge");
       not_for_role("socks5", "entry points belong to the edge");
+      not_for_role("http_proxy", "entry points belong to the edge");
       not_for_role("tunnel", "connectors dial out; configure connector.edges");
       if (!config.connector) {
         reader_.add(Position{reader_.file(), 1, 1}, "connector",
@@ -840,6 +852,10 @@ class ConfigReader {
       if (config.socks5) {
         reader_.add(config.socks5->position, "socks5",
                     "the SOCKS5 entry point reaches connectors and needs a tunnel section");
+      }
+      if (config.http_proxy) {
+        reader_.add(config.http_proxy->position, "http_proxy",
+                    "the HTTP proxy reaches connectors and needs a tunnel section");
       }
     }
   }

@@ -114,14 +114,14 @@ struct SystemConfig {
   std::string key;      // "systems[2]"
 };
 
-struct SocksUser {
+struct ProxyUser {
   std::string username;
   std::string password;  // resolved secret; never logged
   std::string tenant;
   std::string location_id;
 };
 
-struct SocksJwtConfig {
+struct ProxyJwtConfig {
   enum class Algorithm { hs256, rs256 };
   Algorithm algorithm = Algorithm::hs256;
   std::string secret;                     // HS256 (resolved secret)
@@ -131,13 +131,13 @@ struct SocksJwtConfig {
   std::chrono::milliseconds leeway{60000};  // clock skew allowed for exp and nbf
 };
 
-struct Socks5Config {
+struct ProxyEntryConfig {
   Endpoint listen;
   bool offer_none = false;
   bool offer_password = false;
   bool offer_jwt = false;
-  std::vector<SocksUser> users;
-  std::optional<SocksJwtConfig> jwt;
+  std::vector<ProxyUser> users;
+  std::optional<ProxyJwtConfig> jwt;
   std::string anonymous_tenant;  // identity of a client that authenticated with `none`
   std::string anonymous_location;
   std::chrono::milliseconds handshake_timeout{10000};
@@ -157,7 +157,8 @@ struct Config {
   std::optional<TunnelListenConfig> tunnel;  // edge, standalone
   std::optional<ConnectorConfig> connector;  // connector, standalone
   std::vector<SystemConfig> systems;         // connector, standalone
-  std::optional<Socks5Config> socks5;        // edge, standalone
+  std::optional<ProxyEntryConfig> socks5;      // edge, standalone
+  std::optional<ProxyEntryConfig> http_proxy;  // edge, standalone
 
   bool runs_edge() const noexcept { return node.role != Role::connector; }
   bool runs_connector() const noexcept { return node.role != Role::edge; }

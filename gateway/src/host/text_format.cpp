@@ -1,5 +1,7 @@
 #include "host/text_format.hpp"
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -81,6 +83,18 @@ void append_prometheus_label_value(std::string& out, std::string_view value) {
       default:
         out.push_back(ch);
     }
+  }
+}
+
+void append_prometheus_float(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buf[32];  // the shortest round-trip form of a double needs at most 24 characters
+    const auto result = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, result.ptr);
   }
 }
 

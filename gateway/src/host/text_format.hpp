@@ -14,6 +14,9 @@ void append_json_string(std::string& out, std::string_view value);
 void append_logfmt_value(std::string& out, std::string_view value);
 // A Prometheus label value: backslash, double quote and newline escaped (without the quotes).
 void append_prometheus_label_value(std::string& out, std::string_view value);
+// A Prometheus sample value or `le` bound: the shortest text that reads back as exactly the same double
+// ("0.005", "1", "2.5", "1e-07"); "+Inf", "-Inf" and "NaN" for the special values.
+void append_prometheus_float(std::string& out, double value);
 // RFC 3339 UTC with milliseconds: 2026-11-21T16:40:00.123Z
 void append_timestamp(std::string& out, std::chrono::system_clock::time_point when);
 

@@ -113,29 +113,42 @@ std::vector<config::Problem> build_routes(const config::Config& config,
       routes.systems.push_back(std::move(route));
     }
   }
-  if (config.socks5) {
+  // The proxy entry points serve virtual hosts no destination describes with a synthetic destination
+  // of their own (host and port replaced per connection).
+  auto entry_default = [&](const config::ProxyEntryConfig& entry, const std::string& name,
+                           const std::string& route_type, const std::string& what) -> std::unique_ptr<Route> {
     Destination spec;
-    spec.name = "socks5";
-    spec.route_type = "tcp";
+    spec.name = name;
+    spec.route_type = route_type;
     spec.proxy_type = ProxyType::on_premise;
-    spec.host = "socks5.invalid";  // replaced per connection
+    spec.host = name + ".invalid";
     spec.port = 1;
-    spec.limits = config.socks5->limits;
+    spec.limits = entry.limits;
     std::unique_ptr<EdgeRouteHandler> handler;
-    std::vector<config::Problem> socks_problems;
-    if (build_handler(registry, tls, YAML::Node(), config.socks5->position, "socks5", spec, handler,
-                      socks_problems, create_edge)) {
-      routes.socks5_default = make_route(spec, config.socks5->listen, metrics);
-      routes.socks5_default->handler = std::move(handler);
-    } else {
-      for (auto& p : socks_problems) {
-        problems.push_back(
-            {p.where, "socks5",
-             "the SOCKS5 entry point relays virtual hosts without a destination with route type "
-             "tcp: " +
-                 p.message});
-      }
+    std::vector<config::Problem> entry_problems;
+    if (build_handler(registry, tls, YAML::Node(), entry.position, name, spec, handler, entry_problems,
+                      create_edge)) {
+      auto route = make_route(spec, entry.listen, metrics);
+      route->handler = std::move(handler);
+      return route;
     }
+    for (auto& p : entry_problems) {
+      problems.push_back({p.where, name.substr(0, name.find('-')),
+                          what + " with route type " + route_type + ": " + p.message});
+    }
+    return nullptr;
+  };
+  if (config.socks5) {
+    routes.socks5_default = entry_default(*config.socks5, "socks5", "tcp",
+                                          "the SOCKS5 entry point relays virtual hosts without a destination");
+  }
+  if (config.http_proxy) {
+    routes.http_proxy_default =
+        entry_default(*config.http_proxy, "http_proxy", "http",
+                      "the HTTP proxy forwards requests to virtual hosts without a destination");
+    routes.http_proxy_connect_default =
+        entry_default(*config.http_proxy, "http_proxy-connect", "tcp",
+                      "the HTTP proxy relays CONNECT to virtual hosts without a destination");
   }
   return problems;
 }

@@ -2,6 +2,8 @@
 // Building them is the last step of validation, shared by `gatewayd check` and `gatewayd run`.
 #pragma once
 
+#include "net/host_name.hpp"
+
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -30,6 +32,13 @@ struct SystemRoute {
   std::atomic<std::uint32_t> connections{0};
 };
 
+// How entry points find an on_premise destination by the address a client asked for:
+// "tenant/location/host:port", the host in canonical form.
+inline std::string destination_address_key(const std::string& tenant, const std::string& location,
+                                           const std::string& host, std::uint16_t port) {
+  return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
+}
+
 // Everything the configuration's routes resolve to.
 struct Routes {
   std::vector<std::unique_ptr<Route>> destinations;   // edge: one per destination with an entry point
@@ -37,6 +46,9 @@ struct Routes {
   // Edge with a SOCKS5 entry point: the tcp route used for virtual hosts no destination describes.
   // Its destination is a template; host, port, tenant and location are set per connection.
   std::unique_ptr<Route> socks5_default;
+  // The HTTP proxy's: requests (http) and CONNECT (tcp) to virtual hosts without a destination.
+  std::unique_ptr<Route> http_proxy_default;
+  std::unique_ptr<Route> http_proxy_connect_default;
 };
 
 // Resolves each destination's and system's route type and settings, creates its handler and its TLS

@@ -19,6 +19,7 @@
 
 #include "admin/admin_server.hpp"
 #include "net/socket_stream.hpp"
+#include "runtime/http_proxy_entry.hpp"
 #include "runtime/socks_entry.hpp"
 #include "tunnel/routing_tunnel.hpp"
 
@@ -28,7 +29,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-enum class ListenerKind { entry_point, socks5, tunnel };
+enum class ListenerKind { entry_point, socks5, http_proxy, tunnel };
 
 struct Server::Listener {
   ListenerKind kind;
@@ -53,6 +54,8 @@ const char* kind_name(ListenerKind kind) {
       return "entry_point";
     case ListenerKind::socks5:
       return "socks5";
+    case ListenerKind::http_proxy:
+      return "http_proxy";
     case ListenerKind::tunnel:
       return "tunnel";
   }
@@ -113,6 +116,10 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
   if (routes_.socks5_default && config.socks5) {
     listeners_.push_back(std::make_unique<Listener>(
         Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default.get(), "socks5"}));
+  }
+  if (routes_.http_proxy_default && config.http_proxy) {
+    listeners_.push_back(std::make_unique<Listener>(Listener{ListenerKind::http_proxy, config.http_proxy->listen,
+                                                             routes_.http_proxy_default.get(), "http_proxy"}));
   }
   if (services_.tunnel_listen) {
     listeners_.push_back(std::make_unique<Listener>(
@@ -372,6 +379,8 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& l
     try {
       if (listener.kind == ListenerKind::socks5) {
         co_await services_.socks5->serve(client, request_id);
+      } else if (listener.kind == ListenerKind::http_proxy) {
+        co_await services_.http_proxy->serve(client, request_id);
       } else {
         tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, route.destination);
         EdgeSession session{route.destination, client, tunnel, request_id, {}};

@@ -30,6 +30,7 @@ class ConnectorPool;
 namespace gw::runtime {
 
 class SocksEntryPoint;
+class HttpProxyEntryPoint;
 
 // A new random request id (16 hex digits).
 std::string new_request_id();
@@ -39,6 +40,7 @@ struct Services {
   Tunnel& direct;                         // internet destinations (and, on a connector, internal hosts)
   tunnel::ConnectorPool* pool = nullptr;  // on_premise destinations: connected connectors (edge)
   SocksEntryPoint* socks5 = nullptr;      // the SOCKS5 entry point, when configured
+  HttpProxyEntryPoint* http_proxy = nullptr;  // the HTTP proxy entry point, when configured
   // Serves a connector that dialled the tunnel listener (edge); the connection outlives the call.
   std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket)> tunnel_accept;
   std::optional<config::Endpoint> tunnel_listen;

@@ -1,55 +1,13 @@
 #include "runtime/socks_entry.hpp"
 
 #include "net/host_name.hpp"
+#include "net/prefixed_stream.hpp"
 #include "tunnel/answering_tunnel.hpp"
 #include "tunnel/routing_tunnel.hpp"
 
 namespace gw::runtime {
 
-namespace {
-
-std::string route_key(const std::string& tenant, const std::string& location, const std::string& host,
-                      std::uint16_t port) {
-  return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
-}
-
-// The client stream as the route handler sees it: bytes the client sent right after its CONNECT
-// request (before the reply) come first, so none are lost.
-class PrefixedStream final : public Stream {
- public:
-  PrefixedStream(Stream& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
-  asio::any_io_executor executor() const override { return inner_.executor(); }
-  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
-    if (offset_ < prefix_.size()) {
-      const std::size_t n = asio::buffer_copy(buffer, asio::buffer(prefix_) + offset_);
-      offset_ += n;
-      bytes_read_ += n;
-      co_return IoResult{{}, n};
-    }
-    IoResult result = co_await inner_.read_some(buffer);
-    bytes_read_ += result.bytes;
-    co_return result;
-  }
-  asio::awaitable<IoResult> write(asio::const_buffer buffer) override {
-    IoResult result = co_await inner_.write(buffer);
-    bytes_written_ += result.bytes;
-    co_return result;
-  }
-  asio::awaitable<error_code> shutdown_write() override { return inner_.shutdown_write(); }
-  void close() noexcept override { inner_.close(); }
-  void set_no_delay(bool on) noexcept override { inner_.set_no_delay(on); }
-
- private:
-  void describe(StreamInfo& info) const override { info = inner_.info(); }
-
-  Stream& inner_;
-  std::string prefix_;
-  std::size_t offset_ = 0;
-};
-
-}  // namespace
-
-SocksEntryPoint::SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct,
+SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
                                  tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
     : options_(socks::make_options(config)),
       routes_(routes),
@@ -60,13 +18,13 @@ SocksEntryPoint::SocksEntryPoint(const config::Socks5Config& config, Routes& rou
   for (auto& route : routes_.destinations) {
     const Destination& d = route->destination;
     if (d.proxy_type != ProxyType::on_premise) continue;
-    destinations_.emplace(route_key(d.tenant, d.location_id, d.host, d.port), route.get());
+    destinations_.emplace(destination_address_key(d.tenant, d.location_id, d.host, d.port), route.get());
   }
 }
 
 Route* SocksEntryPoint::route_for(const std::string& tenant, const std::string& location,
                                   const std::string& host, std::uint16_t port) const {
-  auto it = destinations_.find(route_key(tenant, location, host, port));
+  auto it = destinations_.find(destination_address_key(tenant, location, host, port));
   return it == destinations_.end() ? nullptr : it->second;
 }
 
@@ -94,7 +52,7 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
   destination.tenant = negotiation.tenant;
   destination.location_id = negotiation.location_id;
 
-  PrefixedStream stream(client, std::move(negotiation.early_data));
+  net::PrefixedStream stream(client, std::move(negotiation.early_data));
   tunnel::RoutingTunnel routing(direct_, pool_, destination);
   // The CONNECT reply waits for the handler's first open(): success, or the code that says why not.
   tunnel::AnsweringTunnel tunnel(

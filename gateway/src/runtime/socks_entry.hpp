@@ -24,7 +24,7 @@ namespace gw::runtime {
 class SocksEntryPoint {
  public:
   // Throws std::runtime_error when the JWT key cannot be loaded.
-  SocksEntryPoint(const config::Socks5Config& config, Routes& routes, Tunnel& direct,
+  SocksEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
                   tunnel::ConnectorPool* pool, Host& host, host::LogSink& log);
 
   // Serves one client connection accepted on the SOCKS5 listener.

@@ -226,7 +226,35 @@ std::vector<std::uint8_t> encode_reply(ReplyCode code, const BoundAddress& bound
 
 // ---- Negotiation ----
 
-Options make_options(const config::Socks5Config& config) {
+std::optional<Identity> authenticate_password(const Options& options, std::string_view username,
+                                              std::string_view password, std::string& error) {
+  const auto user = options.users.find(username);
+  bool valid = false;
+  if (user != options.users.end()) {
+    valid = same_secret(password, user->second.password);
+  } else {
+    same_secret(password, "-");  // an unknown user costs the same as a wrong password
+  }
+  if (!valid) {
+    error = "unknown user or wrong password";
+    return std::nullopt;
+  }
+  return Identity{user->second.tenant, user->second.location_id, std::string(username)};
+}
+
+std::optional<Identity> authenticate_jwt(const Options& options, std::string_view token,
+                                         std::string_view location_id, std::string& error) {
+  if (!options.jwt) {
+    error = "JWT authentication is not configured";
+    return std::nullopt;
+  }
+  const auto now = options.clock ? options.clock() : std::chrono::system_clock::now();
+  const auto claims = options.jwt->verify(token, now, error);
+  if (!claims) return std::nullopt;
+  return Identity{claims->tenant, std::string(location_id), claims->subject};
+}
+
+Options make_options(const config::ProxyEntryConfig& config) {
   Options options;
   options.offer_none = config.offer_none;
   options.offer_password = config.offer_password;
@@ -236,7 +264,7 @@ Options make_options(const config::Socks5Config& config) {
   }
   if (config.jwt) {
     JwtPolicy policy{config.jwt->audience, config.jwt->tenant_claim, config.jwt->leeway};
-    options.jwt = config.jwt->algorithm == config::SocksJwtConfig::Algorithm::hs256
+    options.jwt = config.jwt->algorithm == config::ProxyJwtConfig::Algorithm::hs256
                       ? JwtVerifier::hs256(config.jwt->secret, std::move(policy))
                       : JwtVerifier::rs256_from_file(config.jwt->public_key_file, std::move(policy));
   }
@@ -371,14 +399,11 @@ asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
         co_return co_await refuse_auth(Failure::protocol, "jwt: " + auth.error);
       }
       std::string error;
-      const auto now = options.clock ? options.clock() : std::chrono::system_clock::now();
-      const auto claims = options.jwt->verify(auth.value.token, now, error);
-      if (!claims) {
-        co_return co_await refuse_auth(Failure::auth_failed, "jwt: " + error);
-      }
-      result.tenant = claims->tenant;
-      result.principal = claims->subject;
-      result.location_id = auth.value.location_id;
+      const auto identity = authenticate_jwt(options, auth.value.token, auth.value.location_id, error);
+      if (!identity) co_return co_await refuse_auth(Failure::auth_failed, "jwt: " + error);
+      result.tenant = identity->tenant;
+      result.principal = identity->principal;
+      result.location_id = identity->location_id;
       if (auto ec = co_await send(kAuthSuccess)) co_return io_failure(ec, "jwt reply");
       break;
     }
@@ -388,19 +413,12 @@ asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
       if (auth.status == ParseStatus::error) {
         co_return co_await refuse_auth(Failure::protocol, "password: " + auth.error);
       }
-      const auto user = options.users.find(auth.value.username);
-      bool valid = false;
-      if (user != options.users.end()) {
-        valid = same_secret(auth.value.password, user->second.password);
-      } else {
-        same_secret(auth.value.password, "-");  // an unknown user costs the same as a wrong password
-      }
-      if (!valid) {
-        co_return co_await refuse_auth(Failure::auth_failed, "password: unknown user or wrong password");
-      }
-      result.tenant = user->second.tenant;
-      result.location_id = user->second.location_id;
-      result.principal = auth.value.username;
+      std::string error;
+      const auto identity = authenticate_password(options, auth.value.username, auth.value.password, error);
+      if (!identity) co_return co_await refuse_auth(Failure::auth_failed, "password: " + error);
+      result.tenant = identity->tenant;
+      result.location_id = identity->location_id;
+      result.principal = identity->principal;
       if (auto ec = co_await send(kAuthSuccess)) co_return io_failure(ec, "password reply");
       break;
     }

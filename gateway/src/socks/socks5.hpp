@@ -43,7 +43,7 @@
 #include "socks/jwt.hpp"
 
 namespace gw::config {
-struct Socks5Config;
+struct ProxyEntryConfig;
 }
 
 namespace gw::socks {
@@ -150,9 +150,23 @@ struct Options {
   std::function<std::chrono::system_clock::time_point()> clock;
 };
 
-// Options from the `socks5:` section. Throws std::runtime_error when the JWT key cannot be loaded
+// Who a client is, once authenticated.
+struct Identity {
+  std::string tenant;
+  std::string location_id;
+  std::string principal;  // the user name, or the JWT's `sub`
+};
+// A user name and password checked against options.users; the comparison takes the same time for an
+// unknown user as for a wrong password. nullopt with `error` set when refused.
+std::optional<Identity> authenticate_password(const Options& options, std::string_view username,
+                                              std::string_view password, std::string& error);
+// A JWT checked by options.jwt (which must be set) at options.clock(); `location_id` is taken as given.
+std::optional<Identity> authenticate_jwt(const Options& options, std::string_view token,
+                                         std::string_view location_id, std::string& error);
+
+// Options from the `socks5:` (or `http_proxy:`) section. Throws std::runtime_error when the JWT key cannot be loaded
 // (or the JWT settings are unusable); the message names the file, never the secret.
-Options make_options(const config::Socks5Config& config);
+Options make_options(const config::ProxyEntryConfig& config);
 
 // The method negotiate() picks for `offered`: the first of jwt, password, none that the client lists
 // and `options` offers (jwt only with a verifier, none only with an anonymous tenant); otherwise

@@ -71,6 +71,37 @@ std::string encode_query_component(std::string_view text) {
   return out;
 }
 
+// "http://authority/path?query" -> "/path?query".
+std::string origin_form(std::string_view absolute) {
+  const std::string_view rest = absolute.substr(7);
+  const std::size_t start = rest.find_first_of("/?");
+  if (start == std::string_view::npos) return "/";
+  std::string out(rest.substr(start));
+  if (out.front() == '?') out.insert(out.begin(), '/');
+  return out;
+}
+
+// Whether an absolute http:// URL names the destination's host and port.
+bool same_origin(std::string_view absolute, const Destination& destination) {
+  std::string_view authority = absolute.substr(7);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  std::string_view host = authority;
+  std::uint16_t port = 80;
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    host = authority.substr(0, colon);
+    unsigned value = 0;
+    for (char c : authority.substr(colon + 1)) {
+      if (c < '0' || c > '9' || value > 65535) return false;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) return false;
+    port = static_cast<std::uint16_t>(value);
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return port == destination.port && beast::iequals(beast::string_view(host.data(), host.size()), destination.host);
+}
+
 bool is_websocket_upgrade(const RequestHeader& header) {
   const auto upgrade = header[bhttp::field::upgrade];
   return !upgrade.empty() && beast::iequals(upgrade, "websocket");
@@ -325,7 +356,6 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
                              "an on_premise destination is reached through the tunnel in plain HTTP; the "
                              "connector's system decides whether the internal hop uses TLS");
     }
-    host_header_ = authority(destination.host, destination.port, tls_);
     const Settings& s = destination.settings;
     const std::string& kind = s.get_string("authentication");
     if (kind == "basic") {
@@ -377,6 +407,9 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
   asio::awaitable<void> serve(EdgeSession& session) override {
     MessageReader client(session.client, limits_.message);
     Upstream upstream;
+    // Per connection: an HTTP proxy hands this handler destinations whose address it set.
+    const Destination& destination = session.destination;
+    const std::string host_header = authority(destination.host, destination.port, tls_);
     for (;;) {
       const auto start = Clock::now();
       RequestParser request;
@@ -390,11 +423,23 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       }
       const RequestHeader& incoming = request.get().base();
       const std::string method = to_string(incoming.method_string());
-      const std::string target = to_string(incoming.target());
+      std::string target = to_string(incoming.target());
+      if (target.rfind("http://", 0) == 0) {
+        // Absolute form, from a proxy client: it must name this connection's destination.
+        if (!same_origin(target, destination)) {
+          // A proxy client reuses its connection for another host: end it unanswered, and the client
+          // retries on a new connection (which the proxy routes afresh).
+          host_.logger().log(LogLevel::debug, "http_connection_ended",
+                             {{"destination", destination.name}, {"request_id", session.request_id},
+                              {"reason", "request for another destination on this connection"}});
+          co_return;
+        }
+        target = origin_form(target);
+      }
       std::string refusal;
       int refusal_status = 400;
       if (target.empty() || target.front() != '/') {
-        refusal = "expected a request target starting with '/' (use the HTTP proxy for absolute URLs)";
+        refusal = "expected a request target starting with '/' or an absolute http:// URL";
       } else if (is_websocket_upgrade(incoming) || incoming.count(bhttp::field::upgrade) != 0) {
         refusal = "protocol upgrades are not supported on this entry point";
         refusal_status = 501;
@@ -406,10 +451,12 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       }
 
       RequestHeader outgoing = incoming;
+      outgoing.target(target);
       remove_hop_by_hop(outgoing);
-      outgoing.erase(bhttp::field::proxy_authorization);
-      outgoing.erase("x-destination-name");
-      outgoing.set(bhttp::field::host, host_header_);
+      for (const char* proxy_only : {"proxy-authorization", "x-destination-name", "sap-connectivity-scc-location_id"}) {
+        outgoing.erase(proxy_only);
+      }
+      outgoing.set(bhttp::field::host, host_header);
       if (!extra_query_.empty()) {
         outgoing.target(target + (target.find('?') == std::string::npos ? "?" : "&") + extra_query_);
       }
@@ -542,7 +589,6 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
   RouteMetrics metrics_;
   Limits limits_;
   bool tls_ = false;
-  std::string host_header_;
   AuthKind auth_ = AuthKind::none;
   std::string authorization_;
   TokenEndpoint token_endpoint_;

@@ -1,0 +1,303 @@
+#include "runtime/http_proxy_entry.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <optional>
+
+#include "net/deadline.hpp"
+#include "net/prefixed_stream.hpp"
+#include "tunnel/answering_tunnel.hpp"
+#include "tunnel/routing_tunnel.hpp"
+
+namespace gw::runtime {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+std::string text_of(beast::string_view view) {
+  return std::string(view.data(), view.size());
+}
+
+std::string clean(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+// A complete answer that ends the connection. `extra` holds whole header lines.
+std::string answer(int status, std::string_view message, const std::string& request_id,
+                   std::string_view extra = {}) {
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  const std::string text = clean(message);
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
+  out += extra;
+  out += "content-type: text/plain; charset=utf-8\r\nx-error-message: " + text + "\r\nx-request-id: " + request_id +
+         "\r\ncontent-length: " + std::to_string(text.size() + 1) + "\r\nconnection: close\r\n\r\n" + text + "\n";
+  return out;
+}
+
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t size = static_cast<std::size_t>(n);
+  if (text.back() == '=') --size;  // EVP_DecodeBlock counts padding as zero bytes
+  if (text[text.size() - 2] == '=') --size;
+  out.resize(size);
+  return out;
+}
+
+// "host:port" or "[v6]:port" (CONNECT), or the authority of an absolute URL with a default port.
+bool split_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
+                     std::uint16_t& port) {
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return false;
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (host.empty() || host.find_first_of(" \t/@") != std::string::npos) return false;
+  if (port_text.empty()) {
+    if (default_port == 0) return false;
+    port = default_port;
+    return true;
+  }
+  unsigned value = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > 65535) return false;
+  }
+  if (value == 0) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+int status_for_tunnel_error(const error_code& error) {
+  if (error.category() == tunnel_category()) {
+    switch (static_cast<TunnelErrc>(error.value())) {
+      case TunnelErrc::denied:
+        return 403;
+      case TunnelErrc::no_connector:
+      case TunnelErrc::unknown_location:
+      case TunnelErrc::busy:
+        return 503;
+      case TunnelErrc::timed_out:
+        return 504;
+      default:
+        return 502;
+    }
+  }
+  return error == asio::error::timed_out ? 504 : 502;
+}
+
+}  // namespace
+
+HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
+                                         tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
+    : options_(socks::make_options(config)),
+      head_timeout_(config.handshake_timeout),
+      routes_(routes),
+      direct_(direct),
+      pool_(pool),
+      host_(host),
+      log_(log) {
+  for (auto& route : routes_.destinations) {
+    const Destination& d = route->destination;
+    by_name_.emplace(d.name, route.get());
+    if (d.proxy_type != ProxyType::on_premise) continue;
+    by_address_.emplace(destination_address_key(d.tenant, d.location_id, d.host, d.port), route.get());
+  }
+}
+
+Route* HttpProxyEntryPoint::route_for(const std::string& tenant, const std::string& location,
+                                      const std::string& host, std::uint16_t port) const {
+  auto it = by_address_.find(destination_address_key(tenant, location, host, port));
+  return it == by_address_.end() ? nullptr : it->second;
+}
+
+Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
+  auto refuse = [&](int status, std::string reason, std::string extra = {}) -> asio::awaitable<void> {
+    log_.log(LogLevel::info, "http_proxy_refused",
+             {{"client", client.info().peer}, {"request_id", request_id}, {"status", std::to_string(status)},
+              {"reason", reason}});
+    const std::string text = answer(status, reason, request_id, extra);
+    co_await client.write(asio::buffer(text));
+    co_await client.shutdown_write();
+  };
+
+  // The request head, within the handshake timeout.
+  std::string bytes;
+  std::size_t head_end = std::string::npos;
+  {
+    net::Deadline deadline(client.executor(), head_timeout_, [&client] { client.close(); });
+    char chunk[8192];
+    while (head_end == std::string::npos) {
+      IoResult r = co_await client.read_some(asio::buffer(chunk));
+      bytes.append(chunk, r.bytes);
+      head_end = bytes.find("\r\n\r\n", bytes.size() > r.bytes + 3 ? bytes.size() - r.bytes - 3 : 0);
+      if (head_end == std::string::npos && bytes.size() > kMaxHead) {
+        co_await refuse(431, "request head larger than 64 KiB");
+        co_return;
+      }
+      if (r.error && head_end == std::string::npos) {
+        if (deadline.expired()) {
+          log_.log(LogLevel::info, "http_proxy_refused",
+                   {{"client", client.info().peer}, {"request_id", request_id}, {"reason", "request head timeout"}});
+        }
+        co_return;
+      }
+    }
+  }
+  head_end += 4;
+
+  bhttp::request_parser<bhttp::empty_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(kMaxHead));
+  error_code ec;
+  parser.put(asio::buffer(bytes.data(), head_end), ec);
+  if (ec && ec != bhttp::error::need_more) {
+    co_await refuse(400, "malformed request: " + ec.message());
+    co_return;
+  }
+  if (!parser.is_header_done()) {
+    co_await refuse(400, "malformed request head");
+    co_return;
+  }
+  const auto& head = parser.get();
+
+  // Who is calling.
+  std::optional<socks::Identity> identity;
+  std::string auth_error = "proxy authorization required";
+  const std::string authorization = text_of(head[bhttp::field::proxy_authorization]);
+  const std::string location = text_of(head[kLocationHeader]);
+  if (authorization.size() > 6 && beast::iequals(authorization.substr(0, 6), "Basic ") &&
+      options_.offer_password) {
+    auto decoded = decode_base64(std::string_view(authorization).substr(6));
+    const auto colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+      auth_error = "malformed Basic credentials";
+    } else {
+      identity = socks::authenticate_password(options_, std::string_view(*decoded).substr(0, colon),
+                                              std::string_view(*decoded).substr(colon + 1), auth_error);
+    }
+  } else if (authorization.size() > 7 && beast::iequals(authorization.substr(0, 7), "Bearer ") &&
+             options_.offer_jwt) {
+    identity = socks::authenticate_jwt(options_, std::string_view(authorization).substr(7), location, auth_error);
+  } else if (authorization.empty() && options_.offer_none) {
+    identity = socks::Identity{options_.anonymous_tenant, options_.anonymous_location, ""};
+  }
+  if (!identity) {
+    if (host_.audit().enabled(AuditClass::security)) {
+      host_.audit().record({AuditClass::security,
+                            "http_proxy.authentication",
+                            {{"client", client.info().peer},
+                             {"request_id", request_id},
+                             {"outcome", std::string("refused")},
+                             {"reason", auth_error}}});
+    }
+    std::string challenge;
+    if (options_.offer_password) challenge += "proxy-authenticate: Basic realm=\"gatewayd\"\r\n";
+    if (options_.offer_jwt) challenge += "proxy-authenticate: Bearer realm=\"gatewayd\"\r\n";
+    co_await refuse(407, auth_error, challenge);
+    co_return;
+  }
+  // A location in the header applies to Basic and anonymous callers too, unless their user fixes one.
+  if (identity->location_id.empty()) identity->location_id = location;
+
+  // Where to.
+  const std::string target = text_of(head.target());
+  const std::string destination_name = text_of(head["X-Destination-Name"]);
+  Route* route = nullptr;
+  Destination destination;
+  bool connect = head.method() == bhttp::verb::connect;
+  if (connect) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!split_authority(target, 0, host, port)) {
+      co_await refuse(400, "CONNECT needs host:port");
+      co_return;
+    }
+    route = route_for(identity->tenant, identity->location_id, host, port);
+    destination = route ? route->destination : routes_.http_proxy_connect_default->destination;
+    destination.host = host;
+    destination.port = port;
+    if (!route) route = routes_.http_proxy_connect_default.get();
+  } else if (!destination_name.empty()) {
+    route = route_named(destination_name);
+    if (!route || route->destination.tenant != identity->tenant) {
+      co_await refuse(404, "no destination " + destination_name + " for this tenant");
+      co_return;
+    }
+    destination = route->destination;
+  } else if (target.rfind("https://", 0) == 0) {
+    co_await refuse(405, "https:// URLs go through CONNECT");
+    co_return;
+  } else if (target.rfind("http://", 0) == 0) {
+    const std::string_view rest = std::string_view(target).substr(7);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    std::string host;
+    std::uint16_t port = 0;
+    if (!split_authority(authority, 80, host, port)) {
+      co_await refuse(400, "malformed URL authority");
+      co_return;
+    }
+    route = route_for(identity->tenant, identity->location_id, host, port);
+    destination = route ? route->destination : routes_.http_proxy_default->destination;
+    destination.host = host;
+    destination.port = port;
+    if (!route) route = routes_.http_proxy_default.get();
+  } else {
+    co_await refuse(400, "expected an absolute http:// URL, CONNECT, or X-Destination-Name");
+    co_return;
+  }
+  if (destination.proxy_type == ProxyType::on_premise) {
+    destination.tenant = identity->tenant;
+    destination.location_id = identity->location_id;
+  }
+  EdgeRouteHandler& handler = *route->handler;
+
+  // CONNECT's head is ours; anything else goes to the route handler as it came.
+  std::string prefix = connect ? bytes.substr(head_end) : std::move(bytes);
+  net::PrefixedStream stream(client, std::move(prefix));
+  tunnel::RoutingTunnel routing(direct_, pool_, destination);
+  tunnel::AnsweringTunnel tunnel(
+      routing, [&client, connect, &request_id](const error_code& error, const std::string& reason)
+                   -> asio::awaitable<void> {
+        if (!connect) co_return;  // a request-based route type answers in HTTP itself
+        const std::string reply = error ? answer(status_for_tunnel_error(error), reason, request_id)
+                                        : std::string("HTTP/1.1 200 Connection Established\r\n\r\n");
+        co_await client.write(asio::buffer(reply));
+      });
+  EdgeSession session{destination, stream, tunnel, request_id, identity->principal};
+  if (!connect || handler.reads_before_open()) co_await tunnel.answer_success();
+  co_await handler.serve(session);
+  if (!tunnel.answered()) {
+    const std::string reply = answer(502, "the route handler did not reach the target", request_id);
+    co_await client.write(asio::buffer(reply));
+  }
+}
+
+}  // namespace gw::runtime

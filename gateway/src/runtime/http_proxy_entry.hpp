@@ -1,0 +1,64 @@
+// The HTTP proxy entry point (edge): what proxy-aware clients (`curl -x`, HTTP_PROXY) talk to.
+//
+// The first request of a connection decides where the connection goes:
+// - `GET http://virtual-host[:port]/path` (absolute form): the destination of the caller's tenant and
+//   location with that address, or else the http route with the proxy's own limits;
+// - `CONNECT virtual-host:port`: answered `200 Connection Established` once the tunnel has opened
+//   (or at once for a request-based route type), then relayed by the destination's route type, or as
+//   tcp when no destination has that address;
+// - any request with `X-Destination-Name: NAME`: that destination, if it belongs to the caller's tenant.
+// The caller authenticates with `Proxy-Authorization: Basic` (the configured users) or `Bearer <JWT>`
+// (as for SOCKS5 method 0x80), and names its location with `SAP-Connectivity-SCC-Location_ID`.
+// Refusals: 407 for missing or bad proxy authorization, 405 for an https:// URL (use CONNECT), 400 for
+// anything unparseable, 404 for an unknown destination name; tunnel failures of CONNECT as 403/502/503/
+// 504. The request bytes go to the route handler unchanged; the http route type removes the proxy's
+// header fields before forwarding.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "config/config.hpp"
+#include "host/logger.hpp"
+#include "net/socket_stream.hpp"
+#include "runtime/routes.hpp"
+#include "socks/socks5.hpp"
+
+namespace gw::tunnel {
+class ConnectorPool;
+}
+
+namespace gw::runtime {
+
+class HttpProxyEntryPoint {
+ public:
+  // The header field that names the caller's location (the reference product's name).
+  static constexpr const char* kLocationHeader = "SAP-Connectivity-SCC-Location_ID";
+  // The request head (request line and header fields) may be at most this large.
+  static constexpr std::size_t kMaxHead = 64 * 1024;
+
+  // Throws std::runtime_error when the JWT key cannot be loaded.
+  HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
+                      tunnel::ConnectorPool* pool, Host& host, host::LogSink& log);
+
+  // Serves one client connection accepted on the HTTP proxy listener.
+  boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
+
+ private:
+  Route* route_for(const std::string& tenant, const std::string& location, const std::string& host,
+                   std::uint16_t port) const;
+  Route* route_named(const std::string& name) const;
+
+  socks::Options options_;
+  std::chrono::milliseconds head_timeout_;
+  Routes& routes_;
+  Tunnel& direct_;
+  tunnel::ConnectorPool* pool_;
+  Host& host_;
+  host::LogSink& log_;
+  std::unordered_map<std::string, Route*> by_address_;  // "tenant/location/host:port" -> on_premise destination
+  std::unordered_map<std::string, Route*> by_name_;
+};
+
+}  // namespace gw::runtime
