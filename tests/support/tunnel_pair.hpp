@@ -39,7 +39,7 @@ struct OnPremiseDestination {
   std::string listen = "127.0.0.1:0";
 };
 
-struct SocksUser {
+struct ProxyUser {
   std::string username{};
   std::string password{};
   std::string tenant = "acme";
@@ -49,7 +49,7 @@ struct SocksUser {
 // The edge's socks5 section (listening on an ephemeral port).
 struct Socks5Spec {
   std::vector<std::string> auth = {"password"};  // none | password | jwt
-  std::vector<SocksUser> users{};
+  std::vector<ProxyUser> users{};
   std::string jwt{};        // YAML flow mapping for socks5.jwt; empty: none
   std::string anonymous{};  // YAML flow mapping for socks5.anonymous; empty: none
 

@@ -445,7 +445,7 @@ TEST(Socks5Reply, TunnelErrorsMapToReplyCodes) {
 // ---- options from configuration ----
 
 TEST(Socks5Options, FromConfiguration) {
-  config::Socks5Config config;
+  config::ProxyEntryConfig config;
   config.offer_password = true;
   config.offer_jwt = true;
   config.users.push_back({"app1", "s3cret", "acme", "berlin"});
@@ -462,7 +462,7 @@ TEST(Socks5Options, FromConfiguration) {
   ASSERT_EQ(options.users.count("app1"), 1u);
   EXPECT_EQ(options.users.at("app1").location_id, "berlin");
 
-  config.jwt->algorithm = config::SocksJwtConfig::Algorithm::rs256;
+  config.jwt->algorithm = config::ProxyJwtConfig::Algorithm::rs256;
   config.jwt->public_key_file = "/nonexistent/jwt-pub.pem";
   try {
     socks::make_options(config);
