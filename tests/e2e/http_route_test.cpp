@@ -290,6 +290,81 @@ TEST(HttpRoute, DeniedSystemAndUnreachableBackendAnswerInHttp) {
   EXPECT_NE(down.out.find("x-error-message: "), std::string::npos);
 }
 
+// ---- OAuth2 client credentials --------------------------------------------------------------------
+
+std::string oauth2_settings(std::uint16_t token_port) {
+  return "{authentication: oauth2_client_credentials, token_url: 'http://127.0.0.1:" + std::to_string(token_port) +
+         "/token', client_id: 'app one', client_secret: 's3cret&=', scope: read}";
+}
+
+TEST(HttpOAuth2, ConcurrentRequestsShareOneCachedToken) {
+  HttpSink sink;  // both the token endpoint (POST /token) and the API
+  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
+  ASSERT_TRUE(gateway.wait_ready());
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+        "curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", url(gateway.port("api"), "/data")}));
+  }
+  for (auto& client : clients) {
+    ASSERT_TRUE(client->wait_for_exit());
+    EXPECT_EQ(client->text(Stream::out), "200\n") << client->text(Stream::err);
+  }
+  EXPECT_EQ(sink.token_requests(), 1);
+  std::size_t api_requests = 0;
+  for (const auto& r : sink.requests()) {
+    if (r.target == "/token") {
+      EXPECT_EQ(r.method, "POST");
+      EXPECT_EQ(r.body, "grant_type=client_credentials&scope=read");
+      // RFC 6749 §2.3.1: id and secret form-encoded, then Basic.
+      EXPECT_EQ(r.headers.at("authorization"), "Basic YXBwK29uZTpzM2NyZXQlMjYlM0Q=");
+      EXPECT_EQ(r.headers.at("content-type"), "application/x-www-form-urlencoded");
+      continue;
+    }
+    ++api_requests;
+    EXPECT_EQ(r.headers.at("authorization"), "Bearer token-1");
+  }
+  EXPECT_EQ(api_requests, 20u);
+  EXPECT_TRUE(gateway.audit_records().size() > 0);
+  for (const auto& record : gateway.audit_records()) {
+    EXPECT_EQ(record.line.find("token-1"), std::string::npos) << "a token in the audit: " << record.line;
+    EXPECT_EQ(record.line.find("s3cret"), std::string::npos) << "a secret in the audit: " << record.line;
+  }
+}
+
+TEST(HttpOAuth2, TokenIsRenewedBeforeItExpires) {
+  HttpSink sink(1);  // tokens live one second: renewal starts 0.1 s before expiry
+  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
+  ASSERT_TRUE(gateway.wait_ready());
+  auto last_token = [&] {
+    std::string token;
+    for (const auto& r : sink.requests()) {
+      if (r.target != "/token") token = r.headers.at("authorization");
+    }
+    return token;
+  };
+  CommandResult first = curl({url(gateway.port("api"), "/data")});
+  ASSERT_TRUE(first.status && first.status->success()) << first.err;
+  EXPECT_EQ(last_token(), "Bearer token-1");
+  // Requests keep flowing; a later one carries the renewed token, fetched once.
+  EXPECT_TRUE(poll_until([&] {
+    curl({url(gateway.port("api"), "/data")});
+    return last_token() == "Bearer token-2";
+  }));
+  EXPECT_EQ(sink.token_requests(), 2);
+}
+
+TEST(HttpOAuth2, UnreachableTokenEndpointIsA502ThatSaysWhy) {
+  HttpSink sink;
+  const std::uint16_t closed = free_port();
+  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(closed)));
+  ASSERT_TRUE(gateway.wait_ready());
+  CommandResult got = curl({"-i", url(gateway.port("api"), "/data")});
+  EXPECT_EQ(status_line(got.out), "HTTP/1.1 502 Bad Gateway");
+  EXPECT_NE(got.out.find("x-error-message: cannot obtain a token for the destination"), std::string::npos) << got.out;
+  EXPECT_TRUE(sink.requests().empty());
+}
+
 // ---- the HTTP proxy entry point ------------------------------------------------------------------
 
 const std::string kJwtSecret = "0123456789abcdef0123456789abcdef";
