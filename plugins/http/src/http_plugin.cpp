@@ -461,7 +461,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         outgoing.target(target + (target.find('?') == std::string::npos ? "?" : "&") + extra_query_);
       }
       for (const auto& [name, value] : extra_headers_) outgoing.set(name, value);
-      std::string oauth2_token;  // the token this request carries, to drop if the target rejects it
+      std::string bearer_token;  // the token this request carries, to drop if the target rejects it
       if (auth_ != AuthKind::none) {
         std::string authorization = authorization_;
         if (auth_ == AuthKind::oauth2) {
@@ -472,8 +472,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
             audit(session, method, target, 502, message, start, Outcome{});
             co_return;
           }
-          oauth2_token = token.token->value;
-          authorization = "Bearer " + oauth2_token;
+          bearer_token = token.token->value;
+          authorization = "Bearer " + bearer_token;
         }
         outgoing.set(bhttp::field::authorization, authorization);
       }
@@ -501,7 +501,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       metrics_.bytes_up.add(outcome.bytes_up);
       metrics_.bytes_down.add(outcome.bytes_down);
       // A target that rejects the token (revoked, rotated keys) gets a fresh one on the next request.
-      if (outcome.status == 401 && !oauth2_token.empty()) tokens_.invalidate(token_key_, oauth2_token);
+      if (outcome.status == 401 && !bearer_token.empty()) tokens_.invalidate(token_key_, bearer_token);
       if (!outcome.responded && outcome.status != 0) {
         // Nothing of a response reached the client yet: answer for the target.
         co_await answer_and_close(client, error_response(outcome.status, outcome.error, session.request_id));
