@@ -4,6 +4,8 @@
 // which enforces the system's resources.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -239,6 +241,66 @@ TEST(HttpRoute, BodiesStreamIntactWithEitherFramingThroughTheTunnel) {
   EXPECT_EQ(requests[0].headers.at("content-length"), std::to_string(payload.size()));
   EXPECT_EQ(requests[1].headers.at("transfer-encoding"), "chunked");
   EXPECT_EQ(requests[1].headers.count("content-length"), 0u);
+}
+
+// Resident memory of a process in KiB (VmRSS), or 0 if it cannot be read.
+std::uint64_t rss_kib(pid_t pid) {
+  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+// Runs `client` to completion while sampling the gateway's RSS; returns the highest sample.
+std::uint64_t peak_rss_while(ChildProcess& client, pid_t gateway) {
+  std::uint64_t peak = 0;
+  poll_until([&] {
+    peak = std::max(peak, rss_kib(gateway));
+    return !client.running();
+  });
+  return peak;
+}
+
+TEST(HttpRoute, OneGibibyteEachWayStreamsThroughTheTunnelInBoundedMemory) {
+  constexpr std::uint64_t kSize = 1ull << 30;
+  // Bodies stream through fixed buffers and the tunnel's flow-control windows (1 MiB per stream, 16 MiB
+  // per connection): whatever the body size, the process grows by far less than this.
+  constexpr std::uint64_t kBoundKib = 96 * 1024;
+  TempDir dir;
+  const auto zeros = dir.path() / "zeros.bin";
+  std::filesystem::resize_file(dir.write("zeros.bin", ""), kSize);  // sparse: costs no disk
+  Nginx nginx;
+  nginx.put_file("allowed/big.bin", "");
+  std::filesystem::resize_file(nginx.root() / "allowed" / "big.bin", kSize);
+  HttpSink sink;
+  const std::string systems =
+      "{resources: [{path: /allowed, match: path_prefix}, {path: /upload, match: exact}]}";
+  GatewayProcess to_nginx(on_premise(nginx.port(), systems));
+  ASSERT_TRUE(to_nginx.wait_ready());
+  const std::uint64_t baseline = rss_kib(to_nginx.process().pid());
+
+  ChildProcess download({"curl", "-sS", "--max-time", "120", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                         url(to_nginx.port("web"), "/allowed/big.bin")});
+  const std::uint64_t download_peak = peak_rss_while(download, to_nginx.process().pid());
+  ASSERT_TRUE(download.wait_for_exit());
+  EXPECT_EQ(download.text(Stream::out), "200 " + std::to_string(kSize) + "\n") << download.text(Stream::err);
+  EXPECT_LT(download_peak, baseline + kBoundKib) << "baseline " << baseline << " KiB";
+
+  GatewayProcess to_sink(on_premise(sink.port(), systems));
+  ASSERT_TRUE(to_sink.wait_ready());
+  const std::uint64_t sink_baseline = rss_kib(to_sink.process().pid());
+  // -T streams the file (--data-binary would read all of it into curl's memory first).
+  ChildProcess upload({"curl", "-sS", "--max-time", "120", "-H", "Transfer-Encoding: chunked", "-T", zeros.string(),
+                       url(to_sink.port("web"), "/upload")});
+  const std::uint64_t upload_peak = peak_rss_while(upload, to_sink.process().pid());
+  ASSERT_TRUE(upload.wait_for_exit());
+  Sha256 digest;
+  const std::string block(1 << 20, '\0');
+  for (std::uint64_t i = 0; i < kSize / block.size(); ++i) digest.update(block);
+  EXPECT_EQ(upload.text(Stream::out), "size=" + std::to_string(kSize) + " sha256=" + digest.hex() + "\n")
+      << upload.text(Stream::err);
+  EXPECT_LT(upload_peak, sink_baseline + kBoundKib) << "baseline " << sink_baseline << " KiB";
 }
 
 TEST(HttpRoute, LocationIsMappedBackAndHostHeaderFollowsTheSystem) {
