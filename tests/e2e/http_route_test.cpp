@@ -87,6 +87,15 @@ destinations:
          destination_settings + "\n";
 }
 
+// Ready, and the in-process connector has connected to the edge (entry points listen before that).
+::testing::AssertionResult ready_with_tunnel(GatewayProcess& gateway) {
+  if (auto ready = gateway.wait_ready(); !ready) return ready;
+  if (!gateway.wait_for_log(log_event("connector_connected"))) {
+    return ::testing::AssertionFailure() << "the connector did not connect";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 const std::string kAllowedOnly = "{resources: [{path: /allowed, match: path_prefix}, {path: /redirect, match: exact}, "
                                  "{path: /echo-headers, match: exact, methods: [GET]}, {path: /upload, match: exact}]}";
 
@@ -144,7 +153,7 @@ TEST(HttpRoute, ConnectorAdmitsOnlyItsResourcesAndAuditsDenials) {
   nginx.put_file("allowedx.txt", "sibling\n");
   nginx.put_file("secret.txt", "SECRET\n");
   GatewayProcess gateway(on_premise(nginx.port(), kAllowedOnly));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   const auto port = gateway.port("web");
 
   CommandResult allowed = curl({url(port, "/allowed/x.txt")});
@@ -190,7 +199,7 @@ TEST(HttpRoute, SmugglingAndOversizedRequestsAreRefusedBeforeTheBackend) {
   Nginx nginx;
   nginx.put_file("allowed/x.txt", "allowed file\n");
   GatewayProcess gateway(on_premise(nginx.port(), kAllowedOnly));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   const auto port = gateway.port("web");
   const std::string get = "GET /allowed/x.txt HTTP/1.1\r\nHost: web\r\n";
   struct Case {
@@ -221,7 +230,7 @@ TEST(HttpRoute, SmugglingAndOversizedRequestsAreRefusedBeforeTheBackend) {
 TEST(HttpRoute, BodiesStreamIntactWithEitherFramingThroughTheTunnel) {
   HttpSink sink;
   GatewayProcess gateway(on_premise(sink.port(), kAllowedOnly));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   TempDir dir;
   RandomBytes random(7);
   const std::string payload = random.next(8 << 20);
@@ -277,7 +286,7 @@ TEST(HttpRoute, OneGibibyteEachWayStreamsThroughTheTunnelInBoundedMemory) {
   const std::string systems =
       "{resources: [{path: /allowed, match: path_prefix}, {path: /upload, match: exact}]}";
   GatewayProcess to_nginx(on_premise(nginx.port(), systems));
-  ASSERT_TRUE(to_nginx.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(to_nginx));
   const std::uint64_t baseline = rss_kib(to_nginx.process().pid());
 
   ChildProcess download({"curl", "-sS", "--max-time", "120", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
@@ -288,7 +297,7 @@ TEST(HttpRoute, OneGibibyteEachWayStreamsThroughTheTunnelInBoundedMemory) {
   EXPECT_LT(download_peak, baseline + kBoundKib) << "baseline " << baseline << " KiB";
 
   GatewayProcess to_sink(on_premise(sink.port(), systems));
-  ASSERT_TRUE(to_sink.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(to_sink));
   const std::uint64_t sink_baseline = rss_kib(to_sink.process().pid());
   // -T streams the file (--data-binary would read all of it into curl's memory first).
   ChildProcess upload({"curl", "-sS", "--max-time", "120", "-H", "Transfer-Encoding: chunked", "-T", zeros.string(),
@@ -307,7 +316,7 @@ TEST(HttpRoute, LocationIsMappedBackAndHostHeaderFollowsTheSystem) {
   Nginx nginx;
   {
     GatewayProcess gateway(on_premise(nginx.port(), kAllowedOnly));
-    ASSERT_TRUE(gateway.wait_ready());
+    ASSERT_TRUE(ready_with_tunnel(gateway));
     CommandResult redirect = curl({"-i", url(gateway.port("web"), "/redirect")});
     EXPECT_EQ(status_line(redirect.out), "HTTP/1.1 302 Moved Temporarily");
     EXPECT_NE(redirect.out.find("Location: http://web.internal/allowed/x.txt\r\n"), std::string::npos)
@@ -317,7 +326,7 @@ TEST(HttpRoute, LocationIsMappedBackAndHostHeaderFollowsTheSystem) {
   }
   GatewayProcess internal(on_premise(
       nginx.port(), "{host_header: internal, resources: [{path: /echo-headers, match: exact}]}"));
-  ASSERT_TRUE(internal.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(internal));
   CommandResult internal_host = curl({url(internal.port("web"), "/echo-headers")});
   EXPECT_EQ(internal_host.out, "host=127.0.0.1:" + std::to_string(nginx.port()) + " auth= xfh=web.internal q=\n");
 }
@@ -346,10 +355,30 @@ TEST(HttpRoute, HttpsInternetTargetIsVerified) {
 TEST(HttpRoute, DeniedSystemAndUnreachableBackendAnswerInHttp) {
   const std::uint16_t closed_port = free_port();
   GatewayProcess gateway(on_premise(closed_port, kAllowedOnly));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   CommandResult down = curl({"-i", url(gateway.port("web"), "/allowed/x.txt")});
   EXPECT_EQ(status_line(down.out), "HTTP/1.1 502 Bad Gateway") << down.out;
   EXPECT_NE(down.out.find("x-error-message: "), std::string::npos);
+}
+
+TEST(HttpRoute, WebSocketUpgradePassesWhereTheResourceAllowsIt) {
+  WebSocketEcho echo;
+  GatewayProcess gateway(on_premise(
+      echo.port(), "{resources: [{path: /ws, match: exact, websocket: true}, {path: /plain, match: exact}]}"));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  const WebSocketResult allowed = websocket_roundtrip(gateway.port("web"), "web.internal", "/ws", "hello through");
+  EXPECT_EQ(allowed.status, 101) << allowed.error;
+  EXPECT_EQ(allowed.echoed, "hello through") << allowed.error;
+
+  const std::string denied = raw_exchange(gateway.port("web"),
+                                          "GET /plain HTTP/1.1\r\nHost: web.internal\r\nUpgrade: websocket\r\n"
+                                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                          "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(status_line(denied), "HTTP/1.1 403 Forbidden") << denied;
+  EXPECT_EQ(echo.handshakes(), 1) << "the refused upgrade must not reach the backend";
+  auto audit = gateway.wait_for_audit(audit_event("http.denied", {{"target", "/plain"}}));
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].get("reason"), "WebSocket upgrade not allowed on /plain");
 }
 
 // ---- OAuth2 client credentials --------------------------------------------------------------------
@@ -452,7 +481,7 @@ TEST(HttpProxy, ProxyClientsReachDestinationsByUrlByNameAndByConnect) {
   nginx.put_file("allowed/x.txt", "allowed file\n");
   EchoServer echo;
   GatewayProcess gateway(proxy_config(nginx.port(), echo.port()));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   const std::string proxy = "http://app:pw@127.0.0.1:" + std::to_string(gateway.listener_port("http_proxy"));
 
   // Absolute URLs, two requests on one proxy connection.
@@ -493,7 +522,7 @@ TEST(HttpProxy, ProxyAuthorizationIsRequiredAndAudited) {
   nginx.put_file("allowed/x.txt", "allowed file\n");
   EchoServer echo;
   GatewayProcess gateway(proxy_config(nginx.port(), echo.port()));
-  ASSERT_TRUE(gateway.wait_ready());
+  ASSERT_TRUE(ready_with_tunnel(gateway));
   const auto port = gateway.listener_port("http_proxy");
 
   CommandResult none = curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "http://web.internal/allowed/x.txt"});

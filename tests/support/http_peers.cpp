@@ -5,8 +5,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <unistd.h>
 
 #include <fstream>
@@ -221,6 +223,111 @@ HttpSink::~HttpSink() {
 std::vector<SinkRequest> HttpSink::requests() const {
   std::lock_guard lock(state_->mutex);
   return state_->requests;
+}
+
+// ---- WebSocket -------------------------------------------------------------------------------------
+
+namespace websocket = boost::beast::websocket;
+
+struct WebSocketEcho::State {
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> handshakes{0};
+  std::mutex mutex;
+  std::vector<std::thread> connections;
+  std::vector<std::shared_ptr<tcp::socket>> sockets;
+};
+
+WebSocketEcho::WebSocketEcho() : state_(std::make_shared<State>()) {
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen();
+  port_ = state_->acceptor.local_endpoint().port();
+  acceptor_ = std::thread([state = state_] {
+    for (;;) {
+      auto socket = std::make_shared<tcp::socket>(state->io);
+      boost::system::error_code ec;
+      state->acceptor.accept(*socket, ec);
+      if (ec || state->stopping) return;
+      std::lock_guard lock(state->mutex);
+      state->sockets.push_back(socket);
+      state->connections.emplace_back([state, socket] {
+        websocket::stream<tcp::socket&> ws(*socket);
+        boost::system::error_code error;
+        ws.accept(error);
+        if (error) return;
+        ++state->handshakes;
+        for (;;) {
+          beast::flat_buffer message;
+          ws.read(message, error);
+          if (error) return;
+          ws.text(ws.got_text());
+          ws.write(message.data(), error);
+          if (error) return;
+        }
+      });
+    }
+  });
+}
+
+WebSocketEcho::~WebSocketEcho() {
+  state_->stopping = true;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+  {
+    asio::io_context io;
+    tcp::socket poke(io);
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  }
+  acceptor_.join();
+  std::vector<std::thread> connections;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& socket : state_->sockets) socket->shutdown(tcp::socket::shutdown_both, ec);
+    connections = std::move(state_->connections);
+  }
+  for (auto& t : connections) t.join();
+}
+
+int WebSocketEcho::handshakes() const {
+  return state_->handshakes.load();
+}
+
+WebSocketResult websocket_roundtrip(std::uint16_t port, const std::string& host, const std::string& path,
+                                    const std::string& message) {
+  WebSocketResult result;
+  asio::io_context io;
+  tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) {
+    result.error = "connect: " + ec.message();
+    return result;
+  }
+  struct timeval tv {};
+  tv.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kGuard).count();
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  websocket::stream<tcp::socket&> ws(socket);
+  websocket::response_type response;
+  ws.handshake(response, host, path, ec);
+  result.status = response.result_int();
+  if (ec) {
+    result.error = "handshake: " + ec.message();
+    return result;
+  }
+  ws.text(true);
+  ws.write(asio::buffer(message), ec);
+  beast::flat_buffer answer;
+  if (!ec) ws.read(answer, ec);
+  if (ec) {
+    result.error = "message: " + ec.message();
+    return result;
+  }
+  result.echoed = beast::buffers_to_string(answer.data());
+  ws.close(websocket::close_code::normal, ec);
+  return result;
 }
 
 // ---- raw_exchange ----------------------------------------------------------------------------------

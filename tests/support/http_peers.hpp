@@ -88,6 +88,36 @@ class HttpSink {
   std::thread acceptor_;
 };
 
+// A WebSocket server (Boost.Beast, a thread per connection) that accepts the handshake on any path
+// and echoes every message.
+class WebSocketEcho {
+ public:
+  WebSocketEcho();
+  ~WebSocketEcho();
+  WebSocketEcho(const WebSocketEcho&) = delete;
+  WebSocketEcho& operator=(const WebSocketEcho&) = delete;
+  std::uint16_t port() const { return port_; }
+  int handshakes() const;
+
+  struct State;  // shared with the connection threads
+
+ private:
+  std::shared_ptr<State> state_;
+  std::uint16_t port_ = 0;
+  std::thread acceptor_;
+};
+
+// A WebSocket client (Boost.Beast) through 127.0.0.1:port: handshake for `path` with Host `host`,
+// then one text message and its answer. `status` is 101 after a successful handshake (Beast does not
+// report the status of a declined one: use raw_exchange for those).
+struct WebSocketResult {
+  int status = 0;
+  std::string echoed;
+  std::string error;
+};
+WebSocketResult websocket_roundtrip(std::uint16_t port, const std::string& host, const std::string& path,
+                                    const std::string& message);
+
 // Sends raw bytes to 127.0.0.1:port, half-closes, and returns everything received until the peer
 // closed (or kGuard passed).
 std::string raw_exchange(std::uint16_t port, const std::string& bytes);

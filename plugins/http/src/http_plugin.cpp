@@ -166,6 +166,7 @@ struct Outcome {
   std::uint64_t bytes_down = 0;
   std::string error;
   bool responded = false;   // a response header went to the client (so no error answer can follow)
+  bool upgraded = false;    // 101 Switching Protocols went to the client: the connection is a tunnel now
   bool keep_going = false;  // both connections may carry another request
 };
 
@@ -236,8 +237,21 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     const int status = header.result_int();
     if (status >= 100 && status < 200) {
       if (status == 101) {
-        outcome.status = 502;
-        outcome.error = "the target switched protocols without being asked to";
+        if (!is_websocket_upgrade(request.get().base())) {
+          outcome.status = 502;
+          outcome.error = "the target switched protocols without being asked to";
+          co_return outcome;
+        }
+        remove_hop_by_hop(header, true);
+        header.set(bhttp::field::connection, "upgrade");
+        const std::string switching = serialize(header);
+        outcome.status = 101;
+        outcome.responded = true;
+        if (error_code ec = co_await write_all(client.stream(), switching)) {
+          outcome.error = "sending the response: " + ec.message();
+          co_return outcome;
+        }
+        outcome.upgraded = true;
         co_return outcome;
       }
       remove_hop_by_hop(header);
@@ -280,6 +294,32 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     if (!upstream_keep_alive) upstream.reset();
     co_return outcome;
   }
+}
+
+// After 101: whatever either reader buffered past the handshake goes on first, then the bytes flow
+// both ways (WebSocket frames are the application's business) until either side ends.
+asio::awaitable<SpliceResult> relay_upgraded(Host& host, MessageReader& client, Upstream& upstream,
+                                             const gw::Limits& limits, RouteMetrics& metrics) {
+  SpliceResult result;
+  auto& from_client = client.buffer();
+  if (from_client.size() > 0) {
+    IoResult w = co_await upstream.stream->write(from_client.data());
+    from_client.consume(from_client.size());
+    if (w.error) co_return result;
+  }
+  auto& from_upstream = upstream.reader->buffer();
+  if (from_upstream.size() > 0) {
+    IoResult w = co_await client.stream().write(from_upstream.data());
+    from_upstream.consume(from_upstream.size());
+    if (w.error) co_return result;
+  }
+  SpliceOptions options;
+  options.idle_timeout = limits.idle_timeout;
+  options.buffer_size = limits.buffer_size;
+  options.bytes_a_to_b = &metrics.bytes_up;
+  options.bytes_b_to_a = &metrics.bytes_down;
+  result = co_await host.splice(client.stream(), *upstream.stream, options);
+  co_return result;
 }
 
 // ---- edge ------------------------------------------------------------------------------------------
@@ -440,8 +480,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       int refusal_status = 400;
       if (target.empty() || target.front() != '/') {
         refusal = "expected a request target starting with '/' or an absolute http:// URL";
-      } else if (is_websocket_upgrade(incoming) || incoming.count(bhttp::field::upgrade) != 0) {
-        refusal = "protocol upgrades are not supported on this entry point";
+      } else if (incoming.count(bhttp::field::upgrade) != 0 && !is_websocket_upgrade(incoming)) {
+        refusal = "protocol upgrades other than WebSocket are not supported";
         refusal_status = 501;
       }
       if (!refusal.empty()) {
@@ -452,7 +492,9 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
 
       RequestHeader outgoing = incoming;
       outgoing.target(target);
-      remove_hop_by_hop(outgoing);
+      const bool websocket = is_websocket_upgrade(incoming);
+      remove_hop_by_hop(outgoing, websocket);
+      if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
       for (const char* proxy_only : {"proxy-authorization", "x-destination-name", "sap-connectivity-scc-location_id"}) {
         outgoing.erase(proxy_only);
       }
@@ -508,6 +550,10 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         outcome.keep_going = false;
       }
       audit(session, method, target, outcome.status, outcome.error, start, outcome);
+      if (outcome.upgraded) {
+        co_await relay_upgraded(host_, client, upstream, destination.limits, metrics_);
+        co_return;
+      }
       if (!outcome.keep_going || !outcome.error.empty()) co_return;
     }
   }
@@ -684,9 +730,9 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       }
       const bool websocket = is_websocket_upgrade(incoming);
       Decision decision = policy_.check(method, target->path, websocket);
-      if (decision.allowed && incoming.count(bhttp::field::upgrade) != 0) {
+      if (decision.allowed && incoming.count(bhttp::field::upgrade) != 0 && !websocket) {
         decision.allowed = false;
-        decision.reason = websocket ? "WebSocket upgrades are not relayed yet" : "protocol upgrades are not supported";
+        decision.reason = "protocol upgrades other than WebSocket are not supported";
       }
       if (!decision.allowed) {
         metrics_.denied.add();
@@ -696,7 +742,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       }
 
       RequestHeader outgoing = incoming;
-      remove_hop_by_hop(outgoing);
+      remove_hop_by_hop(outgoing, websocket);
+      if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
       outgoing.target(target->forward_target());
       const std::string original_host = to_string(incoming[bhttp::field::host]);
       if (internal_host_header_) {
@@ -746,6 +793,10 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         outcome.keep_going = false;
       }
       record(session, method, target->forward_target(), outcome.status, outcome.error, start, outcome);
+      if (outcome.upgraded) {
+        co_await relay_upgraded(host_, edge, upstream, session.system.limits, metrics_);
+        co_return;
+      }
       if (!outcome.keep_going || !outcome.error.empty()) co_return;
     }
   }
