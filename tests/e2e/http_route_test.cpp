@@ -49,6 +49,7 @@ std::string internet_edge(const std::string& address, const std::string& setting
   std::string yaml = R"(node: {name: edge, role: edge}
 log: {level: info, format: text}
 audit: {level: all, file: audit.log}
+admin: {listen: 127.0.0.1:0}
 destinations:
   - name: api
     route_type: http
@@ -126,6 +127,12 @@ TEST(HttpRoute, InternetDestinationGetsCredentialsHeadersAndQueryButNoProxyHeade
 
   auto audit = gateway.wait_for_audit(audit_event("http.request", {{"destination", "api"}, {"status", "200"}}));
   ASSERT_EQ(audit.size(), 1u);
+  CommandResult metrics = curl({url(gateway.admin_port(), "/metrics")});
+  EXPECT_NE(metrics.out.find("gateway_http_request_duration_seconds_count{destination=\"api\"} 1\n"),
+            std::string::npos)
+      << metrics.out;
+  EXPECT_NE(metrics.out.find("gateway_http_request_duration_seconds_bucket{destination=\"api\",le=\"+Inf\"} 1\n"),
+            std::string::npos);
   EXPECT_EQ(audit[0].get("method"), "GET");
   EXPECT_EQ(audit[0].line.find("tok-123"), std::string::npos) << "the audit record must not quote the token";
 }

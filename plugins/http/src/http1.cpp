@@ -249,24 +249,22 @@ asio::awaitable<ReadError> BodyRelay<IsRequest>::read_first() {
 }
 
 template <bool IsRequest>
-asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, ReadError& read_error,
+asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, std::string_view head, ReadError& read_error,
                                                            error_code& write_error) {
   char* const data = buffer_.data() + kChunkPrefix;
   std::uint64_t total = 0;
-  bool first = read_first_done_;
+  bool first = true;
+  std::string combined;  // head + first piece
   for (;;) {
     std::size_t n = 0;
-    if (first) {
+    if (first && read_first_done_) {
       n = pending_;
-      first = false;
-    } else {
+    } else if (!parser_.is_done()) {
       n = co_await reader_.read_body(parser_, asio::buffer(data, buffer_size_), read_error);
       if (read_error) co_return total;
     }
-    if (n == 0) break;
-    total += n;
     asio::const_buffer out(data, n);
-    if (chunked_) {
+    if (n > 0 && chunked_) {
       const std::string size_line = hex(n) + "\r\n";
       char* const start = data - size_line.size();
       std::copy(size_line.begin(), size_line.end(), start);
@@ -274,11 +272,29 @@ asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, ReadError
       data[n + 1] = '\n';
       out = asio::const_buffer(start, size_line.size() + n + kChunkSuffix);
     }
+    const bool last = n == 0;
+    if (first) {
+      first = false;
+      combined.reserve(head.size() + out.size() + 5);
+      combined.assign(head);
+      combined.append(static_cast<const char*>(out.data()), out.size());
+      if (last && chunked_) combined += "0\r\n\r\n";
+      IoResult w = co_await to.write(asio::buffer(combined));
+      if (w.error) {
+        write_error = w.error;
+        co_return total;
+      }
+      total += n;
+      if (last) co_return total;
+      continue;
+    }
+    if (last) break;
     IoResult w = co_await to.write(out);
     if (w.error) {
       write_error = w.error;
       co_return total;
     }
+    total += n;
   }
   if (chunked_) write_error = co_await write_all(to, "0\r\n\r\n");
   co_return total;

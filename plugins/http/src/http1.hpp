@@ -108,8 +108,11 @@ class BodyRelay {
   // Reads the first piece of the body without sending it, so that a body that is malformed from its
   // first bytes (a bad chunk size) is refused before anything reaches the next hop. Optional.
   asio::awaitable<ReadError> read_first();
-  // Sends what read_first() read, then relays the rest. Returns the body bytes relayed.
-  asio::awaitable<std::uint64_t> relay(Stream& to, ReadError& read_error, error_code& write_error);
+  // Sends `head` (the message's serialised header) together with the first piece of the body, so that
+  // a small message leaves in one write (a separate header write would wait for the peer's delayed
+  // ACK), then relays the rest. Returns the body bytes relayed.
+  asio::awaitable<std::uint64_t> relay(Stream& to, std::string_view head, ReadError& read_error,
+                                       error_code& write_error);
 
  private:
   MessageReader& reader_;

@@ -151,12 +151,16 @@ struct RouteMetrics {
                                   {{"destination", name}, {"reason", "connect_failed"}})),
         bytes_up(m.counter("gateway_bytes_total", "Bytes relayed", {{"destination", name}, {"direction", "upstream"}})),
         bytes_down(m.counter("gateway_bytes_total", "Bytes relayed",
-                             {{"destination", name}, {"direction", "downstream"}})) {}
+                             {{"destination", name}, {"direction", "downstream"}})),
+        duration(m.histogram("gateway_http_request_duration_seconds",
+                             "Time from a request's head to the end of its response", {{"destination", name}},
+                             Histogram::kLatencyBounds)) {}
   Counter& requests;
   Counter& denied;
   Counter& upstream_failed;
   Counter& bytes_up;
   Counter& bytes_down;
+  Histogram& duration;
 };
 
 // What happened to one request, for the audit record.
@@ -204,14 +208,9 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     }
   }
   const std::string head = serialize(upstream_header);
-  if (error_code ec = co_await write_all(*upstream.stream, head)) {
-    outcome.status = 502;
-    outcome.error = "sending the request: " + ec.message();
-    co_return outcome;
-  }
   ReadError read_error;
   error_code write_error;
-  outcome.bytes_up = co_await request_body.relay(*upstream.stream, read_error, write_error);
+  outcome.bytes_up = co_await request_body.relay(*upstream.stream, head, read_error, write_error);
   if (read_error) {
     outcome.status = status_for(read_error);  // 0: the client broke off its own request
     outcome.error = "reading the request body: " + read_error.detail;
@@ -274,14 +273,10 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     outcome.status = status;
     outcome.responded = true;
     const std::string response_head = serialize(header);
-    if (error_code ec = co_await write_all(client.stream(), response_head)) {
-      outcome.error = "sending the response: " + ec.message();
-      co_return outcome;
-    }
     ReadError body_read;
     error_code body_write;
     BodyRelay<false> response_body(*upstream.reader, response, chunked_out, limits.buffer_size);
-    outcome.bytes_down = co_await response_body.relay(client.stream(), body_read, body_write);
+    outcome.bytes_down = co_await response_body.relay(client.stream(), response_head, body_read, body_write);
     if (body_read) {
       outcome.error = "reading the response body: " + body_read.detail;
       co_return outcome;  // the client sees the connection end before the body did: it can tell
@@ -445,6 +440,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
   bool reads_before_open() const noexcept override { return true; }
 
   asio::awaitable<void> serve(EdgeSession& session) override {
+    // Requests and responses are written whole; Nagle would hold back each one's last segment.
+    session.client.set_no_delay(true);
     MessageReader client(session.client, limits_.message);
     Upstream upstream;
     // Per connection: an HTTP proxy hands this handler destinations whose address it set.
@@ -540,6 +537,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       Outcome outcome = co_await exchange(client, request, outgoing, upstream, limits_, request.keep_alive(),
                                           [](ResponseHeader&) {});
       metrics_.requests.add();
+      metrics_.duration.observe(Clock::now() - start);
       metrics_.bytes_up.add(outcome.bytes_up);
       metrics_.bytes_down.add(outcome.bytes_down);
       // A target that rejects the token (revoked, rotated keys) gets a fresh one on the next request.
@@ -786,6 +784,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       Outcome outcome =
           co_await exchange(edge, request, outgoing, upstream, limits_, request.keep_alive(), map_location);
       metrics_.requests.add();
+      metrics_.duration.observe(Clock::now() - start);
       metrics_.bytes_up.add(outcome.bytes_up);
       metrics_.bytes_down.add(outcome.bytes_down);
       if (!outcome.responded && outcome.status != 0) {

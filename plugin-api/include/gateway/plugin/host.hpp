@@ -4,11 +4,17 @@
 // thread-safe; a plugin keeps references it obtains at route creation for the life of the process.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,8 +44,9 @@ class GW_PLUGIN_VISIBLE Logger {
 
 // ---- metrics ---------------------------------------------------------------------------------------
 
-// Counters and gauges live in the core's registry; obtaining one is a lookup, using one is a single
-// relaxed atomic operation, so obtain them once (at route creation) and keep the reference.
+// Counters, gauges and histograms live in the core's registry; obtaining one is a lookup, using one is
+// a few relaxed atomic operations without locks or allocation, so obtain them once (at route creation)
+// and keep the reference.
 class Counter {
  public:
   void add(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
@@ -59,15 +66,111 @@ class Gauge {
   std::atomic<std::int64_t> value_{0};
 };
 
+// Observations counted in buckets with fixed upper bounds, plus their number and sum: a Prometheus
+// histogram (`name_bucket{le="..."}`, `name_sum`, `name_count`). Bounds are inclusive (a value equal to
+// a bound counts in that bucket) and a last bucket above the largest bound (`le="+Inf"`) is implicit.
+class Histogram {
+ public:
+  static constexpr std::size_t kMaxBounds = 32;
+  // Seconds, for request durations: 5 ms up to 10 s (and +Inf), the Prometheus client defaults.
+  static constexpr std::array<double, 11> kLatencyBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                         0.5,   1,    2.5,   5,    10};
+
+  // Throws std::invalid_argument unless there are 1 to kMaxBounds bounds, all finite and strictly
+  // increasing.
+  explicit Histogram(std::span<const double> upper_bounds) : bound_count_(upper_bounds.size()) {
+    if (upper_bounds.empty() || upper_bounds.size() > kMaxBounds) {
+      throw std::invalid_argument("histogram needs 1 to " + std::to_string(kMaxBounds) +
+                                  " upper bounds, got " + std::to_string(upper_bounds.size()));
+    }
+    for (std::size_t i = 0; i < upper_bounds.size(); ++i) {
+      if (!std::isfinite(upper_bounds[i])) {
+        throw std::invalid_argument("histogram upper bound " + std::to_string(i + 1) +
+                                    " is not finite (the +Inf bucket is implicit)");
+      }
+      if (i > 0 && !(upper_bounds[i - 1] < upper_bounds[i])) {
+        throw std::invalid_argument("histogram upper bounds must be strictly increasing (bound " +
+                                    std::to_string(i + 1) + " is not greater than bound " +
+                                    std::to_string(i) + ")");
+      }
+      bounds_[i] = upper_bounds[i];
+    }
+  }
+  Histogram(const Histogram&) = delete;
+  Histogram& operator=(const Histogram&) = delete;
+
+  // Lock-free and allocation-free: a binary search over the bounds, then one relaxed atomic increment
+  // of the bucket, a compare-and-swap loop adding to the sum (a double, so no unit or range is
+  // imposed on the values) and one relaxed atomic increment of the count. A NaN is ignored: it belongs
+  // to no bucket and would make the sum NaN for good.
+  void observe(double value) noexcept {
+    if (std::isnan(value)) return;
+    const auto bounds = upper_bounds();
+    const auto bucket =
+        static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), value) - bounds.begin());
+    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    double sum = sum_.load(std::memory_order_relaxed);
+    while (!sum_.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed)) {
+    }
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Records the duration in seconds.
+  void observe(std::chrono::nanoseconds duration) noexcept {
+    observe(std::chrono::duration<double>(duration).count());
+  }
+
+  std::span<const double> upper_bounds() const noexcept { return {bounds_.data(), bound_count_}; }
+
+  struct Snapshot {
+    // cumulative[i]: observations <= upper_bounds()[i]; only the first upper_bounds().size() are used.
+    std::array<std::uint64_t, kMaxBounds> cumulative{};
+    double sum = 0;
+    std::uint64_t count = 0;  // all observations: the +Inf bucket
+  };
+  // Taken while other threads may observe; the buckets are read first, then the sum, the count last.
+  // Guarantees: cumulative[] is non-decreasing and count >= every cumulative[i] (count is raised to
+  // the buckets' total if an observation has reached its bucket but not yet the count), and neither
+  // cumulative[i] nor count is ever smaller than in a snapshot taken before. An observation in flight
+  // may show in some of the values and not yet in others, the sum included. Once the observing threads
+  // have finished (joined), the snapshot is exact.
+  Snapshot snapshot() const noexcept {
+    Snapshot snap;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < bound_count_; ++i) {
+      total += buckets_[i].load(std::memory_order_relaxed);
+      snap.cumulative[i] = total;
+    }
+    total += buckets_[bound_count_].load(std::memory_order_relaxed);
+    snap.sum = sum_.load(std::memory_order_relaxed);
+    snap.count = std::max(count_.load(std::memory_order_relaxed), total);
+    return snap;
+  }
+
+ private:
+  static_assert(std::atomic<double>::is_always_lock_free);
+
+  std::size_t bound_count_;
+  std::array<double, kMaxBounds> bounds_{};
+  std::array<std::atomic<std::uint64_t>, kMaxBounds + 1> buckets_{};  // [bound_count_]: above the last
+  std::atomic<double> sum_{0.0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 class GW_PLUGIN_VISIBLE Metrics {
  public:
   virtual ~Metrics() = default;
   // The same name and labels always return the same object. Names follow Prometheus conventions
-  // (`gateway_tcp_bytes_total`).
+  // (`gateway_tcp_bytes_total`, `gateway_http_request_duration_seconds`). A name keeps the type it was
+  // first registered with: asking for it as another type throws std::invalid_argument.
   virtual Counter& counter(std::string_view name, std::string_view help, const MetricLabels& labels) = 0;
   virtual Gauge& gauge(std::string_view name, std::string_view help, const MetricLabels& labels) = 0;
+  // Every label set of one name shares the same bounds (Histogram::kLatencyBounds for request
+  // durations in seconds). Throws std::invalid_argument for invalid bounds, other bounds than the
+  // name was first registered with, a name already used by a counter or gauge, or a label named `le`.
+  virtual Histogram& histogram(std::string_view name, std::string_view help, const MetricLabels& labels,
+                               std::span<const double> upper_bounds) = 0;
 };
 
 // ---- audit -----------------------------------------------------------------------------------------

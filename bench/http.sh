@@ -1,0 +1,713 @@
+#!/usr/bin/env bash
+# HTTP route benchmark. One run measures, on this machine and on 127.0.0.1 only, HTTP/1.1 keep-alive
+# requests for a small static file served by nginx, over six paths to the same nginx:
+#   direct           wrk -> nginx;
+#   gatewayd-entry   wrk -> gatewayd (role edge, one process): entry point of a destination with
+#                    route_type http and an Internet target (proxy_type internet) -> nginx;
+#   gatewayd-tunnel  wrk -> gatewayd edge: entry point of an on_premise http destination -> mutual-TLS
+#                    HTTP/2 tunnel -> gatewayd connector (a second process; its http system admits every
+#                    path) -> nginx;
+#   nginx-proxy      wrk -> a second nginx as reverse proxy (upstream keep-alive) -> nginx;
+#   haproxy-http     wrk -> HAProxy (mode http, http-reuse always) -> nginx;
+#   haproxy-pair     wrk -> HAProxy A (mode tcp, plain in, TLS 1.3 out) -> HAProxy B (TLS in) -> nginx:
+#                    the TLS pair of bench/tunnel.sh (mutual TLS), the reference for the tunnel path.
+# gatewayd, both HAProxy paths and the nginx proxy get the same number of threads (GATEWAY_WORKERS).
+# Test, for every path: wrk -t1 -c50 --latency for DURATION seconds: requests per second, p50 and p99
+# latency, errors, and the CPU of the path's proxy processes.
+# Targets, shown as verdicts in the summary: gatewayd-entry at least 0.9 x haproxy-http's requests/s and
+# gatewayd-tunnel at least haproxy-pair's; the p99 of gatewayd-entry no higher than haproxy-http's and
+# nginx-proxy's, and that of gatewayd-tunnel no higher than haproxy-pair's.
+# Prints Markdown tables; raw outputs go to bench/results/<time>/.
+#
+# Usage: bench/http.sh            (from the repository root or anywhere else)
+# Environment:
+#   BUILD_DIR       build tree holding bin/gatewayd and the http plugin (default build/release, built
+#                   with the release preset; any other tree must already be configured and is built with
+#                   cmake --build)
+#   SKIP_BUILD=1    use the binaries as they are
+#   JOBS            build parallelism (default 2)
+#   ONLY            subset of "direct gatewayd-entry gatewayd-tunnel nginx-proxy haproxy-http haproxy-pair"
+#                   (default all six)
+#   TESTS           subset of "wrk" (default wrk, the one test)
+#   DURATION        seconds per test (default 10; "10s" is accepted)
+#   WRK_THREADS     wrk threads (default 1)
+#   WRK_CONNECTIONS wrk connections (default 50)
+#   GATEWAY_WORKERS node.workers of every gatewayd process, nbthread of both HAProxy paths and
+#                   worker_processes of the nginx proxy (default 1)
+#   TUNNEL_CONNECTIONS   connector.connections_per_edge (default 2, the gateway's default)
+#   GATEWAY_BUFFER_SIZE  limits.buffer_size of every gatewayd process (default: the gateway's default)
+#   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
+#   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+ALL_PATHS="direct gatewayd-entry gatewayd-tunnel nginx-proxy haproxy-http haproxy-pair"
+BUILD_DIR=${BUILD_DIR:-build/release}
+JOBS=${JOBS:-2}
+ONLY=${ONLY:-$ALL_PATHS}
+ALL_TESTS="wrk"
+TESTS=${TESTS:-$ALL_TESTS}
+DURATION=${DURATION:-10}
+DURATION=${DURATION%s}
+WRK_THREADS=${WRK_THREADS:-1}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-50}
+GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
+TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
+GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
+HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
+RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
+
+BENCH_NAME=http.sh
+WORK=""  # the scratch directory, made by make_dirs; empty until then, so an early exit removes nothing
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # the working directory is the repository root
+
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
+[[ $WRK_THREADS =~ ^[1-9][0-9]*$ ]] || die "WRK_THREADS must be a positive number"
+[[ $WRK_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "WRK_CONNECTIONS must be a positive number"
+[ "$WRK_CONNECTIONS" -ge "$WRK_THREADS" ] || die "WRK_CONNECTIONS must be at least WRK_THREADS"
+# 0 would mean one thread per core to gatewayd but is not a thread count to HAProxy or nginx.
+[[ $GATEWAY_WORKERS =~ ^[1-9][0-9]*$ ]] || die "GATEWAY_WORKERS must be a positive number"
+[[ $TUNNEL_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "TUNNEL_CONNECTIONS must be a positive number"
+# Paths in the canonical order, whatever order ONLY lists them in.
+PATHS=""
+for path in $ONLY; do
+  case " $ALL_PATHS " in *" $path "*) ;; *) die "unknown path '$path' in ONLY (known: $ALL_PATHS)" ;; esac
+done
+for path in $ALL_PATHS; do
+  case " $ONLY " in *" $path "*) PATHS="$PATHS $path" ;; esac
+done
+PATHS=${PATHS# }
+has_path() { case " $PATHS " in *" $1 "*) return 0 ;; esac; return 1; }
+for test in $TESTS; do
+  case " $ALL_TESTS " in *" $test "*) ;; *) die "unknown test '$test' in TESTS (known: $ALL_TESTS)" ;; esac
+done
+has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+has_gatewayd() { has_path gatewayd-entry || has_path gatewayd-tunnel; }
+has_haproxy() { has_path haproxy-http || has_path haproxy-pair; }
+
+for tool in wrk nginx curl awk cmake timeout getconf; do
+  command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
+done
+if has_haproxy; then command -v haproxy >/dev/null || die "haproxy not found"; fi
+if has_path haproxy-pair; then command -v openssl >/dev/null || die "openssl not found"; fi
+
+# --- build --------------------------------------------------------------------------------------------
+if has_gatewayd; then
+  build_targets gatewayd gateway_plugin_http
+  GATEWAYD=$BUILD_DIR/bin/gatewayd
+  [ -x "$GATEWAYD" ] || die "$GATEWAYD not built"
+fi
+
+make_dirs gateway-http-bench
+
+# all_listening PORT...: every port has a listening socket.
+all_listening() {
+  local port
+  for port in "$@"; do port_listening "$port" || return 1; done
+}
+# log_count_at_least FILE PATTERN N: FILE has at least N lines matching PATTERN.
+log_count_at_least() {
+  local count
+  count=$(grep -c -- "$2" "$1" 2>/dev/null || true)
+  [ "${count:-0}" -ge "$3" ]
+}
+# start LOG COMMAND...: runs COMMAND in the background, output to LOG; its pid is in $started.
+start() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  started=$!
+  pids+=("$started")
+}
+# children_of PID: the pids of PID's child processes, one a line.
+children_of() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '
+    { pid = $1; sub(/^.*\) /, ""); if ($2 == parent) print pid }'
+}
+# has_children PID N: PID has at least N child processes (nginx's workers, forked after it listens).
+has_children() { [ "$(children_of "$1" | wc -l)" -ge "$2" ]; }
+
+declare -A PORT=()       # path -> port the client connects to
+declare -A PATH_PIDS=()  # path -> pids of its proxy processes
+declare -A LABEL=()      # pid -> name of the proxy process (cpu.txt)
+free_port "PORT[direct]"
+# Connections any one server or proxy is given room for: the client's, with a margin.
+MAX_CONNECTIONS=$((WRK_CONNECTIONS + 1000 > 8000 ? WRK_CONNECTIONS + 1000 : 8000))
+NGINX_CONNECTIONS=$((2 * WRK_CONNECTIONS + 100 > 4096 ? 2 * WRK_CONNECTIONS + 100 : 4096))
+
+# --- certificates ---------------------------------------------------------------------------------------
+# The HAProxy pair gets its own EC P-256 CA, a server certificate for relay.test / 127.0.0.1 and a client
+# certificate, from openssl; the tunnel gets its own from `gatewayd certs`.
+if has_path haproxy-pair; then
+  mkdir -p "$WORK/pki"
+  (
+    cd "$WORK/pki"
+    newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+    newkey ca.key
+    openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 2 -out ca.pem \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    for who in server client; do
+      newkey "$who.key"
+      openssl req -new -key "$who.key" -subj "/CN=relay-$who" -out "$who.csr" 2>/dev/null
+      if [ "$who" = server ]; then
+        printf 'subjectAltName=DNS:relay.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$who.ext"
+      else
+        printf 'subjectAltName=DNS:relay-client.test\nextendedKeyUsage=clientAuth\n' >"$who.ext"
+      fi
+      printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >>"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+        -days 2 -extfile "$who.ext" -out "$who.pem" 2>/dev/null
+      cat "$who.pem" "$who.key" >"$who-combined.pem"  # HAProxy wants certificate and key in one file
+    done
+    chmod 600 ./*.key ./*-combined.pem
+  ) || die "openssl could not make the certificates"
+  openssl verify -CAfile "$WORK/pki/ca.pem" "$WORK/pki/server.pem" "$WORK/pki/client.pem" >/dev/null ||
+    die "openssl made certificates that do not verify"
+fi
+if has_path gatewayd-tunnel; then
+  mkdir -p "$WORK/certs"
+  {
+    "$GATEWAYD" certs ca --out "$WORK/certs" &&
+      "$GATEWAYD" certs edge --ca "$WORK/certs" --out "$WORK/certs" --name edge.test --ip 127.0.0.1 &&
+      "$GATEWAYD" certs connector --ca "$WORK/certs" --out "$WORK/certs" --tenant bench --location lab
+  } >"$RESULTS_DIR/gatewayd-certs.log" 2>&1 ||
+    die "gatewayd certs failed: $(head -n 2 "$RESULTS_DIR/gatewayd-certs.log")"
+fi
+
+# --- backend ------------------------------------------------------------------------------------------
+# nginx in the foreground as the current user, everything it writes in the work directory. A keep-alive
+# connection is never closed by nginx, so that wrk measures requests rather than connection set-up.
+# nginx_head DIR WORKERS: the part of an nginx configuration that the backend and the proxy share.
+nginx_head() {
+  echo "daemon off;"
+  echo "master_process on;"
+  echo "worker_processes $2;"
+  echo "pid $1/nginx.pid;"
+  echo "error_log $1/error.log warn;"
+  if [ "$(id -u)" = 0 ]; then echo "user $(id -un) $(id -gn);"; fi
+  cat <<EOF
+events {
+  worker_connections $NGINX_CONNECTIONS;
+}
+http {
+  access_log off;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 5m;
+  default_type text/html;
+EOF
+}
+# start_nginx NAME: checks and starts the configuration $WORK/NAME/nginx.conf; the master's pid is in
+# $started.
+start_nginx() {
+  local dir=$WORK/$1
+  cp "$dir/nginx.conf" "$RESULTS_DIR/$1.conf"
+  nginx -t -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$RESULTS_DIR/$1-check.log" 2>&1 ||
+    die "$1 rejected its configuration: $(cat "$RESULTS_DIR/$1-check.log")"
+  start "$RESULTS_DIR/$1.log" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+}
+
+mkdir -p "$WORK/nginx/html"
+awk 'BEGIN { printf "<!doctype html><title>bench</title><p>"; for (i = 0; i < 200; i++) printf "x"; print "</p>" }' \
+  >"$WORK/nginx/html/index.html"
+HTTP_BODY_BYTES=$(wc -c <"$WORK/nginx/html/index.html")
+{
+  nginx_head "$WORK/nginx" 1
+  cat <<EOF
+  server {
+    listen 127.0.0.1:${PORT[direct]};
+    root $WORK/nginx/html;
+  }
+}
+EOF
+} >"$WORK/nginx/nginx.conf"
+start_nginx nginx
+wait_for "$started" 10 port_listening "${PORT[direct]}" ||
+  die "nginx did not start (see $RESULTS_DIR/nginx.log and $WORK/nginx/error.log)"
+
+# --- gatewayd -----------------------------------------------------------------------------------------
+common_yaml() {  # common_yaml NAME ROLE
+  cat <<EOF
+node:
+  name: $1
+  role: $2
+  workers: $GATEWAY_WORKERS
+  drain_timeout: 1s
+log:
+  level: info
+  format: text
+audit:
+  level: off
+limits:
+  connect_timeout: 5s
+  idle_timeout: 5m
+  max_connections: $MAX_CONNECTIONS
+${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
+}
+EOF
+}
+# check_gatewayd NAME: gatewayd check of $WORK/NAME.yaml, which is kept with the results.
+check_gatewayd() {
+  cp "$WORK/$1.yaml" "$RESULTS_DIR/"
+  "$GATEWAYD" check --config "$WORK/$1.yaml" >"$RESULTS_DIR/gatewayd-$1-check.log" 2>&1 ||
+    die "gatewayd check of $1.yaml failed: $(cat "$RESULTS_DIR/gatewayd-$1-check.log")"
+}
+
+# gatewayd-entry: one edge process, the destination's target is nginx itself.
+if has_path gatewayd-entry; then
+  free_port "PORT[gatewayd-entry]"
+  {
+    common_yaml bench-entry edge
+    cat <<EOF
+destinations:
+  - name: http
+    route_type: http
+    address: http://127.0.0.1:${PORT[direct]}
+    entry_point:
+      listen: 127.0.0.1:${PORT[gatewayd-entry]}
+EOF
+  } >"$WORK/entry.yaml"
+  check_gatewayd entry
+  start "$RESULTS_DIR/gatewayd-entry.log" "$GATEWAYD" run --config "$WORK/entry.yaml"
+  ENTRY_PID=$started
+  wait_for "$ENTRY_PID" 20 port_listening "${PORT[gatewayd-entry]}" ||
+    die "gatewayd (entry) did not start (see $RESULTS_DIR/gatewayd-entry.log)"
+  PATH_PIDS[gatewayd-entry]=$ENTRY_PID
+  LABEL[$ENTRY_PID]="gatewayd edge (entry point)"
+fi
+
+# gatewayd-tunnel: edge + connector; the connector dials the edge and maps http.bench:80 to nginx.
+if has_path gatewayd-tunnel; then
+  free_port TUNNEL_PORT
+  free_port "PORT[gatewayd-tunnel]"
+  {
+    common_yaml bench-edge edge
+    cat <<EOF
+tunnel:
+  listen: 127.0.0.1:$TUNNEL_PORT
+  ca_file: $WORK/certs/ca.pem
+  cert_file: $WORK/certs/edge.pem
+  key_file: $WORK/certs/edge.key
+destinations:
+  - name: http
+    route_type: http
+    address: http://http.bench:80
+    proxy_type: on_premise
+    tenant: bench
+    location_id: lab
+    entry_point:
+      listen: 127.0.0.1:${PORT[gatewayd-tunnel]}
+EOF
+  } >"$WORK/edge.yaml"
+  {
+    common_yaml bench-connector connector
+    cat <<EOF
+connector:
+  edges:
+    - address: 127.0.0.1:$TUNNEL_PORT
+      server_name: edge.test
+  connections_per_edge: $TUNNEL_CONNECTIONS
+  ca_file: $WORK/certs/ca.pem
+  cert_file: $WORK/certs/connector.pem
+  key_file: $WORK/certs/connector.key
+systems:
+  - virtual_host: http.bench
+    virtual_port: 80
+    internal_host: 127.0.0.1
+    internal_port: ${PORT[direct]}
+    route_type: http
+    enabled: true
+    settings:
+      resources:
+        - path: /
+          match: path_prefix
+EOF
+  } >"$WORK/connector.yaml"
+  check_gatewayd edge
+  check_gatewayd connector
+  start "$RESULTS_DIR/gatewayd-edge.log" "$GATEWAYD" run --config "$WORK/edge.yaml"
+  EDGE_PID=$started
+  wait_for "$EDGE_PID" 20 all_listening "$TUNNEL_PORT" "${PORT[gatewayd-tunnel]}" ||
+    die "gatewayd edge did not start (see $RESULTS_DIR/gatewayd-edge.log)"
+  start "$RESULTS_DIR/gatewayd-connector.log" "$GATEWAYD" run --config "$WORK/connector.yaml"
+  CONNECTOR_PID=$started
+  wait_for "$CONNECTOR_PID" 30 log_count_at_least "$RESULTS_DIR/gatewayd-connector.log" \
+    'event=tunnel_connected' "$TUNNEL_CONNECTIONS" ||
+    die "the connector did not connect $TUNNEL_CONNECTIONS tunnel connection(s) (see $RESULTS_DIR/gatewayd-connector.log)"
+  wait_for "$EDGE_PID" 10 log_count_at_least "$RESULTS_DIR/gatewayd-edge.log" \
+    'event=connector_connected' "$TUNNEL_CONNECTIONS" ||
+    die "the edge did not see $TUNNEL_CONNECTIONS connector connection(s) (see $RESULTS_DIR/gatewayd-edge.log)"
+  PATH_PIDS[gatewayd-tunnel]="$EDGE_PID $CONNECTOR_PID"
+  LABEL[$EDGE_PID]="gatewayd edge"
+  LABEL[$CONNECTOR_PID]="gatewayd connector"
+fi
+
+# --- nginx reverse proxy ------------------------------------------------------------------------------
+# Keeps up to 64 idle connections to the backend per worker and never closes one for its request count,
+# as nginx's backend never closes the client side.
+if has_path nginx-proxy; then
+  free_port "PORT[nginx-proxy]"
+  mkdir -p "$WORK/nginx-proxy"
+  {
+    nginx_head "$WORK/nginx-proxy" "$GATEWAY_WORKERS"
+    cat <<EOF
+  upstream backend {
+    server 127.0.0.1:${PORT[direct]};
+    keepalive 64;
+    keepalive_requests 100000000;
+    keepalive_timeout 5m;
+  }
+  server {
+    listen 127.0.0.1:${PORT[nginx-proxy]};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } >"$WORK/nginx-proxy/nginx.conf"
+  start_nginx nginx-proxy
+  NGINX_PROXY_PID=$started
+  wait_for "$NGINX_PROXY_PID" 10 port_listening "${PORT[nginx-proxy]}" ||
+    die "nginx (proxy) did not start (see $RESULTS_DIR/nginx-proxy.log and $WORK/nginx-proxy/error.log)"
+  # The workers carry the requests; the master only forks them.
+  wait_for "$NGINX_PROXY_PID" 10 has_children "$NGINX_PROXY_PID" "$GATEWAY_WORKERS" ||
+    die "nginx (proxy) did not start its $GATEWAY_WORKERS worker(s) (see $WORK/nginx-proxy/error.log)"
+  PATH_PIDS[nginx-proxy]="$NGINX_PROXY_PID"
+  LABEL[$NGINX_PROXY_PID]="nginx proxy master"
+  while read -r worker; do
+    pids+=("$worker")
+    PATH_PIDS[nginx-proxy]="${PATH_PIDS[nginx-proxy]} $worker"
+    LABEL[$worker]="nginx proxy worker"
+  done < <(children_of "$NGINX_PROXY_PID")
+fi
+
+# --- HAProxy ------------------------------------------------------------------------------------------
+if has_haproxy; then
+  # HAProxy refuses to start when 2 x maxconn does not fit in the open files limit.
+  HAPROXY_MAXCONN=$MAX_CONNECTIONS
+  if [ "$(ulimit -Sn)" != unlimited ] && [ $((2 * HAPROXY_MAXCONN + 100)) -gt "$(ulimit -Sn)" ]; then
+    HAPROXY_MAXCONN=$((($(ulimit -Sn) - 100) / 2))
+  fi
+  haproxy_global() {  # haproxy_global MODE
+    cat <<EOF
+global
+  nbthread $GATEWAY_WORKERS
+  maxconn $HAPROXY_MAXCONN
+${HAPROXY_BUFSIZE:+  tune.bufsize $HAPROXY_BUFSIZE
+}
+defaults
+  mode $1
+  maxconn $HAPROXY_MAXCONN
+  timeout connect 5s
+  timeout client 5m
+  timeout server 5m
+EOF
+  }
+  # start_haproxy NAME: checks and starts $WORK/NAME.cfg; its pid is in $started.
+  start_haproxy() {
+    cp "$WORK/$1.cfg" "$RESULTS_DIR/"
+    haproxy -c -f "$WORK/$1.cfg" >"$RESULTS_DIR/$1-check.log" 2>&1 ||
+      die "haproxy rejected $1.cfg: $(cat "$RESULTS_DIR/$1-check.log")"
+    start "$RESULTS_DIR/$1.log" haproxy -db -f "$WORK/$1.cfg"
+  }
+fi
+
+# haproxy-http: HTTP in and out, keep-alive on both sides; idle server connections are shared by all
+# clients (http-reuse always).
+if has_path haproxy-http; then
+  free_port "PORT[haproxy-http]"
+  {
+    haproxy_global http
+    cat <<EOF
+
+listen http
+  bind 127.0.0.1:${PORT[haproxy-http]}
+  http-reuse always
+  server backend 127.0.0.1:${PORT[direct]}
+EOF
+  } >"$WORK/haproxy-http.cfg"
+  start_haproxy haproxy-http
+  HAPROXY_HTTP_PID=$started
+  wait_for "$HAPROXY_HTTP_PID" 20 port_listening "${PORT[haproxy-http]}" ||
+    die "haproxy (http) did not start (see $RESULTS_DIR/haproxy-http.log)"
+  PATH_PIDS[haproxy-http]=$HAPROXY_HTTP_PID
+  LABEL[$HAPROXY_HTTP_PID]="haproxy (mode http)"
+fi
+
+# haproxy-pair: the TLS pair of bench/tunnel.sh; A's servers and B's bind verify each other.
+if has_path haproxy-pair; then
+  free_port "PORT[haproxy-pair]"
+  free_port PAIR_TLS_PORT
+  {
+    haproxy_global tcp
+    cat <<EOF
+
+listen http
+  bind 127.0.0.1:${PORT[haproxy-pair]}
+  server relay 127.0.0.1:$PAIR_TLS_PORT ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3
+EOF
+  } >"$WORK/haproxy-a.cfg"
+  {
+    haproxy_global tcp
+    cat <<EOF
+
+listen http
+  bind 127.0.0.1:$PAIR_TLS_PORT ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3
+  server backend 127.0.0.1:${PORT[direct]}
+EOF
+  } >"$WORK/haproxy-b.cfg"
+  start_haproxy haproxy-b
+  HAPROXY_B_PID=$started
+  wait_for "$HAPROXY_B_PID" 20 port_listening "$PAIR_TLS_PORT" ||
+    die "haproxy B did not start (see $RESULTS_DIR/haproxy-b.log)"
+  start_haproxy haproxy-a
+  HAPROXY_A_PID=$started
+  wait_for "$HAPROXY_A_PID" 20 port_listening "${PORT[haproxy-pair]}" ||
+    die "haproxy A did not start (see $RESULTS_DIR/haproxy-a.log)"
+  PATH_PIDS[haproxy-pair]="$HAPROXY_A_PID $HAPROXY_B_PID"
+  LABEL[$HAPROXY_A_PID]="haproxy A (plain in, TLS out)"
+  LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
+fi
+
+# Every path must serve the file end to end before anything is measured: a TLS, allowlist or proxy
+# mistake shows here, not as a column of errors.
+for path in $PATHS; do
+  status=$(curl -sS --max-time 10 -o "$WORK/probe-$path.body" -w '%{http_code}' \
+    "http://127.0.0.1:${PORT[$path]}/" 2>"$RESULTS_DIR/probe-$path.txt") || status="failed"
+  echo "status=$status" >>"$RESULTS_DIR/probe-$path.txt"
+  if [ "$status" != 200 ] || ! cmp -s "$WORK/probe-$path.body" "$WORK/nginx/html/index.html"; then
+    die "the $path path did not deliver nginx's file (HTTP status $status):" \
+      "$(grep -v '^status=' "$RESULTS_DIR/probe-$path.txt")" "$(head -c 300 "$WORK/probe-$path.body" 2>/dev/null)"
+  fi
+done
+
+# --- measurements ---------------------------------------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+# CPU time (ticks) used so far by processes, all threads; 0 for none.
+process_ticks() {
+  local pid total=0 ticks
+  for pid in "$@"; do
+    ticks=$(awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + ticks))
+  done
+  echo "$total"
+}
+# CPU ticks of every user-space process other than the benchmark's own servers and proxies, "PID TICKS"
+# per line, into FILE. Clients run by this script are not in it: they start after the first snapshot and
+# end before the second.
+other_process_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '{
+      pid = $1; comm = $2; sub(/^.*\) /, "")  # fields now start at the state (field 3)
+      if (int($7 / 2097152) % 2 == 1) next  # PF_KTHREAD: kernel threads carry the loopback work
+      if (index(own, " " pid " ")) next
+      print pid, $12 + $13, comm }' >"$1"
+}
+# The backend nginx's worker is not one of our pids (the master forks it): count it as ours anyway.
+while read -r child; do pids+=("$child"); done < <(cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '
+  { pid = $1; sub(/^.*\) /, ""); if (index(own, " " $2 " ") && !index(own, " " pid " ")) print pid }')
+
+declare -A RESULT=()  # "test|path" -> value
+declare -A CPU=()     # "test|path" -> proxy processes' CPU, % of one core
+declare -A BUSY=()    # "test|path" -> machine busy, % of all cores
+OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
+DISTURBED=""          # tests during which other processes used more than 10% of the machine
+
+# measure TEST PATH COMMAND...: runs the command, recording the path's proxy CPU and the machine's.
+# The command runs in the background so that Ctrl-C or SIGTERM stops the run at once (cleanup stops it).
+measure() {
+  local test=$1 path=$2
+  shift 2
+  local proxies=${PATH_PIDS[$path]:-} t0 t1 p0 p1 m0 m1 other client kept pid each status=0
+  local -A before=()
+  for pid in $proxies; do before[$pid]=$(process_ticks "$pid"); done
+  # shellcheck disable=SC2086  # pid lists
+  p0=$(process_ticks $proxies)
+  other_process_ticks "$WORK/other.0"
+  m0=$(machine_ticks)
+  t0=$(date +%s.%N)
+  "$@" &
+  client=$!
+  pids+=("$client")
+  wait "$client" || status=$?
+  t1=$(date +%s.%N)
+  kept=()
+  for pid in "${pids[@]}"; do [ "$pid" = "$client" ] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+  m1=$(machine_ticks)
+  other_process_ticks "$WORK/other.1"
+  # shellcheck disable=SC2086
+  p1=$(process_ticks $proxies)
+  CPU[$test|$path]=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v pids="$proxies" \
+    'BEGIN { if (pids == "") print "-"; else printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')
+  BUSY[$test|$path]=$(echo "$m0 $m1" | awk '{ printf "%.0f%%", 100 * ($3 - $1) / ($4 - $2) }')
+  # "PERCENT TOP": the share of the machine used by other processes, and the busiest of them.
+  other=$(awk -v total="$(echo "$m0 $m1" | awk '{ print $4 - $2 }')" \
+    'FNR == NR { before[$1] = $2; next }
+     { used = $2 - before[$1]; sum += used; if (used > top) { top = used; name = $3 } }
+     END { printf "%.0f %s\n", (total > 0 ? 100 * sum / total : 0), (top > 0 ? name : "-") }' \
+    "$WORK/other.0" "$WORK/other.1")
+  [ "${other%% *}" -gt "$OTHER_MAX" ] && OTHER_MAX=${other%% *}
+  if [ "${other%% *}" -gt 10 ]; then DISTURBED="$DISTURBED${DISTURBED:+, }$test via $path (${other%% *}%)"; fi
+  # Each proxy process on its own, e.g. the edge and the connector.
+  each=""
+  for pid in $proxies; do
+    each="$each | ${LABEL[$pid]} $(awk -v a="${before[$pid]}" -v b="$(process_ticks "$pid")" -v t0="$t0" -v t1="$t1" \
+      -v hz="$CLK_TCK" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')"
+  done
+  echo "$test | $path | proxies ${CPU[$test|$path]}$each | machine busy ${BUSY[$test|$path]} |" \
+    "other processes ${other%% *}% (busiest: ${other#* })" >>"$RESULTS_DIR/cpu.txt"
+  return $status
+}
+
+# wrk_field FILE rps|p50|p99|errors: from wrk --latency output; latencies in ms.
+wrk_field() {
+  awk -v want="$2" '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000
+      if (v ~ /ms$/) return v + 0
+      if (v ~ /m$/) return v * 60000
+      if (v ~ /s$/) return v * 1000
+      return v + 0 }
+    /Latency Distribution/ { dist = 1 }
+    dist && $1 == "50%" { p50 = ms($2) }
+    dist && $1 == "99%" { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    END {
+      if (rps == "") { print "error"; exit }
+      if (want == "rps") printf "%.0f\n", rps
+      else if (want == "p50") printf "%.2f\n", p50
+      else if (want == "p99") printf "%.2f\n", p99
+      else print errors + 0 }' "$1"
+}
+
+run_wrk() {
+  local path file
+  for path in $PATHS; do
+    file="$RESULTS_DIR/wrk-$path.txt"
+    note "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -> $path"
+    measure wrk "$path" timeout $((DURATION + 30)) \
+      wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$path]}/" \
+      >"$file" 2>&1 || true
+    RESULT[wrk|$path]=$(wrk_field "$file" rps)
+    RESULT[wrk-p50|$path]=$(wrk_field "$file" p50)
+    RESULT[wrk-p99|$path]=$(wrk_field "$file" p99)
+    RESULT[wrk-errors|$path]=$(wrk_field "$file" errors)
+    sleep 1
+  done
+}
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -srm), $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if has_gatewayd; then echo "gatewayd: $("$GATEWAYD" --version 2>&1 | head -n 1) ($GATEWAYD)"; fi
+  if has_haproxy; then echo "haproxy: $(haproxy -v 2>&1 | head -n 1)"; fi
+  if has_path haproxy-pair; then echo "openssl: $(openssl version)"; fi
+  echo "nginx: $(nginx -v 2>&1)"
+  echo "wrk: $(wrk -v 2>&1 | head -n 1)"
+  echo "settings: PATHS=\"$PATHS\" TESTS=\"$TESTS\" DURATION=$DURATION WRK_THREADS=$WRK_THREADS" \
+    "WRK_CONNECTIONS=$WRK_CONNECTIONS GATEWAY_WORKERS=$GATEWAY_WORKERS TUNNEL_CONNECTIONS=$TUNNEL_CONNECTIONS" \
+    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default}"
+  echo "nginx response body: $HTTP_BODY_BYTES bytes; open files limit: $(ulimit -Sn)"
+} >"$RESULTS_DIR/environment.txt"
+note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
+
+if has_test wrk; then run_wrk; fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
+
+# --- report -------------------------------------------------------------------------------------------------
+cell() { echo "${RESULT[$1|$2]:--}"; }
+# ratio TEST A B GOAL HIGHER: A/B and whether it meets GOAL (A/B >= GOAL when HIGHER is 1, <= otherwise).
+ratio() {
+  awk -v a="$(cell "$1" "$2")" -v b="$(cell "$1" "$3")" -v goal="$4" -v higher="$5" 'BEGIN {
+    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) { print "-"; exit }
+    r = a / b
+    verdict = ""
+    if (goal != "") {
+      ok = higher ? r >= goal : r <= goal
+      verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
+    }
+    printf "%.2f%s\n", r, verdict }'
+}
+# Each gatewayd path against its peers: "A B" gives the columns "A / B" and "target".
+COMPARISONS=()
+for pair in "gatewayd-entry haproxy-http" "gatewayd-entry nginx-proxy" "gatewayd-tunnel haproxy-pair"; do
+  if has_path "${pair% *}" && has_path "${pair#* }"; then COMPARISONS+=("$pair"); fi
+done
+declare -A GOAL=(  # "test|A B" -> the target for A/B
+  ["wrk|gatewayd-entry haproxy-http"]=0.9
+  ["wrk|gatewayd-tunnel haproxy-pair"]=1
+  ["wrk-p99|gatewayd-entry haproxy-http"]=1
+  ["wrk-p99|gatewayd-entry nginx-proxy"]=1
+  ["wrk-p99|gatewayd-tunnel haproxy-pair"]=1
+)
+row() {  # row TEST LABEL [HIGHER]; without HIGHER the row has no ratios
+  local test=$1 label=$2 higher=${3:-} line path pair r
+  line="| $label"
+  for path in $PATHS; do line="$line | $(cell "$test" "$path")"; done
+  for pair in "${COMPARISONS[@]}"; do
+    r=" | "
+    if [ -n "$higher" ]; then
+      r=$(ratio "$test" "${pair% *}" "${pair#* }" "${GOAL[$test|$pair]:-}" "$higher")
+      case "$r" in *"|"*) ;; *) r="$r | " ;; esac
+    fi
+    line="$line | $r"
+  done
+  echo "$line |"
+}
+if has_test wrk; then
+  header="| Test"
+  rule="|---"
+  for path in $PATHS; do
+    header="$header | $path"
+    rule="$rule|---:"
+  done
+  for pair in "${COMPARISONS[@]}"; do
+    header="$header | ${pair% *} / ${pair#* } | target"
+    rule="$rule|---:|---"
+  done
+  echo "$header |"
+  echo "$rule|"
+  row wrk "HTTP requests/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS)" 1
+  row wrk-p50 "HTTP p50, ms" 0
+  row wrk-p99 "HTTP p99, ms" 0
+  row wrk-errors "HTTP errors"
+  echo
+  echo "CPU of the path's proxy processes together (% of one core) and machine busy (% of all $(nproc) cores):"
+  echo
+  header="| Test"
+  rule="|---"
+  for path in $PATHS; do
+    [ "$path" = direct ] && continue
+    header="$header | $path CPU"
+    rule="$rule|---:"
+  done
+  echo "$header | machine busy ($(echo "$PATHS" | sed 's/ / \/ /g')) |"
+  echo "$rule|---|"
+  line="| wrk"
+  busy=""
+  for path in $PATHS; do
+    [ "$path" = direct ] || line="$line | ${CPU[wrk|$path]:--}"
+    busy="$busy${busy:+ / }${BUSY[wrk|$path]:--}"
+  done
+  echo "$line | $busy |"
+fi >"$RESULTS_DIR/summary.md"
+
+cat "$RESULTS_DIR/summary.md"
+echo
+echo "Highest share of the machine used outside the benchmark's processes during a test: ${OTHER_MAX}%"
+echo "(see cpu.txt). Raw outputs: $RESULTS_DIR"
+if [ -n "$DISTURBED" ]; then
+  echo "Other processes used more than 10% of the machine during: $DISTURBED. Those figures are not reliable."
+fi
