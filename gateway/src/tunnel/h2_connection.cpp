@@ -88,22 +88,25 @@ class Waiter {
 };
 
 // Buffers of drained ByteQueues, kept per thread for the next queue that needs one. A busy stream
-// drains and refills its queue all the time; handing the memory back to malloc each time costs page
-// faults (large blocks are mmapped or trimmed off the heap). At most kCachedBuffers, of at most
+// drains and refills its queue all the time, and many request/response streams each need a small
+// queue now and then; handing the memory back to the allocator each time costs page faults (large
+// blocks are mapped and unmapped). At most kCachedBytes in all, in buffers of at most
 // kMaxCachedBuffer bytes, per worker thread.
 class BufferCache {
  public:
-  static constexpr std::size_t kCachedBuffers = 8;
+  static constexpr std::size_t kCachedBytes = 8 << 20;
   static constexpr std::size_t kMaxCachedBuffer = 4 << 20;
 
   // A buffer of at least `capacity` bytes (a power of two); sets `capacity` to its real size.
   static std::unique_ptr<std::uint8_t[]> take(std::size_t& capacity) {
     auto& free = list();
-    for (auto it = free.begin(); it != free.end(); ++it) {
+    // Most recently given first: it is the likeliest to be in the CPU cache.
+    for (auto it = free.rbegin(); it != free.rend(); ++it) {
       if (it->first >= capacity) {
         capacity = it->first;
         auto buffer = std::move(it->second);
-        free.erase(it);
+        bytes() -= capacity;
+        free.erase(std::next(it).base());
         return buffer;
       }
     }
@@ -111,7 +114,8 @@ class BufferCache {
   }
   static void give(std::unique_ptr<std::uint8_t[]> buffer, std::size_t capacity) {
     auto& free = list();
-    if (!buffer || capacity > kMaxCachedBuffer || free.size() >= kCachedBuffers) return;
+    if (!buffer || capacity > kMaxCachedBuffer || bytes() + capacity > kCachedBytes) return;
+    bytes() += capacity;
     free.emplace_back(capacity, std::move(buffer));
   }
 
@@ -119,6 +123,10 @@ class BufferCache {
   static std::vector<std::pair<std::size_t, std::unique_ptr<std::uint8_t[]>>>& list() {
     thread_local std::vector<std::pair<std::size_t, std::unique_ptr<std::uint8_t[]>>> free;
     return free;
+  }
+  static std::size_t& bytes() {
+    thread_local std::size_t cached = 0;
+    return cached;
   }
 };
 

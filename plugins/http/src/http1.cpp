@@ -77,30 +77,34 @@ asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   const std::size_t room = std::min(kReadChunk, buffer_.max_size() - buffer_.size());
   auto space = buffer_.prepare(room);
 
-  // The read timeout closes the stream, which fails the pending read. `armed` keeps a timer that
-  // fired just as the read completed from touching the stream afterwards.
-  auto armed = std::make_shared<bool>(true);
-  auto fired = std::make_shared<bool>(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(limits_.read_timeout);
-  timer.async_wait([armed, fired, stream = &stream_](const error_code& ec) {
-    if (ec || !*armed) return;
-    *fired = true;
-    stream->close();
+  // The read timeout closes the stream, which fails the pending read.
+  if (!timer_) {
+    timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+    watch_ = std::make_shared<Watch>();
+    watch_->stream = &stream_;
+  }
+  const std::uint64_t generation = ++watch_->generation;
+  watch_->armed = true;
+  watch_->fired = false;
+  timer_->expires_after(limits_.read_timeout);
+  timer_->async_wait([watch = watch_, generation](const error_code& ec) {
+    if (ec || !watch->armed || watch->generation != generation) return;
+    watch->fired = true;
+    watch->stream->close();
   });
   IoResult r = co_await stream_.read_some(space);
-  *armed = false;
-  timer.cancel();
+  watch_->armed = false;
+  const bool fired = watch_->fired;
   buffer_.commit(r.bytes);
   if (r.bytes > 0) co_return ReadError{};
-  if (*fired) co_return ReadError{ReadFailure::timeout, "no data within the read timeout"};
+  if (fired) co_return ReadError{ReadFailure::timeout, "no data within the read timeout"};
   if (r.error == asio::error::eof && at_message_start && buffer_.size() == 0) {
     co_return ReadError{ReadFailure::closed, "connection closed"};
   }
   co_return ReadError{ReadFailure::io, r.error ? r.error.message() : std::string("connection closed")};
 }
 
-ReadError MessageReader::check_header_block(bool at_start_line) const {
+ReadError MessageReader::check_header_block(bool at_start_line, std::size_t& checked) const {
   const auto* data = static_cast<const char*>(buffer_.data().data());
   const std::string_view text(data, buffer_.size());
   const std::size_t line_end = text.find("\r\n");
@@ -110,9 +114,10 @@ ReadError MessageReader::check_header_block(bool at_start_line) const {
     return {ReadFailure::line_too_long,
             "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
   }
-  std::size_t end = text.find("\r\n\r\n");
+  std::size_t end = text.find("\r\n\r\n", checked > 3 ? checked - 3 : 0);
   end = end == std::string_view::npos ? text.size() : end + 2;
-  for (std::size_t i = 0; i < end; ++i) {
+  // A CR or LF at the end of what was checked before is looked at again, with what follows it now.
+  for (std::size_t i = checked > 1 ? checked - 1 : 0; i < end; ++i) {
     const char c = text[i];
     if (c == '\n' && (i == 0 || text[i - 1] != '\r')) return {ReadFailure::malformed, "bare LF in the header"};
     if (c == '\r' && i + 1 < text.size() && text[i + 1] != '\n') {
@@ -122,6 +127,7 @@ ReadError MessageReader::check_header_block(bool at_start_line) const {
       return {ReadFailure::malformed, "obsolete line folding in the header"};
     }
   }
+  checked = end;
   return {};
 }
 
@@ -132,13 +138,15 @@ asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, b
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   bool at_start = true;
   std::size_t consumed = 0;  // Beast takes the start line as soon as it is complete
+  std::size_t checked = 0;   // of the buffer's bytes, how many check_header_block() has seen
   for (;;) {
     if (buffer_.size() > 0) {
-      if (ReadError bad = check_header_block(consumed == 0)) co_return bad;
+      if (ReadError bad = check_header_block(consumed == 0, checked)) co_return bad;
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
       buffer_.consume(used);
       consumed += used;
+      checked = used > checked ? 0 : checked - used;
       if (!ec && parser.is_header_done()) co_return ReadError{};
       if (ec && ec != bhttp::error::need_more) {
         if (is_header_too_large(ec)) co_return ReadError{ReadFailure::header_too_large, "header too large"};
@@ -231,27 +239,29 @@ std::string serialize(const ResponseHeader& header) {
   return out;
 }
 
+char* RelayBuffer::body() {
+  if (!storage_) storage_.reset(new char[kChunkPrefix + chunk_ + kChunkSuffix]);
+  return storage_.get() + kChunkPrefix;
+}
+
 template <bool IsRequest>
 BodyRelay<IsRequest>::BodyRelay(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
-                                bool chunked, std::size_t buffer_size)
-    : reader_(reader),
-      parser_(parser),
-      chunked_(chunked),
-      buffer_size_(buffer_size),
-      buffer_(kChunkPrefix + buffer_size + kChunkSuffix) {}
+                                bool chunked, RelayBuffer& buffer)
+    : reader_(reader), parser_(parser), chunked_(chunked), buffer_(buffer) {}
 
 template <bool IsRequest>
 asio::awaitable<ReadError> BodyRelay<IsRequest>::read_first() {
   ReadError error;
   read_first_done_ = true;
-  pending_ = co_await reader_.read_body(parser_, asio::buffer(buffer_.data() + kChunkPrefix, buffer_size_), error);
+  pending_ = co_await reader_.read_body(parser_, asio::buffer(buffer_.body(), buffer_.chunk()), error);
   co_return error;
 }
 
 template <bool IsRequest>
 asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, std::string_view head, ReadError& read_error,
                                                            error_code& write_error) {
-  char* const data = buffer_.data() + kChunkPrefix;
+  char* const data = buffer_.body();
+  const std::size_t buffer_size_ = buffer_.chunk();
   std::uint64_t total = 0;
   bool first = true;
   std::string combined;  // head + first piece

@@ -10,11 +10,13 @@
 // parses is exactly what we parsed.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,11 +84,23 @@ class MessageReader {
   // One read_some into the buffer, bounded by read_timeout.
   asio::awaitable<ReadError> fill(bool at_message_start);
   // Our checks on the unparsed header bytes; the start-line limit applies while it is still unparsed.
-  ReadError check_header_block(bool at_start_line) const;
+  // `checked` is how far the bytes were checked already (the same header, more bytes arrived).
+  ReadError check_header_block(bool at_start_line, std::size_t& checked) const;
+
+  // The read timeout: one timer per reader, re-armed for every read. A wait that fires for an earlier
+  // read (its handler already queued when the read completed) is recognised by its generation.
+  struct Watch {
+    Stream* stream = nullptr;
+    std::uint64_t generation = 0;
+    bool armed = false;
+    bool fired = false;
+  };
 
   Stream& stream_;
   MessageLimits limits_;
   beast::flat_buffer buffer_;
+  std::shared_ptr<Watch> watch_;
+  std::unique_ptr<asio::steady_timer> timer_;
 };
 
 // Writes `text` whole.
@@ -96,6 +110,20 @@ asio::awaitable<error_code> write_all(Stream& stream, std::string_view text);
 std::string serialize(const RequestHeader& header);
 std::string serialize(const ResponseHeader& header);
 
+// Scratch space for relaying bodies: one per connection, allocated (uninitialised) on first use, so
+// a keep-alive connection does not allocate per message.
+class RelayBuffer {
+ public:
+  explicit RelayBuffer(std::size_t body_chunk) : chunk_(body_chunk) {}
+  std::size_t chunk() const noexcept { return chunk_; }
+  // chunk() bytes of body room, with room for chunk framing before and after it.
+  char* body();
+
+ private:
+  std::size_t chunk_;
+  std::unique_ptr<char[]> storage_;
+};
+
 // Copies the body that `parser` is reading from `reader` to `to`. With `chunked`, the body goes out
 // in chunked encoding (sizes of what was read) and ends with the last chunk; otherwise bytes go as
 // they are (a Content-Length body of the same length).
@@ -103,7 +131,7 @@ template <bool IsRequest>
 class BodyRelay {
  public:
   BodyRelay(MessageReader& reader, bhttp::parser<IsRequest, bhttp::buffer_body>& parser, bool chunked,
-            std::size_t buffer_size);
+            RelayBuffer& buffer);
 
   // Reads the first piece of the body without sending it, so that a body that is malformed from its
   // first bytes (a bad chunk size) is refused before anything reaches the next hop. Optional.
@@ -118,8 +146,7 @@ class BodyRelay {
   MessageReader& reader_;
   bhttp::parser<IsRequest, bhttp::buffer_body>& parser_;
   bool chunked_;
-  std::size_t buffer_size_;
-  std::vector<char> buffer_;
+  RelayBuffer& buffer_;
   std::size_t pending_ = 0;  // bytes read by read_first() and not sent yet
   bool read_first_done_ = false;
 };

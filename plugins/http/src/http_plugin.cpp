@@ -189,12 +189,12 @@ struct Upstream {
 // the client. `rewrite` adjusts the response header before it goes out.
 template <class Rewrite>
 asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request, RequestHeader& upstream_header,
-                                  Upstream& upstream, const Limits& limits, bool client_keep_alive,
+                                  Upstream& upstream, RelayBuffer& scratch, bool client_keep_alive,
                                   Rewrite&& rewrite) {
   Outcome outcome;
   const bool request_chunked = request.chunked();
   if (request_chunked) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
-  BodyRelay<true> request_body(client, request, request_chunked, limits.buffer_size);
+  BodyRelay<true> request_body(client, request, request_chunked, scratch);
   const bool has_body = request_chunked || request.content_length().value_or(0) > 0;
   const bool expects_continue = beast::iequals(request.get()[bhttp::field::expect], "100-continue");
   if (has_body && !expects_continue) {
@@ -232,7 +232,7 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
       outcome.error = "reading the response: " + header_error.detail;
       co_return outcome;
     }
-    ResponseHeader header = response.get().base();
+    ResponseHeader& header = response.get().base();  // rewritten in place for the client
     const int status = header.result_int();
     if (status >= 100 && status < 200) {
       if (status == 101) {
@@ -275,7 +275,7 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     const std::string response_head = serialize(header);
     ReadError body_read;
     error_code body_write;
-    BodyRelay<false> response_body(*upstream.reader, response, chunked_out, limits.buffer_size);
+    BodyRelay<false> response_body(*upstream.reader, response, chunked_out, scratch);
     outcome.bytes_down = co_await response_body.relay(client.stream(), response_head, body_read, body_write);
     if (body_read) {
       outcome.error = "reading the response body: " + body_read.detail;
@@ -444,6 +444,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
     session.client.set_no_delay(true);
     MessageReader client(session.client, limits_.message);
     Upstream upstream;
+    RelayBuffer scratch(limits_.buffer_size);
     // Per connection: an HTTP proxy hands this handler destinations whose address it set.
     const Destination& destination = session.destination;
     const std::string host_header = authority(destination.host, destination.port, tls_);
@@ -487,9 +488,9 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         co_return;
       }
 
-      RequestHeader outgoing = incoming;
-      outgoing.target(target);
       const bool websocket = is_websocket_upgrade(incoming);
+      RequestHeader& outgoing = request.get().base();  // rewritten in place for the target
+      outgoing.target(target);
       remove_hop_by_hop(outgoing, websocket);
       if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
       for (const char* proxy_only : {"proxy-authorization", "x-destination-name", "sap-connectivity-scc-location_id"}) {
@@ -534,7 +535,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         upstream.reader = std::make_unique<MessageReader>(*upstream.stream, limits_.message);
       }
 
-      Outcome outcome = co_await exchange(client, request, outgoing, upstream, limits_, request.keep_alive(),
+      Outcome outcome = co_await exchange(client, request, outgoing, upstream, scratch, request.keep_alive(),
                                           [](ResponseHeader&) {});
       metrics_.requests.add();
       metrics_.duration.observe(Clock::now() - start);
@@ -701,6 +702,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
   asio::awaitable<void> serve(ConnectorSession& session) override {
     MessageReader edge(session.stream, limits_.message);
     Upstream upstream;
+    RelayBuffer scratch(limits_.buffer_size);
     const OpenRequest internal = session.system.internal_target(session.virtual_port);
     const std::string internal_authority = authority(internal.host, internal.port, internal.tls.enabled);
     const std::string virtual_authority = authority(session.virtual_host, session.virtual_port, false);
@@ -739,11 +741,12 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         co_return;  // the request's body, if any, is not read: the connection ends here
       }
 
-      RequestHeader outgoing = incoming;
+      const std::string original_host = to_string(incoming[bhttp::field::host]);
+      RequestHeader& outgoing = request.get().base();  // rewritten in place for the internal system
       remove_hop_by_hop(outgoing, websocket);
       if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
-      outgoing.target(target->forward_target());
-      const std::string original_host = to_string(incoming[bhttp::field::host]);
+      const std::string forward_target = target->forward_target();
+      outgoing.target(forward_target);
       if (internal_host_header_) {
         outgoing.set(bhttp::field::host, internal_authority);
         outgoing.set("x-forwarded-host", original_host.empty() ? virtual_authority : original_host);
@@ -760,7 +763,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
           metrics_.upstream_failed.add();
           const int status = status_for_open_failure(opened.error);
           co_await answer_and_close(edge, error_response(status, opened.reason, session.request_id));
-          record(session, method, target->forward_target(), status, opened.reason, start, Outcome{});
+          record(session, method, forward_target, status, opened.reason, start, Outcome{});
           co_return;
         }
         upstream.stream = std::move(opened.stream);
@@ -782,7 +785,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         }
       };
       Outcome outcome =
-          co_await exchange(edge, request, outgoing, upstream, limits_, request.keep_alive(), map_location);
+          co_await exchange(edge, request, outgoing, upstream, scratch, request.keep_alive(), map_location);
       metrics_.requests.add();
       metrics_.duration.observe(Clock::now() - start);
       metrics_.bytes_up.add(outcome.bytes_up);
@@ -791,7 +794,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         co_await answer_and_close(edge, error_response(outcome.status, outcome.error, session.request_id));
         outcome.keep_going = false;
       }
-      record(session, method, target->forward_target(), outcome.status, outcome.error, start, outcome);
+      record(session, method, forward_target, outcome.status, outcome.error, start, outcome);
       if (outcome.upgraded) {
         co_await relay_upgraded(host_, edge, upstream, session.system.limits, metrics_);
         co_return;
