@@ -20,8 +20,9 @@ cmake --build "$work/build" >/dev/null
 [ -f "$work/build/plugins/example.plugin.yaml" ] || fail "the SDK wrote no manifest"
 grep -q '^sha256: [0-9a-f]\{64\}$' "$work/build/plugins/example.plugin.yaml" || fail "the manifest pins no SHA-256"
 
+api=$(sed -n 's/^#define GW_PLUGIN_API_VERSION \([0-9]*\)$/\1/p' "$source_dir/plugin-api/include/gateway/plugin/abi.hpp")
 listing=$("$gatewayd" plugins --plugin-path "$work/build/plugins")
-echo "$listing" | grep -q '^example 1.0.0 plugin_api=2 route_types=example .* loaded$' \
+echo "$listing" | grep -q "^example 1.0.0 plugin_api=$api route_types=example .* loaded\$" \
   || fail "gatewayd did not load the plugin: $listing"
 
 # Only the entry points of the symbols GW_DECLARE_PLUGIN defines are exported.
