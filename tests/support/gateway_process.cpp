@@ -16,15 +16,19 @@ std::string gatewayd_path() {
   return GW_GATEWAYD;
 }
 
-CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv{gatewayd_path()};
-  argv.insert(argv.end(), args.begin(), args.end());
+CommandResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   ChildProcess process(argv);
   CommandResult result;
   result.status = process.wait_for_exit(timeout);
   result.out = process.text(Stream::out);
   result.err = process.text(Stream::err);
   return result;
+}
+
+CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{gatewayd_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, timeout);
 }
 
 std::string GatewayConfig::yaml() const {

@@ -29,6 +29,8 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
+// Any program run to completion, and gatewayd with the given arguments.
+CommandResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = kGuard);
 CommandResult run_gatewayd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = kGuard);
 
 struct DestinationSpec {

@@ -24,15 +24,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-CommandResult run_program(const std::vector<std::string>& argv) {
-  ChildProcess process(argv);
-  CommandResult result;
-  result.status = process.wait_for_exit(kGuard);
-  result.out = process.text(Stream::out);
-  result.err = process.text(Stream::err);
-  return result;
-}
-
 std::uint16_t free_port() {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -104,30 +95,77 @@ std::vector<std::string> Nginx::access_log() const {
   return lines;
 }
 
-// ---- HttpSink --------------------------------------------------------------------------------------
+// ---- ThreadedServer --------------------------------------------------------------------------------
 
-struct HttpSink::State {
+struct ThreadedServer::State {
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  int token_lifetime = 3600;
-  std::atomic<int> token_requests{0};
+  std::function<void(tcp::socket&)> serve;
   std::atomic<bool> stopping{false};
-  mutable std::mutex mutex;
-  std::vector<SinkRequest> requests;
+  std::mutex mutex;
   std::vector<std::thread> connections;
   std::vector<std::shared_ptr<tcp::socket>> sockets;
 };
 
+ThreadedServer::ThreadedServer(std::function<void(tcp::socket&)> serve) : state_(std::make_shared<State>()) {
+  state_->serve = std::move(serve);
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  state_->acceptor.open(endpoint.protocol());
+  state_->acceptor.bind(endpoint);
+  state_->acceptor.listen();
+  port_ = state_->acceptor.local_endpoint().port();
+  acceptor_ = std::thread([state = state_] {
+    for (;;) {
+      auto socket = std::make_shared<tcp::socket>(state->io);
+      boost::system::error_code ec;
+      state->acceptor.accept(*socket, ec);
+      if (ec || state->stopping) return;
+      std::lock_guard lock(state->mutex);
+      state->sockets.push_back(socket);
+      state->connections.emplace_back([state, socket] { state->serve(*socket); });
+    }
+  });
+}
+
+ThreadedServer::~ThreadedServer() {
+  state_->stopping = true;
+  boost::system::error_code ec;
+  state_->acceptor.close(ec);
+  {
+    // close() does not wake a blocking accept(): a connection does.
+    asio::io_context io;
+    tcp::socket poke(io);
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  }
+  acceptor_.join();
+  std::vector<std::thread> connections;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& socket : state_->sockets) socket->shutdown(tcp::socket::shutdown_both, ec);
+    connections = std::move(state_->connections);
+  }
+  for (auto& t : connections) t.join();
+}
+
+// ---- HttpSink --------------------------------------------------------------------------------------
+
+struct HttpSink::State {
+  int token_lifetime = 3600;
+  std::atomic<int> token_requests{0};
+  mutable std::mutex mutex;
+  std::vector<SinkRequest> requests;
+};
+
 namespace {
 
-void serve_connection(const std::shared_ptr<HttpSink::State>& state, const std::shared_ptr<tcp::socket>& socket) {
+void serve_sink_connection(HttpSink::State& state, tcp::socket& socket) {
   beast::flat_buffer buffer;
   std::vector<char> chunk(64 * 1024);
   for (;;) {
     boost::system::error_code ec;
     http::request_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    http::read_header(*socket, buffer, parser, ec);
+    http::read_header(socket, buffer, parser, ec);
     if (ec) return;
     SinkRequest request;
     const auto& header = parser.get();
@@ -144,7 +182,7 @@ void serve_connection(const std::shared_ptr<HttpSink::State>& state, const std::
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      http::read(*socket, buffer, parser, ec);
+      http::read(socket, buffer, parser, ec);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return;
       const std::size_t n = chunk.size() - parser.get().body().size;
@@ -156,10 +194,10 @@ void serve_connection(const std::shared_ptr<HttpSink::State>& state, const std::
 
     http::response<http::string_body> response{http::status::ok, 11};
     if (request.method == "POST" && request.target == "/token") {
-      const int n = ++state->token_requests;
+      const int n = ++state.token_requests;
       response.set(http::field::content_type, "application/json");
       response.body() = "{\"access_token\":\"token-" + std::to_string(n) +
-                        "\",\"token_type\":\"Bearer\",\"expires_in\":" + std::to_string(state->token_lifetime) + "}";
+                        "\",\"token_type\":\"Bearer\",\"expires_in\":" + std::to_string(state.token_lifetime) + "}";
     } else {
       response.set(http::field::content_type, "text/plain");
       response.body() = "size=" + std::to_string(request.body_size) + " sha256=" + request.body_sha256 + "\n";
@@ -168,97 +206,47 @@ void serve_connection(const std::shared_ptr<HttpSink::State>& state, const std::
     response.keep_alive(keep_alive);
     response.prepare_payload();
     {
-      std::lock_guard lock(state->mutex);
-      state->requests.push_back(std::move(request));
+      std::lock_guard lock(state.mutex);
+      state.requests.push_back(std::move(request));
     }
-    http::write(*socket, response, ec);
+    http::write(socket, response, ec);
     if (ec || !keep_alive) return;
   }
+}
+
+std::shared_ptr<HttpSink::State> sink_state(int token_lifetime) {
+  auto state = std::make_shared<HttpSink::State>();
+  state->token_lifetime = token_lifetime;
+  return state;
 }
 
 }  // namespace
 
 HttpSink::HttpSink(int token_lifetime_seconds)
-    : state_(std::make_shared<State>()), token_requests_(state_->token_requests) {
-  state_->token_lifetime = token_lifetime_seconds;
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  state_->acceptor.open(endpoint.protocol());
-  state_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  state_->acceptor.bind(endpoint);
-  state_->acceptor.listen();
-  port_ = state_->acceptor.local_endpoint().port();
-  acceptor_ = std::thread([state = state_] {
-    for (;;) {
-      auto socket = std::make_shared<tcp::socket>(state->io);
-      boost::system::error_code ec;
-      state->acceptor.accept(*socket, ec);
-      if (ec || state->stopping) return;
-      std::lock_guard lock(state->mutex);
-      state->sockets.push_back(socket);
-      state->connections.emplace_back([state, socket] { serve_connection(state, socket); });
-    }
-  });
-}
-
-HttpSink::~HttpSink() {
-  state_->stopping = true;
-  boost::system::error_code ec;
-  state_->acceptor.close(ec);
-  // Wake the acceptor thread if close() did not.
-  {
-    asio::io_context io;
-    tcp::socket poke(io);
-    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-  }
-  acceptor_.join();
-  std::vector<std::thread> connections;
-  {
-    std::lock_guard lock(state_->mutex);
-    for (auto& socket : state_->sockets) socket->shutdown(tcp::socket::shutdown_both, ec);
-    connections = std::move(state_->connections);
-  }
-  for (auto& t : connections) t.join();
-}
+    : state_(sink_state(token_lifetime_seconds)),
+      server_([state = state_](tcp::socket& socket) { serve_sink_connection(*state, socket); }) {}
 
 std::vector<SinkRequest> HttpSink::requests() const {
   std::lock_guard lock(state_->mutex);
   return state_->requests;
 }
 
+int HttpSink::token_requests() const {
+  return state_->token_requests.load();
+}
+
 // ---- WebSocket -------------------------------------------------------------------------------------
 
 namespace websocket = boost::beast::websocket;
 
-struct WebSocketEcho::State {
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  std::atomic<bool> stopping{false};
-  std::atomic<int> handshakes{0};
-  std::mutex mutex;
-  std::vector<std::thread> connections;
-  std::vector<std::shared_ptr<tcp::socket>> sockets;
-};
-
-WebSocketEcho::WebSocketEcho() : state_(std::make_shared<State>()) {
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  state_->acceptor.open(endpoint.protocol());
-  state_->acceptor.bind(endpoint);
-  state_->acceptor.listen();
-  port_ = state_->acceptor.local_endpoint().port();
-  acceptor_ = std::thread([state = state_] {
-    for (;;) {
-      auto socket = std::make_shared<tcp::socket>(state->io);
-      boost::system::error_code ec;
-      state->acceptor.accept(*socket, ec);
-      if (ec || state->stopping) return;
-      std::lock_guard lock(state->mutex);
-      state->sockets.push_back(socket);
-      state->connections.emplace_back([state, socket] {
-        websocket::stream<tcp::socket&> ws(*socket);
+WebSocketEcho::WebSocketEcho()
+    : handshakes_(std::make_shared<std::atomic<int>>(0)),
+      server_([handshakes = handshakes_](tcp::socket& socket) {
+        websocket::stream<tcp::socket&> ws(socket);
         boost::system::error_code error;
         ws.accept(error);
         if (error) return;
-        ++state->handshakes;
+        ++*handshakes;
         for (;;) {
           beast::flat_buffer message;
           ws.read(message, error);
@@ -267,33 +255,7 @@ WebSocketEcho::WebSocketEcho() : state_(std::make_shared<State>()) {
           ws.write(message.data(), error);
           if (error) return;
         }
-      });
-    }
-  });
-}
-
-WebSocketEcho::~WebSocketEcho() {
-  state_->stopping = true;
-  boost::system::error_code ec;
-  state_->acceptor.close(ec);
-  {
-    asio::io_context io;
-    tcp::socket poke(io);
-    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-  }
-  acceptor_.join();
-  std::vector<std::thread> connections;
-  {
-    std::lock_guard lock(state_->mutex);
-    for (auto& socket : state_->sockets) socket->shutdown(tcp::socket::shutdown_both, ec);
-    connections = std::move(state_->connections);
-  }
-  for (auto& t : connections) t.join();
-}
-
-int WebSocketEcho::handshakes() const {
-  return state_->handshakes.load();
-}
+      }) {}
 
 WebSocketResult websocket_roundtrip(std::uint16_t port, const std::string& host, const std::string& path,
                                     const std::string& message) {

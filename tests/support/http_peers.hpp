@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -17,9 +19,6 @@
 #include "support/temp_dir.hpp"
 
 namespace gw::e2e {
-
-// Runs a program to completion (kGuard at most) and collects its output.
-CommandResult run_program(const std::vector<std::string>& argv);
 
 // A port that was free a moment ago (for servers that cannot be told to pick one and report it).
 std::uint16_t free_port();
@@ -54,6 +53,24 @@ class Nginx {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// A TCP server on 127.0.0.1 (an ephemeral port) that runs `serve` on a thread of its own for every
+// connection. Destruction closes the listener, shuts every connection down and joins the threads.
+class ThreadedServer {
+ public:
+  explicit ThreadedServer(std::function<void(boost::asio::ip::tcp::socket&)> serve);
+  ~ThreadedServer();
+  ThreadedServer(const ThreadedServer&) = delete;
+  ThreadedServer& operator=(const ThreadedServer&) = delete;
+  std::uint16_t port() const { return port_; }
+
+  struct State;  // shared with the connection threads
+
+ private:
+  std::shared_ptr<State> state_;
+  std::uint16_t port_ = 0;
+  std::thread acceptor_;
+};
+
 // What HttpSink received in one request.
 struct SinkRequest {
   std::string method;
@@ -71,21 +88,18 @@ struct SinkRequest {
 class HttpSink {
  public:
   explicit HttpSink(int token_lifetime_seconds = 3600);
-  ~HttpSink();
   HttpSink(const HttpSink&) = delete;
   HttpSink& operator=(const HttpSink&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_.port(); }
   std::vector<SinkRequest> requests() const;
-  int token_requests() const { return token_requests_.load(); }
+  int token_requests() const;
 
   struct State;  // shared with the connection threads
 
  private:
   std::shared_ptr<State> state_;
-  std::uint16_t port_ = 0;
-  std::atomic<int>& token_requests_;
-  std::thread acceptor_;
+  ThreadedServer server_;  // after state_: its threads use the state until it is destroyed
 };
 
 // A WebSocket server (Boost.Beast, a thread per connection) that accepts the handshake on any path
@@ -93,18 +107,14 @@ class HttpSink {
 class WebSocketEcho {
  public:
   WebSocketEcho();
-  ~WebSocketEcho();
   WebSocketEcho(const WebSocketEcho&) = delete;
   WebSocketEcho& operator=(const WebSocketEcho&) = delete;
-  std::uint16_t port() const { return port_; }
-  int handshakes() const;
-
-  struct State;  // shared with the connection threads
+  std::uint16_t port() const { return server_.port(); }
+  int handshakes() const { return handshakes_->load(); }
 
  private:
-  std::shared_ptr<State> state_;
-  std::uint16_t port_ = 0;
-  std::thread acceptor_;
+  std::shared_ptr<std::atomic<int>> handshakes_;
+  ThreadedServer server_;
 };
 
 // A WebSocket client (Boost.Beast) through 127.0.0.1:port: handshake for `path` with Host `host`,

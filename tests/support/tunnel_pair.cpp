@@ -328,13 +328,8 @@ std::uint64_t raise_open_files_limit(std::uint64_t wanted) {
 
 CommandResult curl_through_socks(std::uint16_t socks_port, const std::string& credentials,
                                  const std::string& url) {
-  ChildProcess curl({"curl", "-sS", "--max-time", "15", "--socks5-hostname",
-                     credentials + "@127.0.0.1:" + std::to_string(socks_port), url});
-  CommandResult result;
-  result.status = curl.wait_for_exit(kGuard);
-  result.out = curl.text(Stream::out);
-  result.err = curl.text(Stream::err);
-  return result;
+  return run_program({"curl", "-sS", "--max-time", "15", "--socks5-hostname",
+                      credentials + "@127.0.0.1:" + std::to_string(socks_port), url});
 }
 
 }  // namespace gw::e2e

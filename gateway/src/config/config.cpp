@@ -228,23 +228,16 @@ class ConfigReader {
                      *config.connector);
     }
     if (auto node = top.get("systems")) read_systems(*node, config);
-    if (auto node = top.get("socks5")) {
-      config.socks5.emplace();
-      config.socks5->limits = config.limits;
-      config.socks5->position = top.position("socks5");
-      read_proxy_entry(Fields(reader_, *node, "socks5",
+    for (auto [key, entry] : {std::pair{"socks5", &config.socks5}, std::pair{"http_proxy", &config.http_proxy}}) {
+      auto node = top.get(key);
+      if (!node) continue;
+      entry->emplace();
+      (*entry)->limits = config.limits;
+      (*entry)->position = top.position(key);
+      read_proxy_entry(Fields(reader_, *node, key,
                               {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
-                              top.position("socks5")),
-                       *config.socks5);
-    }
-    if (auto node = top.get("http_proxy")) {
-      config.http_proxy.emplace();
-      config.http_proxy->limits = config.limits;
-      config.http_proxy->position = top.position("http_proxy");
-      read_proxy_entry(Fields(reader_, *node, "http_proxy",
-                              {"listen", "auth", "users", "jwt", "anonymous", "handshake_timeout", "limits"},
-                              top.position("http_proxy")),
-                       *config.http_proxy);
+                              top.position(key)),
+                       **entry);
     }
     check_role(top, config);
     if (config.node.role == Role::standalone) {

@@ -91,24 +91,6 @@ bool split_authority(std::string_view authority, std::uint16_t default_port, std
   return true;
 }
 
-int status_for_tunnel_error(const error_code& error) {
-  if (error.category() == tunnel_category()) {
-    switch (static_cast<TunnelErrc>(error.value())) {
-      case TunnelErrc::denied:
-        return 403;
-      case TunnelErrc::no_connector:
-      case TunnelErrc::unknown_location:
-      case TunnelErrc::busy:
-        return 503;
-      case TunnelErrc::timed_out:
-        return 504;
-      default:
-        return 502;
-    }
-  }
-  return error == asio::error::timed_out ? 504 : 502;
-}
-
 }  // namespace
 
 HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
@@ -119,19 +101,9 @@ HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config,
       direct_(direct),
       pool_(pool),
       host_(host),
-      log_(log) {
-  for (auto& route : routes_.destinations) {
-    const Destination& d = route->destination;
-    by_name_.emplace(d.name, route.get());
-    if (d.proxy_type != ProxyType::on_premise) continue;
-    by_address_.emplace(destination_address_key(d.tenant, d.location_id, d.host, d.port), route.get());
-  }
-}
-
-Route* HttpProxyEntryPoint::route_for(const std::string& tenant, const std::string& location,
-                                      const std::string& host, std::uint16_t port) const {
-  auto it = by_address_.find(destination_address_key(tenant, location, host, port));
-  return it == by_address_.end() ? nullptr : it->second;
+      log_(log),
+      by_address_(routes) {
+  for (auto& route : routes_.destinations) by_name_.emplace(route->destination.name, route.get());
 }
 
 Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
@@ -232,7 +204,15 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   const std::string destination_name = text_of(head["X-Destination-Name"]);
   Route* route = nullptr;
   Destination destination;
-  bool connect = head.method() == bhttp::verb::connect;
+  // The destination with this virtual address, or else the proxy's own route for `fallback`.
+  auto by_address = [&](const std::string& host, std::uint16_t port, Route& fallback) {
+    route = by_address_.find(identity->tenant, identity->location_id, host, port);
+    destination = route ? route->destination : fallback.destination;
+    destination.host = host;
+    destination.port = port;
+    if (!route) route = &fallback;
+  };
+  const bool connect = head.method() == bhttp::verb::connect;
   if (connect) {
     std::string host;
     std::uint16_t port = 0;
@@ -240,11 +220,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       co_await refuse(400, "CONNECT needs host:port");
       co_return;
     }
-    route = route_for(identity->tenant, identity->location_id, host, port);
-    destination = route ? route->destination : routes_.http_proxy_connect_default->destination;
-    destination.host = host;
-    destination.port = port;
-    if (!route) route = routes_.http_proxy_connect_default.get();
+    by_address(host, port, *routes_.http_proxy_connect_default);
   } else if (!destination_name.empty()) {
     route = route_named(destination_name);
     if (!route || route->destination.tenant != identity->tenant) {
@@ -264,11 +240,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       co_await refuse(400, "malformed URL authority");
       co_return;
     }
-    route = route_for(identity->tenant, identity->location_id, host, port);
-    destination = route ? route->destination : routes_.http_proxy_default->destination;
-    destination.host = host;
-    destination.port = port;
-    if (!route) route = routes_.http_proxy_default.get();
+    by_address(host, port, *routes_.http_proxy_default);
   } else {
     co_await refuse(400, "expected an absolute http:// URL, CONNECT, or X-Destination-Name");
     co_return;
@@ -287,7 +259,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       routing, [&client, connect, &request_id](const error_code& error, const std::string& reason)
                    -> asio::awaitable<void> {
         if (!connect) co_return;  // a request-based route type answers in HTTP itself
-        const std::string reply = error ? answer(status_for_tunnel_error(error), reason, request_id)
+        const std::string reply = error ? answer(http_status_for(error), reason, request_id)
                                         : std::string("HTTP/1.1 200 Connection Established\r\n\r\n");
         co_await client.write(asio::buffer(reply));
       });

@@ -46,8 +46,6 @@ class HttpProxyEntryPoint {
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
 
  private:
-  Route* route_for(const std::string& tenant, const std::string& location, const std::string& host,
-                   std::uint16_t port) const;
   Route* route_named(const std::string& name) const;
 
   socks::Options options_;
@@ -57,7 +55,7 @@ class HttpProxyEntryPoint {
   tunnel::ConnectorPool* pool_;
   Host& host_;
   host::LogSink& log_;
-  std::unordered_map<std::string, Route*> by_address_;  // "tenant/location/host:port" -> on_premise destination
+  DestinationsByAddress by_address_;
   std::unordered_map<std::string, Route*> by_name_;
 };
 

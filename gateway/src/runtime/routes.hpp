@@ -4,6 +4,8 @@
 
 #include "net/host_name.hpp"
 
+#include <unordered_map>
+
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -32,12 +34,6 @@ struct SystemRoute {
   std::atomic<std::uint32_t> connections{0};
 };
 
-// How entry points find an on_premise destination by the address a client asked for:
-// "tenant/location/host:port", the host in canonical form.
-inline std::string destination_address_key(const std::string& tenant, const std::string& location,
-                                           const std::string& host, std::uint16_t port) {
-  return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
-}
 
 // Everything the configuration's routes resolve to.
 struct Routes {
@@ -49,6 +45,30 @@ struct Routes {
   // The HTTP proxy's: requests (http) and CONNECT (tcp) to virtual hosts without a destination.
   std::unique_ptr<Route> http_proxy_default;
   std::unique_ptr<Route> http_proxy_connect_default;
+};
+
+// How the proxy entry points (SOCKS5, HTTP proxy) find the on_premise destination a client asked for
+// by address: its tenant, location and virtual host:port (the host in canonical form).
+class DestinationsByAddress {
+ public:
+  explicit DestinationsByAddress(const Routes& routes) {
+    for (const auto& route : routes.destinations) {
+      const Destination& d = route->destination;
+      if (d.proxy_type == ProxyType::on_premise) by_key_.emplace(key(d.tenant, d.location_id, d.host, d.port), route.get());
+    }
+  }
+  Route* find(const std::string& tenant, const std::string& location, const std::string& host,
+              std::uint16_t port) const {
+    auto it = by_key_.find(key(tenant, location, host, port));
+    return it == by_key_.end() ? nullptr : it->second;
+  }
+
+ private:
+  static std::string key(const std::string& tenant, const std::string& location, const std::string& host,
+                         std::uint16_t port) {
+    return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
+  }
+  std::unordered_map<std::string, Route*> by_key_;
 };
 
 // Resolves each destination's and system's route type and settings, creates its handler and its TLS

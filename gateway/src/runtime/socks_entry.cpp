@@ -14,19 +14,8 @@ SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes&
       direct_(direct),
       pool_(pool),
       host_(host),
-      log_(log) {
-  for (auto& route : routes_.destinations) {
-    const Destination& d = route->destination;
-    if (d.proxy_type != ProxyType::on_premise) continue;
-    destinations_.emplace(destination_address_key(d.tenant, d.location_id, d.host, d.port), route.get());
-  }
-}
-
-Route* SocksEntryPoint::route_for(const std::string& tenant, const std::string& location,
-                                  const std::string& host, std::uint16_t port) const {
-  auto it = destinations_.find(destination_address_key(tenant, location, host, port));
-  return it == destinations_.end() ? nullptr : it->second;
-}
+      log_(log),
+      destinations_(routes) {}
 
 asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   socks::Negotiation negotiation = co_await socks::negotiate(client, options_);
@@ -43,7 +32,7 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
     }
     co_return;
   }
-  Route* route = route_for(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
+  Route* route = destinations_.find(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
   Destination destination = route ? route->destination : routes_.socks5_default->destination;
   EdgeRouteHandler& handler = route ? *route->handler : *routes_.socks5_default->handler;

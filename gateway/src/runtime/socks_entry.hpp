@@ -31,8 +31,6 @@ class SocksEntryPoint {
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
 
  private:
-  Route* route_for(const std::string& tenant, const std::string& location, const std::string& host,
-                   std::uint16_t port) const;
 
   socks::Options options_;
   Routes& routes_;
@@ -40,8 +38,7 @@ class SocksEntryPoint {
   tunnel::ConnectorPool* pool_;
   Host& host_;
   host::LogSink& log_;
-  // "tenant/location/host:port" (host in lower case) -> on_premise destination
-  std::unordered_map<std::string, Route*> destinations_;
+  DestinationsByAddress destinations_;
 };
 
 }  // namespace gw::runtime

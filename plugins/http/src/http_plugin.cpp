@@ -107,28 +107,6 @@ bool is_websocket_upgrade(const RequestHeader& header) {
   return !upgrade.empty() && beast::iequals(upgrade, "websocket");
 }
 
-// The HTTP status an application gets when the tunnel could not open the target.
-int status_for_open_failure(const error_code& error) {
-  if (error.category() == tunnel_category()) {
-    switch (static_cast<TunnelErrc>(error.value())) {
-      case TunnelErrc::no_connector:
-      case TunnelErrc::unknown_location:
-      case TunnelErrc::busy:
-        return 503;
-      case TunnelErrc::denied:
-        return 403;
-      case TunnelErrc::timed_out:
-        return 504;
-      case TunnelErrc::unreachable:
-      case TunnelErrc::tunnel_lost:
-      case TunnelErrc::refused:
-        return 502;
-    }
-  }
-  if (error == asio::error::timed_out) return 504;
-  return 502;
-}
-
 struct Limits {
   MessageLimits message;
   std::size_t buffer_size = 60 * 1024;
@@ -174,10 +152,27 @@ struct Outcome {
   bool keep_going = false;  // both connections may carry another request
 };
 
+// Why the upstream connection could not be opened, as the HTTP client is told.
+struct OpenFailure {
+  int status = 502;
+  std::string reason;
+};
+
 // An upstream connection kept across the requests of one client connection.
 struct Upstream {
   std::unique_ptr<Stream> stream;
   std::unique_ptr<MessageReader> reader;
+
+  // Opens the connection unless one is open.
+  asio::awaitable<std::optional<OpenFailure>> ensure(Tunnel& tunnel, const OpenRequest& request,
+                                                     const MessageLimits& limits) {
+    if (stream) co_return std::nullopt;
+    OpenResult opened = co_await tunnel.open(request);
+    if (!opened) co_return OpenFailure{http_status_for(opened.error), opened.reason};
+    stream = std::move(opened.stream);
+    reader = std::make_unique<MessageReader>(*stream, limits);
+    co_return std::nullopt;
+  }
   void reset() {
     reader.reset();
     if (stream) stream->close();
@@ -518,21 +513,15 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         outgoing.set(bhttp::field::authorization, authorization);
       }
 
-      if (!upstream.stream) {
-        OpenRequest open = session.destination.target();
-        open.tls.enabled = tls_;
-        open.request_id = session.request_id;
-        open.principal = session.principal;
-        OpenResult opened = co_await session.tunnel.open(open);
-        if (!opened) {
-          metrics_.upstream_failed.add();
-          const int status = status_for_open_failure(opened.error);
-          co_await answer_and_close(client, error_response(status, opened.reason, session.request_id));
-          audit(session, method, target, status, opened.reason, start, Outcome{});
-          co_return;
-        }
-        upstream.stream = std::move(opened.stream);
-        upstream.reader = std::make_unique<MessageReader>(*upstream.stream, limits_.message);
+      OpenRequest open = destination.target();
+      open.tls.enabled = tls_;
+      open.request_id = session.request_id;
+      open.principal = session.principal;
+      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
+        metrics_.upstream_failed.add();
+        co_await answer_and_close(client, error_response(failure->status, failure->reason, session.request_id));
+        audit(session, method, target, failure->status, failure->reason, start, Outcome{});
+        co_return;
       }
 
       Outcome outcome = co_await exchange(client, request, outgoing, upstream, scratch, request.keep_alive(),
@@ -754,20 +743,14 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         outgoing.set(bhttp::field::host, virtual_authority);
       }
 
-      if (!upstream.stream) {
-        OpenRequest open = internal;
-        open.request_id = session.request_id;
-        open.principal = session.principal;
-        OpenResult opened = co_await session.tunnel.open(open);
-        if (!opened) {
-          metrics_.upstream_failed.add();
-          const int status = status_for_open_failure(opened.error);
-          co_await answer_and_close(edge, error_response(status, opened.reason, session.request_id));
-          record(session, method, forward_target, status, opened.reason, start, Outcome{});
-          co_return;
-        }
-        upstream.stream = std::move(opened.stream);
-        upstream.reader = std::make_unique<MessageReader>(*upstream.stream, limits_.message);
+      OpenRequest open = internal;
+      open.request_id = session.request_id;
+      open.principal = session.principal;
+      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
+        metrics_.upstream_failed.add();
+        co_await answer_and_close(edge, error_response(failure->status, failure->reason, session.request_id));
+        record(session, method, forward_target, failure->status, failure->reason, start, Outcome{});
+        co_return;
       }
 
       const std::string internal_scheme = internal.tls.enabled ? "https://" : "http://";

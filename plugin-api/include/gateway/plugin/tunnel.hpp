@@ -69,6 +69,28 @@ inline error_code make_error_code(TunnelErrc e) noexcept {
   return error_code(static_cast<int>(e), tunnel_category());
 }
 
+// The HTTP status that reports a failed Tunnel::open() to an HTTP client: 403 denied by the
+// connector's allowlist; 503 no connector, unknown location or busy; 504 timed out; 502 otherwise.
+inline int http_status_for(const error_code& open_error) noexcept {
+  if (open_error.category() == tunnel_category()) {
+    switch (static_cast<TunnelErrc>(open_error.value())) {
+      case TunnelErrc::denied:
+        return 403;
+      case TunnelErrc::no_connector:
+      case TunnelErrc::unknown_location:
+      case TunnelErrc::busy:
+        return 503;
+      case TunnelErrc::timed_out:
+        return 504;
+      case TunnelErrc::unreachable:
+      case TunnelErrc::tunnel_lost:
+      case TunnelErrc::refused:
+        return 502;
+    }
+  }
+  return open_error == boost::system::errc::timed_out ? 504 : 502;
+}
+
 enum class ProxyType { internet, on_premise };
 
 // TLS towards the target. Verification is on by default; `server_name` defaults to the target host
