@@ -1,4 +1,4 @@
-# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh): build, process clean-up, ports,
+# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh, bench/http.sh): build, process clean-up, ports,
 # polling and result parsing. The sourcing script sets BENCH_NAME, BUILD_DIR, JOBS and RESULTS_DIR.
 # shellcheck shell=bash
 
@@ -45,7 +45,7 @@ cleanup() {
   done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  rm -rf "${WORK:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -105,4 +105,70 @@ connrate_field() {
   local value
   value=$(sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | head -n 1)
   echo "${value:-${3:-}}"
+}
+
+# --- certificates -------------------------------------------------------------------------------------
+# make_pair_pki DIR: what the TLS pairs (stunnel, HAProxy) use, from openssl: an EC P-256 CA (ca.pem), a
+# server certificate for relay.test / 127.0.0.1 and a client certificate (server.pem, client.pem, their
+# keys, and *-combined.pem with certificate and key in one file for HAProxy).
+make_pair_pki() {
+  mkdir -p "$1"
+  (
+    cd "$1"
+    newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+    newkey ca.key
+    openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 2 -out ca.pem \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    for who in server client; do
+      newkey "$who.key"
+      openssl req -new -key "$who.key" -subj "/CN=relay-$who" -out "$who.csr" 2>/dev/null
+      if [ "$who" = server ]; then
+        printf 'subjectAltName=DNS:relay.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$who.ext"
+      else
+        printf 'subjectAltName=DNS:relay-client.test\nextendedKeyUsage=clientAuth\n' >"$who.ext"
+      fi
+      printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >>"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
+        -days 2 -extfile "$who.ext" -out "$who.pem" 2>/dev/null
+      cat "$who.pem" "$who.key" >"$who-combined.pem"  # HAProxy wants certificate and key in one file
+    done
+    chmod 600 ./*.key ./*-combined.pem
+  ) || die "openssl could not make the certificates"
+  openssl verify -CAfile "$WORK/pki/ca.pem" "$WORK/pki/server.pem" "$WORK/pki/client.pem" >/dev/null ||
+    die "openssl made certificates that do not verify"
+}
+
+# make_gatewayd_certs GATEWAYD DIR: the tunnel's CA, edge certificate (edge.test, 127.0.0.1) and connector
+# certificate (tenant bench, location lab), from `gatewayd certs`.
+make_gatewayd_certs() {
+  mkdir -p "$2"
+  {
+    "$1" certs ca --out "$2" &&
+      "$1" certs edge --ca "$2" --out "$2" --name edge.test --ip 127.0.0.1 &&
+      "$1" certs connector --ca "$2" --out "$2" --tenant bench --location lab
+  } >"$RESULTS_DIR/gatewayd-certs.log" 2>&1 ||
+    die "gatewayd certs failed: $(head -n 2 "$RESULTS_DIR/gatewayd-certs.log")"
+}
+
+# wrk_field FILE rps|p50|p99|errors: from wrk --latency output; latencies in ms.
+wrk_field() {
+  awk -v want="$2" '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000
+      if (v ~ /ms$/) return v + 0
+      if (v ~ /m$/) return v * 60000
+      if (v ~ /s$/) return v * 1000
+      return v + 0 }
+    /Latency Distribution/ { dist = 1 }
+    dist && $1 == "50%" { p50 = ms($2) }
+    dist && $1 == "99%" { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 }
+    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { errors += $NF }
+    END {
+      if (rps == "") { print "error"; exit }
+      if (want == "rps") printf "%.0f\n", rps
+      else if (want == "p50") printf "%.2f\n", p50
+      else if (want == "p99") printf "%.2f\n", p99
+      else print errors + 0 }' "$1"
 }

@@ -188,39 +188,9 @@ for service in $SERVICES; do free_port "PORT[direct:$service]"; done
 # certificate, from openssl; gatewayd gets its own from `gatewayd certs`.
 mkdir -p "$WORK/pki"
 if has_path stunnel || has_path haproxy; then
-  (
-    cd "$WORK/pki"
-    newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-    newkey ca.key
-    openssl req -x509 -new -key ca.key -subj /CN=bench-ca -days 2 -out ca.pem \
-      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-    for who in server client; do
-      newkey "$who.key"
-      openssl req -new -key "$who.key" -subj "/CN=relay-$who" -out "$who.csr" 2>/dev/null
-      if [ "$who" = server ]; then
-        printf 'subjectAltName=DNS:relay.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$who.ext"
-      else
-        printf 'subjectAltName=DNS:relay-client.test\nextendedKeyUsage=clientAuth\n' >"$who.ext"
-      fi
-      printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n' >>"$who.ext"
-      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
-        -days 2 -extfile "$who.ext" -out "$who.pem" 2>/dev/null
-      cat "$who.pem" "$who.key" >"$who-combined.pem"  # HAProxy wants certificate and key in one file
-    done
-    chmod 600 ./*.key ./*-combined.pem
-  ) || die "openssl could not make the certificates"
-  openssl verify -CAfile "$WORK/pki/ca.pem" "$WORK/pki/server.pem" "$WORK/pki/client.pem" >/dev/null ||
-    die "openssl made certificates that do not verify"
+  make_pair_pki "$WORK/pki"
 fi
-if has_path gatewayd; then
-  mkdir -p "$WORK/certs"
-  {
-    "$GATEWAYD" certs ca --out "$WORK/certs" &&
-      "$GATEWAYD" certs edge --ca "$WORK/certs" --out "$WORK/certs" --name edge.test --ip 127.0.0.1 &&
-      "$GATEWAYD" certs connector --ca "$WORK/certs" --out "$WORK/certs" --tenant bench --location lab
-  } >"$RESULTS_DIR/gatewayd-certs.log" 2>&1 ||
-    die "gatewayd certs failed (does $GATEWAYD have the certs command yet?): $(head -n 2 "$RESULTS_DIR/gatewayd-certs.log")"
-fi
+has_path gatewayd && make_gatewayd_certs "$GATEWAYD" "$WORK/certs"
 
 # --- backends -----------------------------------------------------------------------------------------
 start "$RESULTS_DIR/iperf3-server.log" iperf3 -s -B 127.0.0.1 -p "${PORT[direct:iperf]}"
@@ -574,29 +544,6 @@ measure() {
 }
 
 us_to_ms() { awk -v us="$1" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }'; }
-# wrk_field FILE rps|p50|p99|errors: from wrk --latency output; latencies in ms.
-wrk_field() {
-  awk -v want="$2" '
-    function ms(v) {
-      if (v ~ /us$/) return v / 1000
-      if (v ~ /ms$/) return v + 0
-      if (v ~ /m$/) return v * 60000
-      if (v ~ /s$/) return v * 1000
-      return v + 0 }
-    /Latency Distribution/ { dist = 1 }
-    dist && $1 == "50%" { p50 = ms($2) }
-    dist && $1 == "99%" { p99 = ms($2) }
-    /^Requests\/sec:/ { rps = $2 }
-    /Socket errors:/ { gsub(/,/, ""); errors += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx responses:/ { errors += $NF }
-    END {
-      if (rps == "") { print "error"; exit }
-      if (want == "rps") printf "%.0f\n", rps
-      else if (want == "p50") printf "%.2f\n", p50
-      else if (want == "p99") printf "%.2f\n", p99
-      else print errors + 0 }' "$1"
-}
-
 run_iperf() {
   local streams=$1 reverse=$2 path test file
   test="iperf3 -P $streams${reverse:+ -R}"
