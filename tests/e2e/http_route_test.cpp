@@ -463,6 +463,51 @@ TEST(HttpOAuth2, UnreachableTokenEndpointIsA502ThatSaysWhy) {
   EXPECT_TRUE(sink.requests().empty());
 }
 
+// ---- the destination lookup API ------------------------------------------------------------------
+
+TEST(DestinationLookup, HandsOutReadyTokensOnlyToHoldersOfTheLookupToken) {
+  HttpSink sink;
+  std::string yaml = internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port()));
+  yaml.replace(yaml.find("admin: {listen: 127.0.0.1:0}"), std::string("admin: {listen: 127.0.0.1:0}").size(),
+               "admin: {listen: 127.0.0.1:0, lookup_token: lookup-token-0123456789}");
+  GatewayProcess gateway(yaml);
+  ASSERT_TRUE(gateway.wait_ready());
+  const std::string lookup = url(gateway.admin_port(), "/v1/destinations/api");
+
+  CommandResult found = curl({"-H", "Authorization: Bearer lookup-token-0123456789", lookup});
+  ASSERT_TRUE(found.status && found.status->success()) << found.err;
+  EXPECT_NE(found.out.find("\"Name\":\"api\""), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("\"Authentication\":\"OAuth2ClientCredentials\""), std::string::npos);
+  EXPECT_NE(found.out.find("\"ProxyType\":\"Internet\""), std::string::npos);
+  EXPECT_NE(found.out.find("\"http_header\":{\"key\":\"Authorization\",\"value\":\"Bearer token-1\"}"),
+            std::string::npos)
+      << found.out;
+  EXPECT_NE(found.out.find("\"expires_in\":\"3"), std::string::npos) << found.out;
+  EXPECT_EQ(found.out.find("s3cret"), std::string::npos) << "the client secret must not be handed out";
+  // The token is the one requests use: the cache serves both.
+  CommandResult request = curl({url(gateway.port("api"), "/data")});
+  EXPECT_EQ(sink.token_requests(), 1);
+
+  CommandResult anonymous = curl({"-i", lookup});
+  EXPECT_EQ(status_line(anonymous.out), "HTTP/1.1 401 Unauthorized");
+  CommandResult wrong = curl({"-i", "-H", "Authorization: Bearer lookup-token-0123456780", lookup});
+  EXPECT_EQ(status_line(wrong.out), "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(wrong.out.find("token-1"), std::string::npos);
+  CommandResult unknown = curl({"-i", "-H", "Authorization: Bearer lookup-token-0123456789",
+                                url(gateway.admin_port(), "/v1/destinations/nope")});
+  EXPECT_EQ(status_line(unknown.out), "HTTP/1.1 404 Not Found");
+}
+
+TEST(DestinationLookup, IsOffWithoutALookupToken) {
+  HttpSink sink;
+  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()),
+                                       "{authentication: bearer, token: tok-123}"));
+  ASSERT_TRUE(gateway.wait_ready());
+  CommandResult off = curl({"-i", "-H", "Authorization: Bearer anything", url(gateway.admin_port(), "/v1/destinations/api")});
+  EXPECT_EQ(status_line(off.out), "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(off.out.find("tok-123"), std::string::npos);
+}
+
 // ---- the HTTP proxy entry point ------------------------------------------------------------------
 
 const std::string kJwtSecret = "0123456789abcdef0123456789abcdef";

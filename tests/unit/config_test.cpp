@@ -753,4 +753,11 @@ TEST(ConfigValueParsers, Endpoint) {
   }
 }
 
+TEST(AdminConfig, LookupTokenIsASecretOfSixteenBytesOrMore) {
+  const auto problems = problems_of("admin: {listen: 127.0.0.1:9901, lookup_token: short}\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].key, "admin.lookup_token");
+  EXPECT_EQ(problems[0].message, "must be at least 16 bytes (it guards credentials)");
+}
+
 }  // namespace

@@ -29,6 +29,27 @@ void AdminServer::stop() {
   acceptor_.close(ignored);
 }
 
+void AdminServer::enable_lookup(std::string token, Lookup lookup) {
+  lookup_token_ = std::move(token);
+  lookup_ = std::move(lookup);
+}
+
+namespace {
+
+constexpr std::string_view kLookupPrefix = "/v1/destinations/";
+
+// Compares without an early exit, so the time taken does not tell how much of a guess was right.
+bool same_token(std::string_view presented, std::string_view expected) {
+  if (expected.empty()) return false;
+  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < presented.size(); ++i) {
+    diff |= static_cast<unsigned char>(presented[i] ^ expected[i % expected.size()]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
 asio::awaitable<void> AdminServer::accept_loop() {
   for (;;) {
     boost::system::error_code ec;
@@ -65,6 +86,21 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
       response.result(http::status::ok);
       response.set(http::field::content_type, "text/plain; version=0.0.4");
       response.body() = metrics_.render();
+    } else if (lookup_ && std::string_view(target.data(), target.size()).starts_with(kLookupPrefix)) {
+      const auto authorization = request[http::field::authorization];
+      const std::string_view presented(authorization.data(), authorization.size());
+      response.set(http::field::content_type, "application/json");
+      if (presented.size() < 7 || presented.substr(0, 7) != "Bearer " ||
+          !same_token(presented.substr(7), lookup_token_)) {
+        response.result(http::status::unauthorized);
+        response.set(http::field::www_authenticate, "Bearer realm=\"gatewayd\"");
+        response.body() = "{\"type\":\"unauthorized\",\"message\":\"a valid lookup token is required\"}\n";
+      } else {
+        const std::string name(target.data() + kLookupPrefix.size(), target.size() - kLookupPrefix.size());
+        Answer answer = co_await lookup_(name);
+        response.result(static_cast<http::status>(answer.status));
+        response.body() = std::move(answer.body);
+      }
     } else if (target == "/healthz") {
       bool healthy = healthy_();
       response.result(healthy ? http::status::ok : http::status::service_unavailable);

@@ -204,7 +204,7 @@ class ConfigReader {
     if (auto node = top.get("audit"))
       read_audit(Fields(reader_, *node, "audit", {"level", "file"}, top.position("audit")), config.audit);
     if (auto node = top.get("admin"))
-      read_admin(Fields(reader_, *node, "admin", {"listen"}, top.position("admin")), config.admin);
+      read_admin(Fields(reader_, *node, "admin", {"listen", "lookup_token"}, top.position("admin")), config.admin);
     if (auto node = top.get("limits")) {
       Fields fields(reader_, *node, "limits", kLimitKeys, top.position("limits"));
       read_limits(reader_, fields, config.limits);
@@ -338,6 +338,14 @@ class ConfigReader {
     if (auto listen = fields.get("listen")) {
       admin.listen = read_endpoint(reader_, *listen, fields.key("listen"));
       if (admin.listen) add_listener(*admin.listen, fields.key("listen"), reader_.position(*listen));
+    }
+    if (auto token = fields.get("lookup_token")) {
+      if (auto secret = yaml::read_secret(reader_, *token, fields.key("lookup_token"), base_dir_)) {
+        if (secret->size() < 16) {
+          reader_.add(*token, fields.key("lookup_token"), "must be at least 16 bytes (it guards credentials)");
+        }
+        admin.lookup_token = std::move(*secret);
+      }
     }
   }
 

@@ -55,6 +55,9 @@ struct AuditConfig {
 
 struct AdminConfig {
   std::optional<Endpoint> listen;  // unset: no admin listener
+  // The destination lookup API answers only requests with `Authorization: Bearer <lookup_token>`;
+  // empty: the API is off (resolved secret, never logged).
+  std::string lookup_token;
 };
 
 struct DestinationConfig {

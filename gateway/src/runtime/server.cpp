@@ -19,6 +19,7 @@
 
 #include "admin/admin_server.hpp"
 #include "net/socket_stream.hpp"
+#include "runtime/destination_lookup.hpp"
 #include "runtime/http_proxy_entry.hpp"
 #include "runtime/socks_entry.hpp"
 #include "tunnel/routing_tunnel.hpp"
@@ -178,6 +179,11 @@ void Server::bind() {
     } catch (const boost::system::system_error& e) {
       throw std::runtime_error("cannot listen on " + config_.admin.listen->str() +
                                " for the admin listener: " + e.code().message());
+    }
+    if (!config_.admin.lookup_token.empty()) {
+      control_->admin->enable_lookup(config_.admin.lookup_token, [this](std::string name) {
+        return lookup_destination(routes_, services_.direct, services_.pool, std::move(name));
+      });
     }
     log_.log(LogLevel::info, "listening",
              {{"kind", "admin"}, {"address", net::endpoint_string(control_->admin->local_endpoint())}});

@@ -434,6 +434,31 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
 
   bool reads_before_open() const noexcept override { return true; }
 
+  asio::awaitable<std::vector<AuthToken>> auth_tokens(const Destination&, Tunnel& tunnel) override {
+    std::vector<AuthToken> out;
+    if (auth_ == AuthKind::basic || auth_ == AuthKind::bearer) {
+      const auto space = authorization_.find(' ');
+      out.push_back({authorization_.substr(0, space), authorization_.substr(space + 1), "Authorization",
+                     authorization_, std::chrono::seconds(0), ""});
+    } else if (auth_ == AuthKind::oauth2) {
+      auto* through = &tunnel;
+      TokenFetch fetch = [this, through]() -> asio::awaitable<TokenResult> { return fetch_token(*through); };
+      TokenResult token = co_await tokens_.get(token_key_, std::move(fetch));
+      AuthToken entry;
+      entry.type = "Bearer";
+      if (!token.token) {
+        entry.error = token.error;
+      } else {
+        entry.value = token.token->value;
+        entry.header_name = "Authorization";
+        entry.header_value = "Bearer " + token.token->value;
+        entry.expires_in = std::chrono::duration_cast<std::chrono::seconds>(token.token->expires_at - Clock::now());
+      }
+      out.push_back(std::move(entry));
+    }
+    co_return out;
+  }
+
   asio::awaitable<void> serve(EdgeSession& session) override {
     // Requests and responses are written whole; Nagle would hold back each one's last segment.
     session.client.set_no_delay(true);
