@@ -172,3 +172,75 @@ wrk_field() {
       else if (want == "p99") printf "%.2f\n", p99
       else print errors + 0 }' "$1"
 }
+
+# --- measurements ---------------------------------------------------------------------------------------
+# The sourcing script keeps PATH_PIDS (path -> its proxies' pids) and LABEL (pid -> name) and declares
+# the result arrays CPU and BUSY and the variables OTHER_MAX and DISTURBED that measure() fills.
+CLK_TCK=$(getconf CLK_TCK)
+# CPU time (ticks) used so far by processes, all threads; 0 for none.
+process_ticks() {
+  local pid total=0 ticks
+  for pid in "$@"; do
+    ticks=$(awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + ticks))
+  done
+  echo "$total"
+}
+# CPU ticks of every user-space process other than the benchmark's own servers and proxies, "PID TICKS"
+# per line, into FILE. Clients run by this script are not in it: they start after the first snapshot and
+# end before the second.
+other_process_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '{
+      pid = $1; comm = $2; sub(/^.*\) /, "")  # fields now start at the state (field 3)
+      if (int($7 / 2097152) % 2 == 1) next  # PF_KTHREAD: kernel threads carry the loopback work
+      if (index(own, " " pid " ")) next
+      print pid, $12 + $13, comm }' >"$1"
+}
+# measure TEST PATH COMMAND...: runs the command, recording the path's proxy CPU and the machine's.
+# The command runs in the background so that Ctrl-C or SIGTERM stops the run at once (cleanup stops it).
+measure() {
+  local test=$1 path=$2
+  shift 2
+  local proxies=${PATH_PIDS[$path]:-} t0 t1 p0 p1 m0 m1 other client kept pid each status=0
+  local -A ticks_before=()
+  for pid in $proxies; do ticks_before[$pid]=$(process_ticks "$pid"); done
+  # shellcheck disable=SC2086  # pid lists
+  p0=$(process_ticks $proxies)
+  other_process_ticks "$WORK/other.0"
+  m0=$(machine_ticks)
+  t0=$(date +%s.%N)
+  "$@" &
+  client=$!
+  pids+=("$client")
+  wait "$client" || status=$?
+  t1=$(date +%s.%N)
+  kept=()
+  for pid in "${pids[@]}"; do [ "$pid" = "$client" ] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+  m1=$(machine_ticks)
+  other_process_ticks "$WORK/other.1"
+  # shellcheck disable=SC2086
+  p1=$(process_ticks $proxies)
+  # shellcheck disable=SC2004  # CPU and BUSY are the sourcing script's associative arrays
+  CPU[$test|$path]=$(awk -v a="$p0" -v b="$p1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v pids="$proxies" \
+    'BEGIN { if (pids == "") print "-"; else printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')
+  # shellcheck disable=SC2004
+  BUSY[$test|$path]=$(echo "$m0 $m1" | awk '{ printf "%.0f%%", 100 * ($3 - $1) / ($4 - $2) }')
+  # "PERCENT TOP": the share of the machine used by other processes, and the busiest of them.
+  other=$(awk -v total="$(echo "$m0 $m1" | awk '{ print $4 - $2 }')" \
+    'FNR == NR { before[$1] = $2; next }
+     { used = $2 - before[$1]; sum += used; if (used > top) { top = used; name = $3 } }
+     END { printf "%.0f %s\n", (total > 0 ? 100 * sum / total : 0), (top > 0 ? name : "-") }' \
+    "$WORK/other.0" "$WORK/other.1")
+  [ "${other%% *}" -gt "$OTHER_MAX" ] && OTHER_MAX=${other%% *}
+  if [ "${other%% *}" -gt 10 ]; then DISTURBED="$DISTURBED${DISTURBED:+, }$test via $path (${other%% *}%)"; fi
+  # Each proxy process on its own, e.g. the edge and the connector.
+  each=""
+  for pid in $proxies; do
+    each="$each | ${LABEL[$pid]} $(awk -v a="${ticks_before[$pid]}" -v b="$(process_ticks "$pid")" -v t0="$t0" -v t1="$t1" \
+      -v hz="$CLK_TCK" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (t1 - t0) }')"
+  done
+  echo "$test | $path | proxies ${CPU[$test|$path]}$each | machine busy ${BUSY[$test|$path]} |" \
+    "other processes ${other%% *}% (busiest: ${other#* })" >>"$RESULTS_DIR/cpu.txt"
+  return $status
+}
