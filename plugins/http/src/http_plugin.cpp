@@ -739,7 +739,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       if (!target) {
         co_await answer_and_close(edge,
                                   error_response(400, "invalid request target: " + error, session.request_id));
-        deny(session, method, raw_target, 400, "invalid request target: " + error);
+        deny(session, method, raw_target.substr(0, raw_target.find('?')), 400, "invalid request target: " + error);
         co_return;
       }
       const bool websocket = is_websocket_upgrade(incoming);
@@ -751,7 +751,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       if (!decision.allowed) {
         metrics_.denied.add();
         co_await answer_and_close(edge, error_response(403, decision.reason, session.request_id));
-        deny(session, method, target->forward_target(), 403, decision.reason);
+        deny(session, method, encode_path(target->path), 403, decision.reason);
         co_return;  // the request's body, if any, is not read: the connection ends here
       }
 
@@ -759,8 +759,9 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       RequestHeader& outgoing = request.get().base();  // rewritten in place for the internal system
       remove_hop_by_hop(outgoing, websocket);
       if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
-      const std::string forward_target = target->forward_target();
-      outgoing.target(forward_target);
+      outgoing.target(target->forward_target());
+      // Logs and audit records name the path only: a query may carry credentials the edge added.
+      const std::string logged_path = encode_path(target->path);
       if (internal_host_header_) {
         outgoing.set(bhttp::field::host, internal_authority);
         outgoing.set("x-forwarded-host", original_host.empty() ? virtual_authority : original_host);
@@ -774,7 +775,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
         metrics_.upstream_failed.add();
         co_await answer_and_close(edge, error_response(failure->status, failure->reason, session.request_id));
-        record(session, method, forward_target, failure->status, failure->reason, start, Outcome{});
+        record(session, method, logged_path, failure->status, failure->reason, start, Outcome{});
         co_return;
       }
 
@@ -802,7 +803,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         co_await answer_and_close(edge, error_response(outcome.status, outcome.error, session.request_id));
         outcome.keep_going = false;
       }
-      record(session, method, forward_target, outcome.status, outcome.error, start, outcome);
+      record(session, method, logged_path, outcome.status, outcome.error, start, outcome);
       if (outcome.upgraded) {
         co_await relay_upgraded(host_, edge, upstream, session.system.limits, metrics_);
         co_return;
