@@ -13,8 +13,8 @@
 #include "support/digest.hpp"
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
-#include "support/poll.hpp"
 #include "support/peers.hpp"
+#include "support/poll.hpp"
 #include "support/record.hpp"
 #include "support/socks_client.hpp"
 #include "support/tls_peer.hpp"
@@ -45,7 +45,8 @@ std::size_t count_containing(const std::vector<std::string>& lines, const std::s
 }
 
 // An edge gateway with one http destination straight to `address` (an Internet destination).
-std::string internet_edge(const std::string& address, const std::string& settings, const std::string& tls = "") {
+std::string internet_edge(const std::string& address, const std::string& settings,
+                          const std::string& tls = "") {
   std::string yaml = R"(node: {name: edge, role: edge}
 log: {level: info, format: text}
 audit: {level: all, file: audit.log}
@@ -53,9 +54,11 @@ admin: {listen: 127.0.0.1:0}
 destinations:
   - name: api
     route_type: http
-    address: )" + address + R"(
+    address: )" + address +
+                     R"(
     entry_point: {listen: 127.0.0.1:0}
-    settings: )" + settings + "\n";
+    settings: )" + settings +
+                     "\n";
   if (!tls.empty()) yaml += "    tls: " + tls + "\n";
   return yaml;
 }
@@ -97,8 +100,9 @@ destinations:
   return ::testing::AssertionSuccess();
 }
 
-const std::string kAllowedOnly = "{resources: [{path: /allowed, match: path_prefix}, {path: /redirect, match: exact}, "
-                                 "{path: /echo-headers, match: exact, methods: [GET]}, {path: /upload, match: exact}]}";
+const std::string kAllowedOnly =
+    "{resources: [{path: /allowed, match: path_prefix}, {path: /redirect, match: exact}, "
+    "{path: /echo-headers, match: exact, methods: [GET]}, {path: /upload, match: exact}]}";
 
 TEST(HttpRoute, InternetDestinationGetsCredentialsHeadersAndQueryButNoProxyHeaders) {
   HttpSink sink;
@@ -125,14 +129,16 @@ TEST(HttpRoute, InternetDestinationGetsCredentialsHeadersAndQueryButNoProxyHeade
   EXPECT_EQ(r.headers.count("x-destination-name"), 0u);
   EXPECT_EQ(r.headers.count("x-private"), 0u) << "a field named in Connection is hop-by-hop";
 
-  auto audit = gateway.wait_for_audit(audit_event("http.request", {{"destination", "api"}, {"status", "200"}}));
+  auto audit =
+      gateway.wait_for_audit(audit_event("http.request", {{"destination", "api"}, {"status", "200"}}));
   ASSERT_EQ(audit.size(), 1u);
   CommandResult metrics = curl({url(gateway.admin_port(), "/metrics")});
   EXPECT_NE(metrics.out.find("gateway_http_request_duration_seconds_count{destination=\"api\"} 1\n"),
             std::string::npos)
       << metrics.out;
-  EXPECT_NE(metrics.out.find("gateway_http_request_duration_seconds_bucket{destination=\"api\",le=\"+Inf\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.out.find("gateway_http_request_duration_seconds_bucket{destination=\"api\",le=\"+Inf\"} 1\n"),
+      std::string::npos);
   EXPECT_EQ(audit[0].get("method"), "GET");
   EXPECT_EQ(audit[0].line.find("tok-123"), std::string::npos) << "the audit record must not quote the token";
 }
@@ -143,10 +149,12 @@ TEST(HttpRoute, BasicAuthenticationAndKeepAliveReuseOneUpstreamConnection) {
                                        "{authentication: basic, user: alice, password: s3cret}"));
   ASSERT_TRUE(gateway.wait_ready());
   // One curl, three requests: curl reuses its connection, and so must the gateway.
-  CommandResult got = curl({url(gateway.port("api"), "/echo-headers"), url(gateway.port("api"), "/echo-headers"),
-                            url(gateway.port("api"), "/echo-headers")});
+  CommandResult got =
+      curl({url(gateway.port("api"), "/echo-headers"), url(gateway.port("api"), "/echo-headers"),
+            url(gateway.port("api"), "/echo-headers")});
   ASSERT_TRUE(got.status && got.status->success()) << got.err;
-  const std::string one = "host=127.0.0.1:" + std::to_string(nginx.port()) + " auth=Basic YWxpY2U6czNjcmV0 xfh= q=\n";
+  const std::string one =
+      "host=127.0.0.1:" + std::to_string(nginx.port()) + " auth=Basic YWxpY2U6czNjcmV0 xfh= q=\n";
   EXPECT_EQ(got.out, one + one + one);
   const auto log = nginx.access_log();
   ASSERT_EQ(log.size(), 3u);
@@ -167,10 +175,11 @@ TEST(HttpRoute, ConnectorAdmitsOnlyItsResourcesAndAuditsDenials) {
   ASSERT_TRUE(allowed.status && allowed.status->success()) << allowed.err;
   EXPECT_EQ(allowed.out, "allowed file\n");
 
-  for (const std::string path : {"/secret.txt", "/allowedx.txt", "/allowed/../secret.txt", "/allowed/%2e%2e/secret.txt",
-                                 "/allowed/%2E%2E%2Fsecret.txt", "/allowed//..//secret.txt", "/allowed/.%2e/secret.txt",
-                                 "/allowed/..;/secret.txt", "/allowed/%252e%252e/secret.txt", "/%61llowed/../secret.txt",
-                                 "/allowed/%c0%ae%c0%ae/secret.txt", "/allowed\\..\\secret.txt"}) {
+  for (const std::string path :
+       {"/secret.txt", "/allowedx.txt", "/allowed/../secret.txt", "/allowed/%2e%2e/secret.txt",
+        "/allowed/%2E%2E%2Fsecret.txt", "/allowed//..//secret.txt", "/allowed/.%2e/secret.txt",
+        "/allowed/..;/secret.txt", "/allowed/%252e%252e/secret.txt", "/%61llowed/../secret.txt",
+        "/allowed/%c0%ae%c0%ae/secret.txt", "/allowed\\..\\secret.txt"}) {
     CommandResult refused = curl({"--path-as-is", "-i", url(port, path)});
     ASSERT_TRUE(refused.status) << path;
     const std::string line = status_line(refused.out);
@@ -215,16 +224,18 @@ TEST(HttpRoute, SmugglingAndOversizedRequestsAreRefusedBeforeTheBackend) {
     std::string status;
   };
   const std::vector<Case> cases = {
-      {"content-length and chunked", "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\n"
-                                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /secret HTTP/1.1\r\n\r\n",
+      {"content-length and chunked",
+       "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /secret HTTP/1.1\r\n\r\n",
        "400"},
       {"two content-lengths", get + "Content-Length: 1\r\nContent-Length: 2\r\n\r\nxy", "400"},
       {"obs-fold", get + "X-A: a\r\n b\r\n\r\n", "400"},
       {"bare CR", get + "X-A: a\rb\r\n\r\n", "400"},
       {"bare LF", "GET /allowed/x.txt HTTP/1.1\nHost: web\n\n", "400"},
-      {"bad chunk size", "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
-       "400"},
-      {"request line too long", "GET /allowed/" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: web\r\n\r\n", "414"},
+      {"bad chunk size",
+       "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", "400"},
+      {"request line too long", "GET /allowed/" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: web\r\n\r\n",
+       "414"},
       {"header too large", get + "X-Big: " + std::string(70 * 1024, 'b') + "\r\n\r\n", "431"},
   };
   for (const auto& c : cases) {
@@ -242,9 +253,11 @@ TEST(HttpRoute, BodiesStreamIntactWithEitherFramingThroughTheTunnel) {
   RandomBytes random(7);
   const std::string payload = random.next(8 << 20);
   const auto file = dir.write("payload.bin", payload);
-  const std::string expected = "size=" + std::to_string(payload.size()) + " sha256=" + sha256_hex(payload) + "\n";
+  const std::string expected =
+      "size=" + std::to_string(payload.size()) + " sha256=" + sha256_hex(payload) + "\n";
 
-  CommandResult with_length = curl({"--data-binary", "@" + file.string(), url(gateway.port("web"), "/upload")});
+  CommandResult with_length =
+      curl({"--data-binary", "@" + file.string(), url(gateway.port("web"), "/upload")});
   ASSERT_TRUE(with_length.status && with_length.status->success()) << with_length.err;
   EXPECT_EQ(with_length.out, expected);
   CommandResult chunked = curl({"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + file.string(),
@@ -296,8 +309,8 @@ TEST(HttpRoute, OneGibibyteEachWayStreamsThroughTheTunnelInBoundedMemory) {
   ASSERT_TRUE(ready_with_tunnel(to_nginx));
   const std::uint64_t baseline = rss_kib(to_nginx.process().pid());
 
-  ChildProcess download({"curl", "-sS", "--max-time", "120", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-                         url(to_nginx.port("web"), "/allowed/big.bin")});
+  ChildProcess download({"curl", "-sS", "--max-time", "120", "-o", "/dev/null", "-w",
+                         "%{http_code} %{size_download}", url(to_nginx.port("web"), "/allowed/big.bin")});
   const std::uint64_t download_peak = peak_rss_while(download, to_nginx.process().pid());
   ASSERT_TRUE(download.wait_for_exit());
   EXPECT_EQ(download.text(Stream::out), "200 " + std::to_string(kSize) + "\n") << download.text(Stream::err);
@@ -307,8 +320,8 @@ TEST(HttpRoute, OneGibibyteEachWayStreamsThroughTheTunnelInBoundedMemory) {
   ASSERT_TRUE(ready_with_tunnel(to_sink));
   const std::uint64_t sink_baseline = rss_kib(to_sink.process().pid());
   // -T streams the file (--data-binary would read all of it into curl's memory first).
-  ChildProcess upload({"curl", "-sS", "--max-time", "120", "-H", "Transfer-Encoding: chunked", "-T", zeros.string(),
-                       url(to_sink.port("web"), "/upload")});
+  ChildProcess upload({"curl", "-sS", "--max-time", "120", "-H", "Transfer-Encoding: chunked", "-T",
+                       zeros.string(), url(to_sink.port("web"), "/upload")});
   const std::uint64_t upload_peak = peak_rss_while(upload, to_sink.process().pid());
   ASSERT_TRUE(upload.wait_for_exit());
   Sha256 digest;
@@ -331,11 +344,12 @@ TEST(HttpRoute, LocationIsMappedBackAndHostHeaderFollowsTheSystem) {
     CommandResult virtual_host = curl({url(gateway.port("web"), "/echo-headers")});
     EXPECT_EQ(virtual_host.out, "host=web.internal auth= xfh= q=\n");
   }
-  GatewayProcess internal(on_premise(
-      nginx.port(), "{host_header: internal, resources: [{path: /echo-headers, match: exact}]}"));
+  GatewayProcess internal(
+      on_premise(nginx.port(), "{host_header: internal, resources: [{path: /echo-headers, match: exact}]}"));
   ASSERT_TRUE(ready_with_tunnel(internal));
   CommandResult internal_host = curl({url(internal.port("web"), "/echo-headers")});
-  EXPECT_EQ(internal_host.out, "host=127.0.0.1:" + std::to_string(nginx.port()) + " auth= xfh=web.internal q=\n");
+  EXPECT_EQ(internal_host.out,
+            "host=127.0.0.1:" + std::to_string(nginx.port()) + " auth= xfh=web.internal q=\n");
 }
 
 TEST(HttpRoute, HttpsInternetTargetIsVerified) {
@@ -370,17 +384,20 @@ TEST(HttpRoute, DeniedSystemAndUnreachableBackendAnswerInHttp) {
 
 TEST(HttpRoute, WebSocketUpgradePassesWhereTheResourceAllowsIt) {
   WebSocketEcho echo;
-  GatewayProcess gateway(on_premise(
-      echo.port(), "{resources: [{path: /ws, match: exact, websocket: true}, {path: /plain, match: exact}]}"));
+  GatewayProcess gateway(
+      on_premise(echo.port(),
+                 "{resources: [{path: /ws, match: exact, websocket: true}, {path: /plain, match: exact}]}"));
   ASSERT_TRUE(ready_with_tunnel(gateway));
-  const WebSocketResult allowed = websocket_roundtrip(gateway.port("web"), "web.internal", "/ws", "hello through");
+  const WebSocketResult allowed =
+      websocket_roundtrip(gateway.port("web"), "web.internal", "/ws", "hello through");
   EXPECT_EQ(allowed.status, 101) << allowed.error;
   EXPECT_EQ(allowed.echoed, "hello through") << allowed.error;
 
-  const std::string denied = raw_exchange(gateway.port("web"),
-                                          "GET /plain HTTP/1.1\r\nHost: web.internal\r\nUpgrade: websocket\r\n"
-                                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                          "Sec-WebSocket-Version: 13\r\n\r\n");
+  const std::string denied =
+      raw_exchange(gateway.port("web"),
+                   "GET /plain HTTP/1.1\r\nHost: web.internal\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(status_line(denied), "HTTP/1.1 403 Forbidden") << denied;
   EXPECT_EQ(echo.handshakes(), 1) << "the refused upgrade must not reach the backend";
   auto audit = gateway.wait_for_audit(audit_event("http.denied", {{"target", "/plain"}}));
@@ -391,18 +408,21 @@ TEST(HttpRoute, WebSocketUpgradePassesWhereTheResourceAllowsIt) {
 // ---- OAuth2 client credentials --------------------------------------------------------------------
 
 std::string oauth2_settings(std::uint16_t token_port) {
-  return "{authentication: oauth2_client_credentials, token_url: 'http://127.0.0.1:" + std::to_string(token_port) +
+  return "{authentication: oauth2_client_credentials, token_url: 'http://127.0.0.1:" +
+         std::to_string(token_port) +
          "/token', client_id: 'app one', client_secret: 's3cret&=', scope: read}";
 }
 
 TEST(HttpOAuth2, ConcurrentRequestsShareOneCachedToken) {
   HttpSink sink;  // both the token endpoint (POST /token) and the API
-  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
+  GatewayProcess gateway(
+      internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
   ASSERT_TRUE(gateway.wait_ready());
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 20; ++i) {
-    clients.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
-        "curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", url(gateway.port("api"), "/data")}));
+    clients.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{"curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}",
+                                 url(gateway.port("api"), "/data")}));
   }
   for (auto& client : clients) {
     ASSERT_TRUE(client->wait_for_exit());
@@ -432,7 +452,8 @@ TEST(HttpOAuth2, ConcurrentRequestsShareOneCachedToken) {
 
 TEST(HttpOAuth2, TokenIsRenewedBeforeItExpires) {
   HttpSink sink(1);  // tokens live one second: renewal starts 0.1 s before expiry
-  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
+  GatewayProcess gateway(
+      internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port())));
   ASSERT_TRUE(gateway.wait_ready());
   auto last_token = [&] {
     std::string token;
@@ -455,11 +476,13 @@ TEST(HttpOAuth2, TokenIsRenewedBeforeItExpires) {
 TEST(HttpOAuth2, UnreachableTokenEndpointIsA502ThatSaysWhy) {
   HttpSink sink;
   const std::uint16_t closed = free_port();
-  GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(closed)));
+  GatewayProcess gateway(
+      internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(closed)));
   ASSERT_TRUE(gateway.wait_ready());
   CommandResult got = curl({"-i", url(gateway.port("api"), "/data")});
   EXPECT_EQ(status_line(got.out), "HTTP/1.1 502 Bad Gateway");
-  EXPECT_NE(got.out.find("x-error-message: cannot obtain a token for the destination"), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("x-error-message: cannot obtain a token for the destination"), std::string::npos)
+      << got.out;
   EXPECT_TRUE(sink.requests().empty());
 }
 
@@ -467,7 +490,8 @@ TEST(HttpOAuth2, UnreachableTokenEndpointIsA502ThatSaysWhy) {
 
 TEST(DestinationLookup, HandsOutReadyTokensOnlyToHoldersOfTheLookupToken) {
   HttpSink sink;
-  std::string yaml = internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port()));
+  std::string yaml =
+      internet_edge("http://127.0.0.1:" + std::to_string(sink.port()), oauth2_settings(sink.port()));
   yaml.replace(yaml.find("admin: {listen: 127.0.0.1:0}"), std::string("admin: {listen: 127.0.0.1:0}").size(),
                "admin: {listen: 127.0.0.1:0, lookup_token: lookup-token-0123456789}");
   GatewayProcess gateway(yaml);
@@ -503,7 +527,8 @@ TEST(DestinationLookup, IsOffWithoutALookupToken) {
   GatewayProcess gateway(internet_edge("http://127.0.0.1:" + std::to_string(sink.port()),
                                        "{authentication: bearer, token: tok-123}"));
   ASSERT_TRUE(gateway.wait_ready());
-  CommandResult off = curl({"-i", "-H", "Authorization: Bearer anything", url(gateway.admin_port(), "/v1/destinations/api")});
+  CommandResult off =
+      curl({"-i", "-H", "Authorization: Bearer anything", url(gateway.admin_port(), "/v1/destinations/api")});
   EXPECT_EQ(status_line(off.out), "HTTP/1.1 404 Not Found");
   EXPECT_EQ(off.out.find("tok-123"), std::string::npos);
 }
@@ -519,13 +544,16 @@ using gw::testing::mint_hs256;
 // the system and destination `web` of on_premise(), and a tcp system echo.internal:7 for CONNECT.
 std::string proxy_config(std::uint16_t backend_port, std::uint16_t echo_port) {
   std::string yaml = on_premise(backend_port, kAllowedOnly);
-  const std::string echo_system = "  - virtual_host: echo.internal\n    virtual_port: 7\n"
-                                  "    internal_host: 127.0.0.1\n    internal_port: " +
-                                  std::to_string(echo_port) + "\n    route_type: tcp\n";
+  const std::string echo_system =
+      "  - virtual_host: echo.internal\n    virtual_port: 7\n"
+      "    internal_host: 127.0.0.1\n    internal_port: " +
+      std::to_string(echo_port) + "\n    route_type: tcp\n";
   yaml.insert(yaml.find("destinations:"), echo_system);
-  return yaml + "http_proxy:\n  listen: 127.0.0.1:0\n  auth: [password, jwt]\n  users:\n"
-                "    - {username: app, password: pw, tenant: demo}\n"
-                "  jwt: {algorithm: HS256, secret: " + kJwtSecret + ", audience: gateway}\n";
+  return yaml +
+         "http_proxy:\n  listen: 127.0.0.1:0\n  auth: [password, jwt]\n  users:\n"
+         "    - {username: app, password: pw, tenant: demo}\n"
+         "  jwt: {algorithm: HS256, secret: " +
+         kJwtSecret + ", audience: gateway}\n";
 }
 
 TEST(HttpProxy, ProxyClientsReachDestinationsByUrlByNameAndByConnect) {
@@ -545,20 +573,22 @@ TEST(HttpProxy, ProxyClientsReachDestinationsByUrlByNameAndByConnect) {
   CommandResult denied = curl({"-i", "-x", proxy, "http://web.internal/secret.txt"});
   EXPECT_EQ(status_line(denied.out), "HTTP/1.1 403 Forbidden");
   // By name, in origin form.
-  CommandResult by_name = curl({"-H", "X-Destination-Name: web", "-u", "x:y", "-H",
-                                "Proxy-Authorization: Basic YXBwOnB3",
-                                url(gateway.listener_port("http_proxy"), "/echo-headers")});
+  CommandResult by_name =
+      curl({"-H", "X-Destination-Name: web", "-u", "x:y", "-H", "Proxy-Authorization: Basic YXBwOnB3",
+            url(gateway.listener_port("http_proxy"), "/echo-headers")});
   EXPECT_EQ(by_name.out, "host=web.internal auth=Basic eDp5 xfh= q=\n")
       << "the application's own Authorization passes when the destination injects none";
-  CommandResult unknown = curl({"-i", "-H", "X-Destination-Name: nope", "-H", "Proxy-Authorization: Basic YXBwOnB3",
-                                url(gateway.listener_port("http_proxy"), "/")});
+  CommandResult unknown =
+      curl({"-i", "-H", "X-Destination-Name: nope", "-H", "Proxy-Authorization: Basic YXBwOnB3",
+            url(gateway.listener_port("http_proxy"), "/")});
   EXPECT_EQ(status_line(unknown.out), "HTTP/1.1 404 Not Found");
   // CONNECT (curl --proxytunnel), then plain HTTP through the tunnel.
   CommandResult tunnelled = curl({"-p", "-x", proxy, "http://web.internal/allowed/x.txt"});
   EXPECT_EQ(tunnelled.out, "allowed file\n") << tunnelled.err;
   // CONNECT to a virtual host without a destination is relayed as tcp.
-  const std::string connect = "CONNECT echo.internal:7 HTTP/1.1\r\nHost: echo.internal:7\r\n"
-                              "Proxy-Authorization: Basic YXBwOnB3\r\n\r\nhello";
+  const std::string connect =
+      "CONNECT echo.internal:7 HTTP/1.1\r\nHost: echo.internal:7\r\n"
+      "Proxy-Authorization: Basic YXBwOnB3\r\n\r\nhello";
   const std::string echoed = raw_exchange(gateway.listener_port("http_proxy"), connect);
   EXPECT_EQ(echoed, "HTTP/1.1 200 Connection Established\r\n\r\nhello");
   // An https:// URL in absolute form is refused: such clients use CONNECT.
@@ -577,26 +607,30 @@ TEST(HttpProxy, ProxyAuthorizationIsRequiredAndAudited) {
   ASSERT_TRUE(ready_with_tunnel(gateway));
   const auto port = gateway.listener_port("http_proxy");
 
-  CommandResult none = curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "http://web.internal/allowed/x.txt"});
+  CommandResult none =
+      curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "http://web.internal/allowed/x.txt"});
   EXPECT_EQ(status_line(none.out), "HTTP/1.1 407 Proxy Authentication Required");
   EXPECT_NE(none.out.find("proxy-authenticate: Basic realm=\"gatewayd\""), std::string::npos) << none.out;
   CommandResult wrong = curl({"-i", "-x", "http://app:Xyzzy-wrong@127.0.0.1:" + std::to_string(port),
                               "http://web.internal/allowed/x.txt"});
   EXPECT_EQ(status_line(wrong.out), "HTTP/1.1 407 Proxy Authentication Required");
-  auto refused = gateway.wait_for_audit(audit_event("http_proxy.authentication", {{"outcome", "refused"}}), 2);
+  auto refused =
+      gateway.wait_for_audit(audit_event("http_proxy.authentication", {{"outcome", "refused"}}), 2);
   ASSERT_EQ(refused.size(), 2u);
   for (const auto& record : refused) EXPECT_EQ(record.line.find("Xyzzy"), std::string::npos) << record.line;
 
   // A bearer JWT names the tenant; its subject is the principal the connector audits.
-  const std::string token = mint_hs256(jwt_claims("demo", "gateway", std::chrono::seconds(300), "alice"), kJwtSecret);
+  const std::string token =
+      mint_hs256(jwt_claims("demo", "gateway", std::chrono::seconds(300), "alice"), kJwtSecret);
   CommandResult bearer = curl({"-x", "http://127.0.0.1:" + std::to_string(port), "--proxy-header",
                                "Proxy-Authorization: Bearer " + token, "http://web.internal/allowed/x.txt"});
   EXPECT_EQ(bearer.out, "allowed file\n") << bearer.err;
   auto stream = gateway.wait_for_audit(audit_event("tunnel.stream", {{"principal", "alice"}}));
   EXPECT_EQ(stream.size(), 1u);
   const std::string other_tenant = mint_hs256(jwt_claims("other", "gateway"), kJwtSecret);
-  CommandResult wrong_tenant = curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "--proxy-header",
-                                     "Proxy-Authorization: Bearer " + other_tenant, "http://web.internal/allowed/x.txt"});
+  CommandResult wrong_tenant =
+      curl({"-i", "-x", "http://127.0.0.1:" + std::to_string(port), "--proxy-header",
+            "Proxy-Authorization: Bearer " + other_tenant, "http://web.internal/allowed/x.txt"});
   EXPECT_EQ(status_line(wrong_tenant.out), "HTTP/1.1 503 Service Unavailable") << wrong_tenant.out;
   EXPECT_EQ(count_containing(nginx.access_log(), "GET"), 1u);
 }

@@ -1,5 +1,6 @@
 #include "support/http_peers.hpp"
 
+#include <unistd.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +10,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -50,19 +50,19 @@ Nginx::Nginx(std::optional<Tls> tls) : root_(dir_.path() / "html"), port_(free_p
   const std::string d = dir_.path().string();
   std::ostringstream conf;
   // As root, nginx's workers would drop to "nobody", who cannot read the test's private directory.
-  conf << (::geteuid() == 0 ? "user root;\n" : "") << "daemon off;\nworker_processes 1;\npid " << d << "/nginx.pid;\nerror_log " << d
-       << "/logs/error.log;\nevents { worker_connections 512; }\nhttp {\n"
+  conf << (::geteuid() == 0 ? "user root;\n" : "") << "daemon off;\nworker_processes 1;\npid " << d
+       << "/nginx.pid;\nerror_log " << d << "/logs/error.log;\nevents { worker_connections 512; }\nhttp {\n"
        << "  log_format gw '$connection $request $status host=$http_host auth=$http_authorization "
           "xfh=$http_x_forwarded_host';\n"
        << "  access_log " << d << "/logs/access.log gw;\n"
        << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
-       << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n  scgi_temp_path " << d
-       << "/scgi;\n"
+       << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n  scgi_temp_path "
+       << d << "/scgi;\n"
        << "  keepalive_requests 100000;\n"
        << "  server {\n    listen 127.0.0.1:" << port_ << (tls ? " ssl" : "") << ";\n";
   if (tls) {
-    conf << "    ssl_certificate " << tls->cert_file.string() << ";\n    ssl_certificate_key " << tls->key_file.string()
-         << ";\n";
+    conf << "    ssl_certificate " << tls->cert_file.string() << ";\n    ssl_certificate_key "
+         << tls->key_file.string() << ";\n";
   }
   conf << "    root " << root_.string() << ";\n"
        << "    location = /echo-headers { return 200 \"host=$http_host auth=$http_authorization "
@@ -72,7 +72,8 @@ Nginx::Nginx(std::optional<Tls> tls) : root_(dir_.path() / "html"), port_(free_p
   const auto conf_file = dir_.write("nginx.conf", conf.str());
   process_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"nginx", "-p", d, "-e", d + "/logs/error.log", "-c", conf_file.string()});
-  if (!poll_until([&] { return accepts_connections(port_) || !process_->running(); }) || !process_->running()) {
+  if (!poll_until([&] { return accepts_connections(port_) || !process_->running(); }) ||
+      !process_->running()) {
     ADD_FAILURE() << "nginx did not start: " << process_->text() << read_file(dir_.path() / "logs/error.log");
   }
 }
@@ -187,7 +188,8 @@ void serve_sink_connection(HttpSink::State& state, tcp::socket& socket) {
       if (ec) return;
       const std::size_t n = chunk.size() - parser.get().body().size;
       digest.update(chunk.data(), n);
-      if (request.body.size() < 64 * 1024) request.body.append(chunk.data(), std::min(n, 64 * 1024 - request.body.size()));
+      if (request.body.size() < 64 * 1024)
+        request.body.append(chunk.data(), std::min(n, 64 * 1024 - request.body.size()));
       request.body_size += n;
     }
     request.body_sha256 = digest.hex();
@@ -196,8 +198,9 @@ void serve_sink_connection(HttpSink::State& state, tcp::socket& socket) {
     if (request.method == "POST" && request.target == "/token") {
       const int n = ++state.token_requests;
       response.set(http::field::content_type, "application/json");
-      response.body() = "{\"access_token\":\"token-" + std::to_string(n) +
-                        "\",\"token_type\":\"Bearer\",\"expires_in\":" + std::to_string(state.token_lifetime) + "}";
+      response.body() =
+          "{\"access_token\":\"token-" + std::to_string(n) +
+          "\",\"token_type\":\"Bearer\",\"expires_in\":" + std::to_string(state.token_lifetime) + "}";
     } else {
       response.set(http::field::content_type, "text/plain");
       response.body() = "size=" + std::to_string(request.body_size) + " sha256=" + request.body_sha256 + "\n";

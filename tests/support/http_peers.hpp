@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <functional>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>

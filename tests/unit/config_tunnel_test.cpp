@@ -376,16 +376,21 @@ http_proxy:
 }
 
 TEST(HttpProxyConfig, ProblemsNameTheSection) {
-  auto no_tunnel = problems_of("http_proxy: {listen: 127.0.0.1:3128, auth: [none], anonymous: {tenant: a}}\n");
+  auto no_tunnel =
+      problems_of("http_proxy: {listen: 127.0.0.1:3128, auth: [none], anonymous: {tenant: a}}\n");
   ASSERT_TRUE(find_key(no_tunnel, "http_proxy")) << all(no_tunnel);
-  EXPECT_EQ(find_key(no_tunnel, "http_proxy")->message, "the HTTP proxy reaches connectors and needs a tunnel section");
-  auto missing_users = problems_of("node: {role: standalone}\nhttp_proxy: {listen: 127.0.0.1:3128, auth: [password]}\n");
+  EXPECT_EQ(find_key(no_tunnel, "http_proxy")->message,
+            "the HTTP proxy reaches connectors and needs a tunnel section");
+  auto missing_users =
+      problems_of("node: {role: standalone}\nhttp_proxy: {listen: 127.0.0.1:3128, auth: [password]}\n");
   ASSERT_TRUE(find_key(missing_users, "http_proxy.users")) << all(missing_users);
   auto on_connector = problems_of(
-      "node: {role: connector}\nconnector: {edges: [{address: 127.0.0.1:8443}], ca_file: ca.pem, cert_file: c.pem, "
+      "node: {role: connector}\nconnector: {edges: [{address: 127.0.0.1:8443}], ca_file: ca.pem, cert_file: "
+      "c.pem, "
       "key_file: c.key}\nhttp_proxy: {listen: 127.0.0.1:3128, auth: [none], anonymous: {tenant: a}}\n");
   ASSERT_TRUE(find_key(on_connector, "http_proxy")) << all(on_connector);
-  EXPECT_NE(find_key(on_connector, "http_proxy")->message.find("does not apply to role connector"), std::string::npos);
+  EXPECT_NE(find_key(on_connector, "http_proxy")->message.find("does not apply to role connector"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -253,9 +253,9 @@ TEST(ManifestReader, UnknownKeys) {
   EXPECT_EQ(problems[0].where.line, 6);
   EXPECT_EQ(problems[1].key, "settings.nodelay.deafult");
   EXPECT_EQ(problems[1].where.line, 8);
-  EXPECT_EQ(
-      problems[1].message,
-      "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description, fields)");
+  EXPECT_EQ(problems[1].message,
+            "unknown key 'deafult' (expected one of: type, default, required, min, max, values, description, "
+            "fields)");
 }
 
 TEST(ManifestReader, SettingSchemaProblems) {

@@ -293,7 +293,6 @@ TEST(PluginSettings, FromAConfigFile) {
             "'sometimes'");
 }
 
-
 std::vector<SettingSchema> resources_schema() {
   auto path = setting("path", SettingType::string);
   path.required = true;

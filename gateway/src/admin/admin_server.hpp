@@ -4,9 +4,9 @@
 // authentication: bind the listener to loopback or a management network only.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
 

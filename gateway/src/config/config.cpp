@@ -204,7 +204,8 @@ class ConfigReader {
     if (auto node = top.get("audit"))
       read_audit(Fields(reader_, *node, "audit", {"level", "file"}, top.position("audit")), config.audit);
     if (auto node = top.get("admin"))
-      read_admin(Fields(reader_, *node, "admin", {"listen", "lookup_token"}, top.position("admin")), config.admin);
+      read_admin(Fields(reader_, *node, "admin", {"listen", "lookup_token"}, top.position("admin")),
+                 config.admin);
     if (auto node = top.get("limits")) {
       Fields fields(reader_, *node, "limits", kLimitKeys, top.position("limits"));
       read_limits(reader_, fields, config.limits);
@@ -228,7 +229,8 @@ class ConfigReader {
                      *config.connector);
     }
     if (auto node = top.get("systems")) read_systems(*node, config);
-    for (auto [key, entry] : {std::pair{"socks5", &config.socks5}, std::pair{"http_proxy", &config.http_proxy}}) {
+    for (auto [key, entry] :
+         {std::pair{"socks5", &config.socks5}, std::pair{"http_proxy", &config.http_proxy}}) {
       auto node = top.get(key);
       if (!node) continue;
       entry->emplace();
@@ -342,7 +344,8 @@ class ConfigReader {
     if (auto token = fields.get("lookup_token")) {
       if (auto secret = yaml::read_secret(reader_, *token, fields.key("lookup_token"), base_dir_)) {
         if (secret->size() < 16) {
-          reader_.add(*token, fields.key("lookup_token"), "must be at least 16 bytes (it guards credentials)");
+          reader_.add(*token, fields.key("lookup_token"),
+                      "must be at least 16 bytes (it guards credentials)");
         }
         admin.lookup_token = std::move(*secret);
       }

@@ -157,9 +157,9 @@ struct Config {
   AdminConfig admin;
   Limits limits;  // defaults every destination and system starts from
   std::vector<DestinationConfig> destinations;
-  std::optional<TunnelListenConfig> tunnel;  // edge, standalone
-  std::optional<ConnectorConfig> connector;  // connector, standalone
-  std::vector<SystemConfig> systems;         // connector, standalone
+  std::optional<TunnelListenConfig> tunnel;    // edge, standalone
+  std::optional<ConnectorConfig> connector;    // connector, standalone
+  std::vector<SystemConfig> systems;           // connector, standalone
   std::optional<ProxyEntryConfig> socks5;      // edge, standalone
   std::optional<ProxyEntryConfig> http_proxy;  // edge, standalone
 

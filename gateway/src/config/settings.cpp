@@ -96,8 +96,8 @@ std::optional<Settings::Value> resolve_records(Reader& reader, const YAML::Node&
   std::size_t index = 0;
   for (const auto& item : node) {
     Settings record;
-    resolve_fields(reader, item, setting.fields, yaml::item_key(key, index++), reader.position(item), base_dir,
-                   record);
+    resolve_fields(reader, item, setting.fields, yaml::item_key(key, index++), reader.position(item),
+                   base_dir, record);
     records.push_back(std::move(record));
   }
   if (reader.count() != problems_before) return std::nullopt;
@@ -119,13 +119,15 @@ void resolve_fields(Reader& reader, const YAML::Node& node, const std::vector<Se
       if (setting.default_value) {
         out.set(setting.name, *setting.default_value);
       } else if (setting.required) {
-        reader.add(fields.position(setting.name), setting_key, "missing required setting " + yaml::quote(setting.name));
+        reader.add(fields.position(setting.name), setting_key,
+                   "missing required setting " + yaml::quote(setting.name));
       }
       continue;
     }
     std::optional<Settings::Value> value;
     if (setting.type == SettingType::secret) {
-      if (auto secret = yaml::read_secret(reader, *value_node, setting_key, base_dir)) value = std::move(*secret);
+      if (auto secret = yaml::read_secret(reader, *value_node, setting_key, base_dir))
+        value = std::move(*secret);
     } else if (setting.type == SettingType::records) {
       value = resolve_records(reader, *value_node, setting_key, setting, base_dir);
     } else {
@@ -143,8 +145,8 @@ std::vector<Problem> resolve_settings(const YAML::Node& node, const std::vector<
   Reader reader(file);
   Position where = parent;
   if (where.file.empty()) where.file = file;
-  resolve_fields(reader, node, schema, yaml::child_key(key_prefix, "settings"), where, yaml::directory_of(file),
-                 out);
+  resolve_fields(reader, node, schema, yaml::child_key(key_prefix, "settings"), where,
+                 yaml::directory_of(file), out);
   return reader.take();
 }
 

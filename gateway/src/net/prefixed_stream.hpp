@@ -42,5 +42,4 @@ class PrefixedStream final : public Stream {
   std::size_t offset_ = 0;
 };
 
-
 }  // namespace gw::net

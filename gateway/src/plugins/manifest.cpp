@@ -128,7 +128,8 @@ class ManifestReader {
 
   // A mapping of setting names to their schema, at `parent_key`.
   void read_schema(const YAML::Node& node, const std::string& parent_key, std::vector<SettingSchema>& out) {
-    if (!reader_.expect(node, parent_key, YAML::NodeType::Map, "a mapping of setting names to their schema")) {
+    if (!reader_.expect(node, parent_key, YAML::NodeType::Map,
+                        "a mapping of setting names to their schema")) {
       return;
     }
     std::vector<std::string> invalid;  // settings declared with problems, to detect repeats
@@ -173,11 +174,12 @@ class ManifestReader {
     setting.name = name;
     bool type_known = false;
     if (auto type = fields.get("type")) {
-      if (auto index = reader_.choice(*type, fields.key("type"),
-                                      {"bool", "int", "string", "duration", "size", "secret", "list", "records"})) {
-        constexpr SettingType types[] = {SettingType::boolean, SettingType::integer, SettingType::string,
-                                         SettingType::duration, SettingType::size,   SettingType::secret,
-                                         SettingType::list,    SettingType::records};
+      if (auto index =
+              reader_.choice(*type, fields.key("type"),
+                             {"bool", "int", "string", "duration", "size", "secret", "list", "records"})) {
+        constexpr SettingType types[] = {SettingType::boolean,  SettingType::integer, SettingType::string,
+                                         SettingType::duration, SettingType::size,    SettingType::secret,
+                                         SettingType::list,     SettingType::records};
         setting.type = types[*index];
         type_known = true;
       }

@@ -27,7 +27,7 @@ struct Manifest {
   std::string version;
   std::string description;
   int plugin_api = 0;
-  std::filesystem::path library;  // absolute
+  std::filesystem::path library;      // absolute
   std::optional<std::string> sha256;  // lower-case hex
   std::vector<std::string> route_types;
   std::vector<config::SettingSchema> settings;

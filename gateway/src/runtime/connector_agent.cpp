@@ -233,8 +233,8 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
       [&stream = *stream](const error_code& error, const std::string& reason) -> asio::awaitable<void> {
         if (!error) co_return co_await stream.respond(200);
         const bool timed_out = error == asio::error::timed_out;
-        co_await stream.respond(tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable),
-                                reason);
+        co_await stream.respond(
+            tunnel::status_for(timed_out ? TunnelErrc::timed_out : TunnelErrc::unreachable), reason);
       });
   ConnectorSession session{route.system,       *stream,          answering, request.host, request.port,
                            request.request_id, request.principal};

@@ -27,7 +27,8 @@ std::string url_of(const Destination& d) {
 }  // namespace
 
 asio::awaitable<admin::AdminServer::Answer> lookup_destination(const Routes& routes, Tunnel& direct,
-                                                              tunnel::ConnectorPool* pool, std::string name) {
+                                                               tunnel::ConnectorPool* pool,
+                                                               std::string name) {
   const Route* route = nullptr;
   for (const auto& candidate : routes.destinations) {
     if (candidate->destination.name == name) route = candidate.get();
@@ -37,11 +38,12 @@ asio::awaitable<admin::AdminServer::Answer> lookup_destination(const Routes& rou
     co_return admin::AdminServer::Answer{404, error.dump() + "\n"};
   }
   const Destination& d = route->destination;
-  nlohmann::json configuration{{"Name", d.name},
-                               {"Type", d.route_type == "http" ? "HTTP" : d.route_type},
-                               {"URL", url_of(d)},
-                               {"ProxyType", d.proxy_type == ProxyType::on_premise ? "OnPremise" : "Internet"},
-                               {"Authentication", authentication_name(d)}};
+  nlohmann::json configuration{
+      {"Name", d.name},
+      {"Type", d.route_type == "http" ? "HTTP" : d.route_type},
+      {"URL", url_of(d)},
+      {"ProxyType", d.proxy_type == ProxyType::on_premise ? "OnPremise" : "Internet"},
+      {"Authentication", authentication_name(d)}};
   if (d.proxy_type == ProxyType::on_premise) configuration["CloudConnectorLocationId"] = d.location_id;
 
   tunnel::RoutingTunnel tunnel(direct, pool, d);

@@ -37,18 +37,21 @@ std::string answer(int status, std::string_view message, const std::string& requ
                    std::string_view extra = {}) {
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   const std::string text = clean(message);
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
   out += extra;
-  out += "content-type: text/plain; charset=utf-8\r\nx-error-message: " + text + "\r\nx-request-id: " + request_id +
-         "\r\ncontent-length: " + std::to_string(text.size() + 1) + "\r\nconnection: close\r\n\r\n" + text + "\n";
+  out += "content-type: text/plain; charset=utf-8\r\nx-error-message: " + text +
+         "\r\nx-request-id: " + request_id + "\r\ncontent-length: " + std::to_string(text.size() + 1) +
+         "\r\nconnection: close\r\n\r\n" + text + "\n";
   return out;
 }
 
 std::optional<std::string> decode_base64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
   std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   std::size_t size = static_cast<std::size_t>(n);
   if (text.back() == '=') --size;  // EVP_DecodeBlock counts padding as zero bytes
@@ -93,8 +96,9 @@ bool split_authority(std::string_view authority, std::uint16_t default_port, std
 
 }  // namespace
 
-HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
-                                         tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
+HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes,
+                                         Tunnel& direct, tunnel::ConnectorPool* pool, Host& host,
+                                         host::LogSink& log)
     : options_(socks::make_options(config)),
       head_timeout_(config.handshake_timeout),
       routes_(routes),
@@ -114,7 +118,9 @@ Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
 asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   auto refuse = [&](int status, std::string reason, std::string extra = {}) -> asio::awaitable<void> {
     log_.log(LogLevel::info, "http_proxy_refused",
-             {{"client", client.info().peer}, {"request_id", request_id}, {"status", std::to_string(status)},
+             {{"client", client.info().peer},
+              {"request_id", request_id},
+              {"status", std::to_string(status)},
               {"reason", reason}});
     const std::string text = answer(status, reason, request_id, extra);
     co_await client.write(asio::buffer(text));
@@ -138,7 +144,9 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       if (r.error && head_end == std::string::npos) {
         if (deadline.expired()) {
           log_.log(LogLevel::info, "http_proxy_refused",
-                   {{"client", client.info().peer}, {"request_id", request_id}, {"reason", "request head timeout"}});
+                   {{"client", client.info().peer},
+                    {"request_id", request_id},
+                    {"reason", "request head timeout"}});
         }
         co_return;
       }
@@ -177,7 +185,8 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
     }
   } else if (authorization.size() > 7 && beast::iequals(authorization.substr(0, 7), "Bearer ") &&
              options_.offer_jwt) {
-    identity = socks::authenticate_jwt(options_, std::string_view(authorization).substr(7), location, auth_error);
+    identity =
+        socks::authenticate_jwt(options_, std::string_view(authorization).substr(7), location, auth_error);
   } else if (authorization.empty() && options_.offer_none) {
     identity = socks::Identity{options_.anonymous_tenant, options_.anonymous_location, ""};
   }
@@ -256,8 +265,9 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   net::PrefixedStream stream(client, std::move(prefix));
   tunnel::RoutingTunnel routing(direct_, pool_, destination);
   tunnel::AnsweringTunnel tunnel(
-      routing, [&client, connect, &request_id](const error_code& error, const std::string& reason)
-                   -> asio::awaitable<void> {
+      routing,
+      [&client, connect, &request_id](const error_code& error,
+                                      const std::string& reason) -> asio::awaitable<void> {
         if (!connect) co_return;  // a request-based route type answers in HTTP itself
         const std::string reply = error ? answer(http_status_for(error), reason, request_id)
                                         : std::string("HTTP/1.1 200 Connection Established\r\n\r\n");

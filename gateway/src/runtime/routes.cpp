@@ -139,8 +139,8 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     return nullptr;
   };
   if (config.socks5) {
-    routes.socks5_default = entry_default(*config.socks5, "socks5", "tcp",
-                                          "the SOCKS5 entry point relays virtual hosts without a destination");
+    routes.socks5_default = entry_default(
+        *config.socks5, "socks5", "tcp", "the SOCKS5 entry point relays virtual hosts without a destination");
   }
   if (config.http_proxy) {
     routes.http_proxy_default =

@@ -34,7 +34,6 @@ struct SystemRoute {
   std::atomic<std::uint32_t> connections{0};
 };
 
-
 // Everything the configuration's routes resolve to.
 struct Routes {
   std::vector<std::unique_ptr<Route>> destinations;   // edge: one per destination with an entry point
@@ -54,7 +53,8 @@ class DestinationsByAddress {
   explicit DestinationsByAddress(const Routes& routes) {
     for (const auto& route : routes.destinations) {
       const Destination& d = route->destination;
-      if (d.proxy_type == ProxyType::on_premise) by_key_.emplace(key(d.tenant, d.location_id, d.host, d.port), route.get());
+      if (d.proxy_type == ProxyType::on_premise)
+        by_key_.emplace(key(d.tenant, d.location_id, d.host, d.port), route.get());
     }
   }
   Route* find(const std::string& tenant, const std::string& location, const std::string& host,

@@ -119,8 +119,9 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
         Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default.get(), "socks5"}));
   }
   if (routes_.http_proxy_default && config.http_proxy) {
-    listeners_.push_back(std::make_unique<Listener>(Listener{ListenerKind::http_proxy, config.http_proxy->listen,
-                                                             routes_.http_proxy_default.get(), "http_proxy"}));
+    listeners_.push_back(
+        std::make_unique<Listener>(Listener{ListenerKind::http_proxy, config.http_proxy->listen,
+                                            routes_.http_proxy_default.get(), "http_proxy"}));
   }
   if (services_.tunnel_listen) {
     listeners_.push_back(std::make_unique<Listener>(

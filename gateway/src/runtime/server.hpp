@@ -37,9 +37,9 @@ std::string new_request_id();
 
 // What the server hands accepted connections to, besides the routes' handlers.
 struct Services {
-  Tunnel& direct;                         // internet destinations (and, on a connector, internal hosts)
-  tunnel::ConnectorPool* pool = nullptr;  // on_premise destinations: connected connectors (edge)
-  SocksEntryPoint* socks5 = nullptr;      // the SOCKS5 entry point, when configured
+  Tunnel& direct;                             // internet destinations (and, on a connector, internal hosts)
+  tunnel::ConnectorPool* pool = nullptr;      // on_premise destinations: connected connectors (edge)
+  SocksEntryPoint* socks5 = nullptr;          // the SOCKS5 entry point, when configured
   HttpProxyEntryPoint* http_proxy = nullptr;  // the HTTP proxy entry point, when configured
   // Serves a connector that dialled the tunnel listener (edge); the connection outlives the call.
   std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket)> tunnel_accept;

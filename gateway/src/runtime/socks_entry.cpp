@@ -32,7 +32,8 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
     }
     co_return;
   }
-  Route* route = destinations_.find(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
+  Route* route =
+      destinations_.find(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
   Destination destination = route ? route->destination : routes_.socks5_default->destination;
   EdgeRouteHandler& handler = route ? *route->handler : *routes_.socks5_default->handler;

@@ -31,7 +31,6 @@ class SocksEntryPoint {
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
 
  private:
-
   socks::Options options_;
   Routes& routes_;
   Tunnel& direct_;

@@ -164,8 +164,8 @@ std::optional<Identity> authenticate_password(const Options& options, std::strin
 std::optional<Identity> authenticate_jwt(const Options& options, std::string_view token,
                                          std::string_view location_id, std::string& error);
 
-// Options from the `socks5:` (or `http_proxy:`) section. Throws std::runtime_error when the JWT key cannot be loaded
-// (or the JWT settings are unusable); the message names the file, never the secret.
+// Options from the `socks5:` (or `http_proxy:`) section. Throws std::runtime_error when the JWT key cannot be
+// loaded (or the JWT settings are unusable); the message names the file, never the secret.
 Options make_options(const config::ProxyEntryConfig& config);
 
 // The method negotiate() picks for `offered`: the first of jwt, password, none that the client lists

@@ -73,7 +73,8 @@ MessageReader::MessageReader(Stream& stream, const MessageLimits& limits)
     : stream_(stream), limits_(limits), buffer_(limits.max_header + kReadChunk) {}
 
 asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
-  if (buffer_.size() >= buffer_.max_size()) co_return ReadError{ReadFailure::header_too_large, "header too large"};
+  if (buffer_.size() >= buffer_.max_size())
+    co_return ReadError{ReadFailure::header_too_large, "header too large"};
   const std::size_t room = std::min(kReadChunk, buffer_.max_size() - buffer_.size());
   auto space = buffer_.prepare(room);
 
@@ -108,9 +109,8 @@ ReadError MessageReader::check_header_block(bool at_start_line, std::size_t& che
   const auto* data = static_cast<const char*>(buffer_.data().data());
   const std::string_view text(data, buffer_.size());
   const std::size_t line_end = text.find("\r\n");
-  if (at_start_line &&
-      ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
-       (line_end != std::string_view::npos && line_end > limits_.max_request_line))) {
+  if (at_start_line && ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
+                        (line_end != std::string_view::npos && line_end > limits_.max_request_line))) {
     return {ReadFailure::line_too_long,
             "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
   }
@@ -119,7 +119,8 @@ ReadError MessageReader::check_header_block(bool at_start_line, std::size_t& che
   // A CR or LF at the end of what was checked before is looked at again, with what follows it now.
   for (std::size_t i = checked > 1 ? checked - 1 : 0; i < end; ++i) {
     const char c = text[i];
-    if (c == '\n' && (i == 0 || text[i - 1] != '\r')) return {ReadFailure::malformed, "bare LF in the header"};
+    if (c == '\n' && (i == 0 || text[i - 1] != '\r'))
+      return {ReadFailure::malformed, "bare LF in the header"};
     if (c == '\r' && i + 1 < text.size() && text[i + 1] != '\n') {
       return {ReadFailure::malformed, "bare CR in the header"};
     }
@@ -258,8 +259,8 @@ asio::awaitable<ReadError> BodyRelay<IsRequest>::read_first() {
 }
 
 template <bool IsRequest>
-asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, std::string_view head, ReadError& read_error,
-                                                           error_code& write_error) {
+asio::awaitable<std::uint64_t> BodyRelay<IsRequest>::relay(Stream& to, std::string_view head,
+                                                           ReadError& read_error, error_code& write_error) {
   char* const data = buffer_.body();
   const std::size_t buffer_size_ = buffer_.chunk();
   std::uint64_t total = 0;
@@ -339,8 +340,8 @@ asio::awaitable<void> answer_and_close(MessageReader& reader, std::string_view r
 
 void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
   std::vector<std::string> named;
-  for (auto it = fields.find(bhttp::field::connection); it != fields.end() && it->name() == bhttp::field::connection;
-       ++it) {
+  for (auto it = fields.find(bhttp::field::connection);
+       it != fields.end() && it->name() == bhttp::field::connection; ++it) {
     const auto value = it->value();
     std::string_view list(value.data(), value.size());
     while (!list.empty()) {
@@ -369,7 +370,8 @@ void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
 std::string error_response(int status, std::string_view message, std::string_view request_id) {
   const std::string text = clean_text(message);
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason.data(), reason.size()) + "\r\n";
   out += "content-type: text/plain; charset=utf-8\r\n";
   out += "x-error-message: " + text + "\r\n";
   if (!request_id.empty()) out += "x-request-id: " + clean_text(request_id) + "\r\n";

@@ -42,12 +42,12 @@ struct MessageLimits {
 // Why reading a message failed; status_for() maps a request-side failure to the answer.
 enum class ReadFailure {
   none,
-  closed,          // the peer closed before the first byte of a message (normal end of keep-alive)
-  io,              // transport error or the peer closed mid-message
-  timeout,         // nothing arrived within read_timeout
-  line_too_long,   // start line over max_request_line
+  closed,         // the peer closed before the first byte of a message (normal end of keep-alive)
+  io,             // transport error or the peer closed mid-message
+  timeout,        // nothing arrived within read_timeout
+  line_too_long,  // start line over max_request_line
   header_too_large,
-  malformed,       // Beast's parse error or one of our checks; `detail` says which
+  malformed,  // Beast's parse error or one of our checks; `detail` says which
 };
 
 struct ReadError {

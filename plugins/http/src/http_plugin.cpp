@@ -36,8 +36,9 @@ std::int64_t elapsed_ms(Clock::time_point since) {
 
 std::string base64(std::string_view text) {
   std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -99,7 +100,8 @@ bool same_origin(std::string_view absolute, const Destination& destination) {
     port = static_cast<std::uint16_t>(value);
   }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return port == destination.port && beast::iequals(beast::string_view(host.data(), host.size()), destination.host);
+  return port == destination.port &&
+         beast::iequals(beast::string_view(host.data(), host.size()), destination.host);
 }
 
 bool is_websocket_upgrade(const RequestHeader& header) {
@@ -124,10 +126,12 @@ Limits limits_from(const Settings& settings, const gw::Limits& route_limits) {
 struct RouteMetrics {
   RouteMetrics(Metrics& m, const std::string& name)
       : requests(m.counter("gateway_http_requests_total", "HTTP requests answered", {{"destination", name}})),
-        denied(m.counter("gateway_http_denied_total", "HTTP requests refused by policy", {{"destination", name}})),
+        denied(m.counter("gateway_http_denied_total", "HTTP requests refused by policy",
+                         {{"destination", name}})),
         upstream_failed(m.counter("gateway_errors_total", "Connections that ended in an error",
                                   {{"destination", name}, {"reason", "connect_failed"}})),
-        bytes_up(m.counter("gateway_bytes_total", "Bytes relayed", {{"destination", name}, {"direction", "upstream"}})),
+        bytes_up(m.counter("gateway_bytes_total", "Bytes relayed",
+                           {{"destination", name}, {"direction", "upstream"}})),
         bytes_down(m.counter("gateway_bytes_total", "Bytes relayed",
                              {{"destination", name}, {"direction", "downstream"}})),
         duration(m.histogram("gateway_http_request_duration_seconds",
@@ -183,9 +187,9 @@ struct Upstream {
 // Sends `request` (already rewritten for the next hop) and its body, then relays the response back to
 // the client. `rewrite` adjusts the response header before it goes out.
 template <class Rewrite>
-asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request, RequestHeader& upstream_header,
-                                  Upstream& upstream, RelayBuffer& scratch, bool client_keep_alive,
-                                  Rewrite&& rewrite) {
+asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
+                                  RequestHeader& upstream_header, Upstream& upstream, RelayBuffer& scratch,
+                                  bool client_keep_alive, Rewrite&& rewrite) {
   Outcome outcome;
   const bool request_chunked = request.chunked();
   if (request_chunked) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
@@ -377,8 +381,9 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         metrics_(host.metrics(), destination.name),
         limits_(limits_from(destination.settings, destination.limits)) {
     if (!destination.scheme.empty() && destination.scheme != "http" && destination.scheme != "https") {
-      throw RouteConfigError("address", "route type http takes http://host[:port] or https://host[:port], not " +
-                                            destination.scheme + "://");
+      throw RouteConfigError("address",
+                             "route type http takes http://host[:port] or https://host[:port], not " +
+                                 destination.scheme + "://");
     }
     tls_ = destination.scheme == "https" || destination.tls.enabled;
     if (tls_ && destination.proxy_type == ProxyType::on_premise) {
@@ -401,17 +406,20 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
     } else if (kind == "oauth2_client_credentials") {
       auth_ = AuthKind::oauth2;
       if (!s.has("token_url") || !s.has("client_id") || !s.has("client_secret")) {
-        throw RouteConfigError("settings",
-                               "authentication oauth2_client_credentials needs settings token_url, client_id and "
-                               "client_secret");
+        throw RouteConfigError(
+            "settings",
+            "authentication oauth2_client_credentials needs settings token_url, client_id and "
+            "client_secret");
       }
       auto endpoint = parse_token_url(s.get_string("token_url"));
       if (!endpoint) {
-        throw RouteConfigError("settings.token_url", "expected http://host[:port]/path or https://host[:port]/path");
+        throw RouteConfigError("settings.token_url",
+                               "expected http://host[:port]/path or https://host[:port]/path");
       }
       token_endpoint_ = std::move(*endpoint);
       token_request_ = make_client_credentials_request(
-          s.get_string("client_id"), s.get_string("client_secret"), s.has("scope") ? s.get_string("scope") : "",
+          s.get_string("client_id"), s.get_string("client_secret"),
+          s.has("scope") ? s.get_string("scope") : "",
           s.get_string("client_auth") == "post" ? ClientAuth::post : ClientAuth::basic);
       token_key_ = destination.name + "\n" + destination.tenant;
     }
@@ -428,7 +436,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       }
     }
     for (const char* key : {"resources"}) {
-      if (s.has(key)) throw RouteConfigError(std::string("settings.") + key, "applies to systems, not destinations");
+      if (s.has(key))
+        throw RouteConfigError(std::string("settings.") + key, "applies to systems, not destinations");
     }
   }
 
@@ -452,7 +461,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         entry.value = token.token->value;
         entry.header_name = "Authorization";
         entry.header_value = "Bearer " + token.token->value;
-        entry.expires_in = std::chrono::duration_cast<std::chrono::seconds>(token.token->expires_at - Clock::now());
+        entry.expires_in =
+            std::chrono::duration_cast<std::chrono::seconds>(token.token->expires_at - Clock::now());
       }
       out.push_back(std::move(entry));
     }
@@ -488,7 +498,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
           // A proxy client reuses its connection for another host: end it unanswered, and the client
           // retries on a new connection (which the proxy routes afresh).
           host_.logger().log(LogLevel::debug, "http_connection_ended",
-                             {{"destination", destination.name}, {"request_id", session.request_id},
+                             {{"destination", destination.name},
+                              {"request_id", session.request_id},
                               {"reason", "request for another destination on this connection"}});
           co_return;
         }
@@ -513,7 +524,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       outgoing.target(target);
       remove_hop_by_hop(outgoing, websocket);
       if (websocket) outgoing.set(bhttp::field::connection, "upgrade");
-      for (const char* proxy_only : {"proxy-authorization", "x-destination-name", "sap-connectivity-scc-location_id"}) {
+      for (const char* proxy_only :
+           {"proxy-authorization", "x-destination-name", "sap-connectivity-scc-location_id"}) {
         outgoing.erase(proxy_only);
       }
       outgoing.set(bhttp::field::host, host_header);
@@ -544,7 +556,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       open.principal = session.principal;
       if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
         metrics_.upstream_failed.add();
-        co_await answer_and_close(client, error_response(failure->status, failure->reason, session.request_id));
+        co_await answer_and_close(client,
+                                  error_response(failure->status, failure->reason, session.request_id));
         audit(session, method, target, failure->status, failure->reason, start, Outcome{});
         co_return;
       }
@@ -595,7 +608,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
     std::string text = "POST " + token_endpoint_.path + " HTTP/1.1\r\nhost: " +
                        authority(token_endpoint_.host, token_endpoint_.port, token_endpoint_.tls) +
                        "\r\naccept: application/json\r\ncontent-type: application/x-www-form-urlencoded\r\n";
-    if (!token_request_.authorization.empty()) text += "authorization: " + token_request_.authorization + "\r\n";
+    if (!token_request_.authorization.empty())
+      text += "authorization: " + token_request_.authorization + "\r\n";
     text += "content-length: " + std::to_string(token_request_.body.size()) + "\r\nconnection: close\r\n\r\n";
     text += token_request_.body;
     if (error_code ec = co_await write_all(*opened.stream, text)) {
@@ -704,7 +718,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
     const Settings& s = system.settings;
     for (const char* key : {"user", "password", "token", "token_url", "client_id", "client_secret", "scope",
                             "headers", "query"}) {
-      if (s.has(key)) throw RouteConfigError(std::string("settings.") + key, "applies to destinations, not systems");
+      if (s.has(key))
+        throw RouteConfigError(std::string("settings.") + key, "applies to destinations, not systems");
     }
     if (s.get_string("authentication") != "none") {
       throw RouteConfigError("settings.authentication", "applies to destinations, not systems");
@@ -737,9 +752,10 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       std::string error;
       auto target = normalize_target(raw_target, error);
       if (!target) {
-        co_await answer_and_close(edge,
-                                  error_response(400, "invalid request target: " + error, session.request_id));
-        deny(session, method, raw_target.substr(0, raw_target.find('?')), 400, "invalid request target: " + error);
+        co_await answer_and_close(
+            edge, error_response(400, "invalid request target: " + error, session.request_id));
+        deny(session, method, raw_target.substr(0, raw_target.find('?')), 400,
+             "invalid request target: " + error);
         co_return;
       }
       const bool websocket = is_websocket_upgrade(incoming);
@@ -785,7 +801,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         if (location.empty()) return;
         const std::string value = to_string(location);
         for (const std::string& prefix :
-             {internal_scheme + internal_authority, internal_scheme + internal.host + ":" + std::to_string(internal.port)}) {
+             {internal_scheme + internal_authority,
+              internal_scheme + internal.host + ":" + std::to_string(internal.port)}) {
           if (value.compare(0, prefix.size(), prefix) == 0 &&
               (value.size() == prefix.size() || value[prefix.size()] == '/' || value[prefix.size()] == '?')) {
             header.set(bhttp::field::location, "http://" + virtual_authority + value.substr(prefix.size()));
@@ -816,8 +833,11 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
   void deny(const ConnectorSession& session, const std::string& method, const std::string& target, int status,
             const std::string& reason) {
     host_.logger().log(LogLevel::info, "http_denied",
-                       {{"system", name_}, {"request_id", session.request_id}, {"method", method},
-                        {"target", target}, {"reason", reason}});
+                       {{"system", name_},
+                        {"request_id", session.request_id},
+                        {"method", method},
+                        {"target", target},
+                        {"reason", reason}});
     if (!host_.audit().enabled(AuditClass::security)) return;
     host_.audit().record({AuditClass::security,
                           "http.denied",
@@ -832,8 +852,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
                            {"reason", reason}}});
   }
 
-  void record(const ConnectorSession& session, const std::string& method, const std::string& target, int status,
-              const std::string& error, Clock::time_point start, const Outcome& outcome) {
+  void record(const ConnectorSession& session, const std::string& method, const std::string& target,
+              int status, const std::string& error, Clock::time_point start, const Outcome& outcome) {
     if (!host_.audit().enabled(AuditClass::access)) return;
     host_.audit().record({AuditClass::access,
                           "http.request",

@@ -152,12 +152,12 @@ struct ConnectorSession {
 // out (`GET /v1/destinations/NAME` on the admin listener): for applications that call the target
 // themselves but should not hold the destination's secrets for longer than a token lives.
 struct AuthToken {
-  std::string type;         // "Bearer", "Basic"
-  std::string value;        // the token (or the Base64 credentials for Basic)
-  std::string header_name;  // where it goes, e.g. "Authorization"
-  std::string header_value; // e.g. "Bearer eyJ..."
+  std::string type;                    // "Bearer", "Basic"
+  std::string value;                   // the token (or the Base64 credentials for Basic)
+  std::string header_name;             // where it goes, e.g. "Authorization"
+  std::string header_value;            // e.g. "Bearer eyJ..."
   std::chrono::seconds expires_in{0};  // 0: does not expire
-  std::string error;        // set instead of the rest when no token could be obtained
+  std::string error;                   // set instead of the rest when no token could be obtained
 };
 
 class GW_PLUGIN_VISIBLE EdgeRouteHandler {
@@ -165,7 +165,8 @@ class GW_PLUGIN_VISIBLE EdgeRouteHandler {
   virtual ~EdgeRouteHandler() = default;
   // The credentials the gateway would add for `destination`, obtained through `tunnel` where that
   // takes a request (an OAuth2 token). Default: none.
-  virtual asio::awaitable<std::vector<AuthToken>> auth_tokens(const Destination& destination, Tunnel& tunnel) {
+  virtual asio::awaitable<std::vector<AuthToken>> auth_tokens(const Destination& destination,
+                                                              Tunnel& tunnel) {
     co_return std::vector<AuthToken>{};
   }
   // Serves one client connection until it is done. The core closes the client stream afterwards.
