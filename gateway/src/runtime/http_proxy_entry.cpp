@@ -1,7 +1,5 @@
 #include "runtime/http_proxy_entry.hpp"
 
-#include <openssl/evp.h>
-
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -10,6 +8,7 @@
 
 #include "net/deadline.hpp"
 #include "net/prefixed_stream.hpp"
+#include "socks/jwt.hpp"
 #include "tunnel/answering_tunnel.hpp"
 #include "tunnel/routing_tunnel.hpp"
 
@@ -43,20 +42,6 @@ std::string answer(int status, std::string_view message, const std::string& requ
   out += "content-type: text/plain; charset=utf-8\r\nx-error-message: " + text +
          "\r\nx-request-id: " + request_id + "\r\ncontent-length: " + std::to_string(text.size() + 1) +
          "\r\nconnection: close\r\n\r\n" + text + "\n";
-  return out;
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t size = static_cast<std::size_t>(n);
-  if (text.back() == '=') --size;  // EVP_DecodeBlock counts padding as zero bytes
-  if (text[text.size() - 2] == '=') --size;
-  out.resize(size);
   return out;
 }
 
@@ -175,7 +160,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   const std::string location = text_of(head[kLocationHeader]);
   if (authorization.size() > 6 && beast::iequals(authorization.substr(0, 6), "Basic ") &&
       options_.offer_password) {
-    auto decoded = decode_base64(std::string_view(authorization).substr(6));
+    auto decoded = socks::base64_decode(std::string_view(authorization).substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
       auth_error = "malformed Basic credentials";

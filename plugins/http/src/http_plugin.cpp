@@ -8,8 +8,6 @@
 // Connector: each request that arrives through the tunnel is normalised (path_policy.hpp) and checked
 // against the system's resources; what passes goes to the internal system with the normalised target,
 // the Host the system asks for, and Location headers of responses mapped back to the virtual host.
-#include <openssl/evp.h>
-
 #include <boost/beast/core/string.hpp>
 #include <chrono>
 #include <memory>
@@ -32,15 +30,6 @@ constexpr std::size_t kMaxTokenResponse = 64 * 1024;
 
 std::int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
-std::string base64(std::string_view text) {
-  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 std::string authority(const std::string& host, std::uint16_t port, bool tls) {
@@ -82,26 +71,46 @@ std::string origin_form(std::string_view absolute) {
   return out;
 }
 
+// "host", "host:port", "[v6]" or "[v6]:port" -> the host (without brackets) and the port
+// (`default_port` when absent). False for an empty host or a port outside 1..65535.
+bool split_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
+                     std::uint16_t& port) {
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return false;
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    const std::size_t colon = authority.rfind(':');
+    host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (host.empty()) return false;
+  port = default_port;
+  if (port_text.empty()) return true;
+  unsigned value = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > 65535) return false;
+  }
+  if (value == 0) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
 // Whether an absolute http:// URL names the destination's host and port.
 bool same_origin(std::string_view absolute, const Destination& destination) {
   std::string_view authority = absolute.substr(7);
   authority = authority.substr(0, authority.find_first_of("/?"));
-  std::string_view host = authority;
-  std::uint16_t port = 80;
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
-    host = authority.substr(0, colon);
-    unsigned value = 0;
-    for (char c : authority.substr(colon + 1)) {
-      if (c < '0' || c > '9' || value > 65535) return false;
-      value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value == 0 || value > 65535) return false;
-    port = static_cast<std::uint16_t>(value);
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return port == destination.port &&
-         beast::iequals(beast::string_view(host.data(), host.size()), destination.host);
+  std::string host;
+  std::uint16_t port = 0;
+  return split_authority(authority, 80, host, port) && port == destination.port &&
+         beast::iequals(host, destination.host);
 }
 
 bool is_websocket_upgrade(const RequestHeader& header) {
@@ -109,13 +118,13 @@ bool is_websocket_upgrade(const RequestHeader& header) {
   return !upgrade.empty() && beast::iequals(upgrade, "websocket");
 }
 
-struct Limits {
+struct HttpLimits {
   MessageLimits message;
   std::size_t buffer_size = 60 * 1024;
 };
 
-Limits limits_from(const Settings& settings, const gw::Limits& route_limits) {
-  Limits limits;
+HttpLimits limits_from(const Settings& settings, const Limits& route_limits) {
+  HttpLimits limits;
   limits.message.read_timeout = settings.get_duration("read_timeout");
   limits.message.max_request_line = static_cast<std::size_t>(settings.get_int("max_request_line"));
   limits.message.max_header = static_cast<std::size_t>(settings.get_int("max_header_size"));
@@ -290,10 +299,48 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
   }
 }
 
+// After an exchange: the request's metrics, and the error answer when nothing of a response reached
+// the client (which then ends the connection).
+asio::awaitable<void> settle(Outcome& outcome, MessageReader& client, RouteMetrics& metrics,
+                             Clock::time_point start, const std::string& request_id) {
+  metrics.requests.add();
+  metrics.duration.observe(Clock::now() - start);
+  metrics.bytes_up.add(outcome.bytes_up);
+  metrics.bytes_down.add(outcome.bytes_down);
+  if (!outcome.responded && outcome.status != 0) {
+    co_await answer_and_close(client, error_response(outcome.status, outcome.error, request_id));
+    outcome.keep_going = false;
+  }
+}
+
+// The `http.request` audit record of either side; `route` is {"destination" or "system", its name},
+// `extra` more fields first (the edge's client address).
+void audit_request(Host& host, std::pair<const char*, const std::string&> route,
+                   std::vector<AuditField> extra, const std::string& request_id, const std::string& principal,
+                   const std::string& method, const std::string& target, int status, bool failure,
+                   const std::string& error, Clock::time_point start, const Outcome& outcome) {
+  if (!host.audit().enabled(AuditClass::access)) return;
+  AuditEvent event{AuditClass::access, "http.request", {{route.first, route.second}}};
+  event.fields.push_back({"request_id", request_id});
+  event.fields.push_back({"principal", principal});
+  for (auto& field : extra) event.fields.push_back(std::move(field));
+  for (auto& field : std::vector<AuditField>{{"method", method},
+                                             {"target", target},
+                                             {"status", static_cast<std::int64_t>(status)},
+                                             {"outcome", failure ? "error" : "ok"},
+                                             {"reason", error},
+                                             {"bytes_up", static_cast<std::int64_t>(outcome.bytes_up)},
+                                             {"bytes_down", static_cast<std::int64_t>(outcome.bytes_down)},
+                                             {"duration_ms", elapsed_ms(start)}}) {
+    event.fields.push_back(std::move(field));
+  }
+  host.audit().record(event);
+}
+
 // After 101: whatever either reader buffered past the handshake goes on first, then the bytes flow
 // both ways (WebSocket frames are the application's business) until either side ends.
 asio::awaitable<SpliceResult> relay_upgraded(Host& host, MessageReader& client, Upstream& upstream,
-                                             const gw::Limits& limits, RouteMetrics& metrics) {
+                                             const Limits& limits, RouteMetrics& metrics) {
   SpliceResult result;
   auto& from_client = client.buffer();
   if (from_client.size() > 0) {
@@ -339,34 +386,8 @@ std::optional<TokenEndpoint> parse_token_url(const std::string& url) {
     return std::nullopt;
   }
   const std::size_t slash = rest.find('/');
-  std::string_view host_port = rest.substr(0, slash);
   out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  std::string_view port_text;
-  if (!host_port.empty() && host_port.front() == '[') {
-    const std::size_t close = host_port.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(host_port.substr(1, close - 1));
-    if (close + 1 < host_port.size()) {
-      if (host_port[close + 1] != ':') return std::nullopt;
-      port_text = host_port.substr(close + 2);
-    }
-  } else {
-    const std::size_t colon = host_port.rfind(':');
-    out.host = std::string(host_port.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = host_port.substr(colon + 1);
-  }
-  if (out.host.empty()) return std::nullopt;
-  out.port = out.tls ? 443 : 80;
-  if (!port_text.empty()) {
-    unsigned value = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<unsigned>(c - '0');
-      if (value > 65535) return std::nullopt;
-    }
-    if (value == 0) return std::nullopt;
-    out.port = static_cast<std::uint16_t>(value);
-  }
+  if (!split_authority(rest.substr(0, slash), out.tls ? 443 : 80, out.host, out.port)) return std::nullopt;
   for (char c : out.path) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
   }
@@ -564,17 +585,9 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
 
       Outcome outcome = co_await exchange(client, request, outgoing, upstream, scratch, request.keep_alive(),
                                           [](ResponseHeader&) {});
-      metrics_.requests.add();
-      metrics_.duration.observe(Clock::now() - start);
-      metrics_.bytes_up.add(outcome.bytes_up);
-      metrics_.bytes_down.add(outcome.bytes_down);
       // A target that rejects the token (revoked, rotated keys) gets a fresh one on the next request.
       if (outcome.status == 401 && !bearer_token.empty()) tokens_.invalidate(token_key_, bearer_token);
-      if (!outcome.responded && outcome.status != 0) {
-        // Nothing of a response reached the client yet: answer for the target.
-        co_await answer_and_close(client, error_response(outcome.status, outcome.error, session.request_id));
-        outcome.keep_going = false;
-      }
+      co_await settle(outcome, client, metrics_, start, session.request_id);
       audit(session, method, target, outcome.status, outcome.error, start, outcome);
       if (outcome.upgraded) {
         co_await relay_upgraded(host_, client, upstream, destination.limits, metrics_);
@@ -643,28 +656,17 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
 
   void audit(const EdgeSession& session, const std::string& method, const std::string& target, int status,
              const std::string& error, Clock::time_point start, const Outcome& outcome) {
+    if (!host_.audit().enabled(AuditClass::access)) return;  // the client's address costs a system call
     const bool failure = status == 0 || status >= 400 || !error.empty();
-    if (!host_.audit().enabled(AuditClass::access)) return;
-    host_.audit().record({AuditClass::access,
-                          "http.request",
-                          {{"destination", session.destination.name},
-                           {"request_id", session.request_id},
-                           {"principal", session.principal},
-                           {"client", session.client.info().peer},
-                           {"method", method},
-                           {"target", target},
-                           {"status", static_cast<std::int64_t>(status)},
-                           {"outcome", failure ? "error" : "ok"},
-                           {"reason", error},
-                           {"bytes_up", static_cast<std::int64_t>(outcome.bytes_up)},
-                           {"bytes_down", static_cast<std::int64_t>(outcome.bytes_down)},
-                           {"duration_ms", elapsed_ms(start)}}});
+    audit_request(host_, {"destination", session.destination.name}, {{"client", session.client.info().peer}},
+                  session.request_id, session.principal, method, target, status, failure, error, start,
+                  outcome);
   }
 
   Host& host_;
   TokenCache& tokens_;
   RouteMetrics metrics_;
-  Limits limits_;
+  HttpLimits limits_;
   bool tls_ = false;
   AuthKind auth_ = AuthKind::none;
   std::string authorization_;
@@ -812,14 +814,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       };
       Outcome outcome =
           co_await exchange(edge, request, outgoing, upstream, scratch, request.keep_alive(), map_location);
-      metrics_.requests.add();
-      metrics_.duration.observe(Clock::now() - start);
-      metrics_.bytes_up.add(outcome.bytes_up);
-      metrics_.bytes_down.add(outcome.bytes_down);
-      if (!outcome.responded && outcome.status != 0) {
-        co_await answer_and_close(edge, error_response(outcome.status, outcome.error, session.request_id));
-        outcome.keep_going = false;
-      }
+      co_await settle(outcome, edge, metrics_, start, session.request_id);
       record(session, method, logged_path, outcome.status, outcome.error, start, outcome);
       if (outcome.upgraded) {
         co_await relay_upgraded(host_, edge, upstream, session.system.limits, metrics_);
@@ -854,26 +849,14 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
 
   void record(const ConnectorSession& session, const std::string& method, const std::string& target,
               int status, const std::string& error, Clock::time_point start, const Outcome& outcome) {
-    if (!host_.audit().enabled(AuditClass::access)) return;
-    host_.audit().record({AuditClass::access,
-                          "http.request",
-                          {{"system", name_},
-                           {"request_id", session.request_id},
-                           {"principal", session.principal},
-                           {"method", method},
-                           {"target", target},
-                           {"status", static_cast<std::int64_t>(status)},
-                           {"outcome", error.empty() ? "ok" : "error"},
-                           {"reason", error},
-                           {"bytes_up", static_cast<std::int64_t>(outcome.bytes_up)},
-                           {"bytes_down", static_cast<std::int64_t>(outcome.bytes_down)},
-                           {"duration_ms", elapsed_ms(start)}}});
+    audit_request(host_, {"system", name_}, {}, session.request_id, session.principal, method, target, status,
+                  !error.empty(), error, start, outcome);
   }
 
   Host& host_;
   std::string name_;
   RouteMetrics metrics_;
-  Limits limits_;
+  HttpLimits limits_;
   ResourcePolicy policy_;
   bool internal_host_header_;
 };

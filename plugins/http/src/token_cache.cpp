@@ -86,33 +86,6 @@ std::string form_encoded(std::string_view text) {
   return out;
 }
 
-// RFC 4648 §4, padded.
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  const auto byte = [&](std::size_t i) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(data[i]));
-  };
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += kAlphabet[group >> 18];
-    out += kAlphabet[(group >> 12) & 0x3F];
-    out += kAlphabet[(group >> 6) & 0x3F];
-    out += kAlphabet[group & 0x3F];
-  }
-  const std::size_t rest = data.size() - i;
-  if (rest > 0) {
-    const std::uint32_t group = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += kAlphabet[group >> 18];
-    out += kAlphabet[(group >> 12) & 0x3F];
-    out += rest == 2 ? kAlphabet[(group >> 6) & 0x3F] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // --- token response --------------------------------------------------------------------------------
 
 TokenResult failure(std::string error) {
@@ -448,6 +421,32 @@ Lookup look_up(TokenCacheState& state, const std::string& key, const asio::any_i
 }
 
 }  // namespace
+
+std::string base64(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(data[i]));
+  };
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += kAlphabet[group >> 18];
+    out += kAlphabet[(group >> 12) & 0x3F];
+    out += kAlphabet[(group >> 6) & 0x3F];
+    out += kAlphabet[group & 0x3F];
+  }
+  const std::size_t rest = data.size() - i;
+  if (rest > 0) {
+    const std::uint32_t group = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += kAlphabet[group >> 18];
+    out += kAlphabet[(group >> 12) & 0x3F];
+    out += rest == 2 ? kAlphabet[(group >> 6) & 0x3F] : '=';
+    out += '=';
+  }
+  return out;
+}
 
 TokenRequest make_client_credentials_request(std::string_view client_id, std::string_view client_secret,
                                              std::string_view scope, ClientAuth auth) {

@@ -49,6 +49,9 @@ struct TokenRequest {
   std::string authorization;  // value of the Authorization header; empty for ClientAuth::post
 };
 
+// Standard Base64 (RFC 4648 §4), padded: what Basic credentials are written in.
+std::string base64(std::string_view data);
+
 // Builds a client credentials token request. The body is "grant_type=client_credentials", then
 // "&scope=..." unless `scope` is empty, then for ClientAuth::post "&client_id=...&client_secret=...".
 // Values are encoded as application/x-www-form-urlencoded (RFC 6749 Appendix B: bytes other than
