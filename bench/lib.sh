@@ -51,6 +51,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# all_listening PORT...: every port has a listening socket.
+all_listening() {
+  local port
+  for port in "$@"; do port_listening "$port" || return 1; done
+}
+# log_count_at_least FILE PATTERN N: FILE has at least N lines matching PATTERN.
+log_count_at_least() {
+  local count
+  count=$(grep -c -- "$2" "$1" 2>/dev/null || true)
+  [ "${count:-0}" -ge "$3" ]
+}
+# start LOG COMMAND...: runs COMMAND in the background, output to LOG; its pid is in $started.
+start() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  started=$!
+  pids+=("$started")
+}
+
 # A TCP port is in use when any socket (any state) has it as its local port.
 port_in_use() {
   local hex

@@ -157,25 +157,6 @@ if has_path gatewayd; then [ -x "$GATEWAYD" ] || die "$GATEWAYD not built"; fi
 
 make_dirs gateway-tunnel-bench
 
-# all_listening PORT...: every port has a listening socket.
-all_listening() {
-  local port
-  for port in "$@"; do port_listening "$port" || return 1; done
-}
-# log_count_at_least FILE PATTERN N: FILE has at least N lines matching PATTERN.
-log_count_at_least() {
-  local count
-  count=$(grep -c -- "$2" "$1" 2>/dev/null || true)
-  [ "${count:-0}" -ge "$3" ]
-}
-# start LOG COMMAND...: runs COMMAND in the background, output to LOG; its pid is in $started.
-start() {
-  local log=$1
-  shift
-  "$@" >"$log" 2>&1 &
-  started=$!
-  pids+=("$started")
-}
 
 SERVICES="iperf http echo"
 declare -A PORT=()       # "path:service" -> port the client connects to
