@@ -182,26 +182,6 @@ wait_for "$started" 10 port_listening "${PORT[direct]}" ||
   die "nginx did not start (see $RESULTS_DIR/nginx.log and $WORK/nginx/error.log)"
 
 # --- gatewayd -----------------------------------------------------------------------------------------
-common_yaml() {  # common_yaml NAME ROLE
-  cat <<EOF
-node:
-  name: $1
-  role: $2
-  workers: $GATEWAY_WORKERS
-  drain_timeout: 1s
-log:
-  level: info
-  format: text
-audit:
-  level: off
-limits:
-  connect_timeout: 5s
-  idle_timeout: 5m
-  max_connections: $MAX_CONNECTIONS
-${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
-}
-EOF
-}
 # check_gatewayd NAME: gatewayd check of $WORK/NAME.yaml, which is kept with the results.
 check_gatewayd() {
   cp "$WORK/$1.yaml" "$RESULTS_DIR/"

@@ -264,3 +264,27 @@ measure() {
     "other processes ${other%% *}% (busiest: ${other#* })" >>"$RESULTS_DIR/cpu.txt"
   return $status
 }
+
+# --- gatewayd -------------------------------------------------------------------------------------------
+# common_yaml NAME ROLE: the node, log, audit and limits sections every benchmark gatewayd shares
+# (GATEWAY_WORKERS, MAX_CONNECTIONS and GATEWAY_BUFFER_SIZE come from the sourcing script).
+common_yaml() {
+  cat <<EOF
+node:
+  name: $1
+  role: $2
+  workers: $GATEWAY_WORKERS
+  drain_timeout: 1s
+log:
+  level: info
+  format: text
+audit:
+  level: off
+limits:
+  connect_timeout: 5s
+  idle_timeout: 5m
+  max_connections: $MAX_CONNECTIONS
+${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
+}
+EOF
+}

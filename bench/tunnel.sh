@@ -226,26 +226,6 @@ wait_for "$started" 10 port_listening "${PORT[direct:http]}" ||
 # --- gatewayd: edge + connector -------------------------------------------------------------------------
 declare -A VIRTUAL_PORT=([iperf]=5201 [http]=80 [echo]=7)
 MAX_CONNECTIONS=$((IDLE_CONNECTIONS + 1000 > 8000 ? IDLE_CONNECTIONS + 1000 : 8000))
-common_yaml() {  # common_yaml NAME ROLE
-  cat <<EOF
-node:
-  name: $1
-  role: $2
-  workers: $GATEWAY_WORKERS
-  drain_timeout: 1s
-log:
-  level: info
-  format: text
-audit:
-  level: off
-limits:
-  connect_timeout: 5s
-  idle_timeout: 5m
-  max_connections: $MAX_CONNECTIONS
-${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
-}
-EOF
-}
 if has_path gatewayd; then
   free_port TUNNEL_PORT
   for service in $SERVICES; do free_port "PORT[gatewayd:$service]"; done
