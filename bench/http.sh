@@ -182,13 +182,6 @@ wait_for "$started" 10 port_listening "${PORT[direct]}" ||
   die "nginx did not start (see $RESULTS_DIR/nginx.log and $WORK/nginx/error.log)"
 
 # --- gatewayd -----------------------------------------------------------------------------------------
-# check_gatewayd NAME: gatewayd check of $WORK/NAME.yaml, which is kept with the results.
-check_gatewayd() {
-  cp "$WORK/$1.yaml" "$RESULTS_DIR/"
-  "$GATEWAYD" check --config "$WORK/$1.yaml" >"$RESULTS_DIR/gatewayd-$1-check.log" 2>&1 ||
-    die "gatewayd check of $1.yaml failed: $(cat "$RESULTS_DIR/gatewayd-$1-check.log")"
-}
-
 # gatewayd-entry: one edge process, the destination's target is nginx itself.
 if has_path gatewayd-entry; then
   free_port "PORT[gatewayd-entry]"
@@ -214,68 +207,11 @@ fi
 
 # gatewayd-tunnel: edge + connector; the connector dials the edge and maps http.bench:80 to nginx.
 if has_path gatewayd-tunnel; then
-  free_port TUNNEL_PORT
   free_port "PORT[gatewayd-tunnel]"
-  {
-    common_yaml bench-edge edge
-    cat <<EOF
-tunnel:
-  listen: 127.0.0.1:$TUNNEL_PORT
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/edge.pem
-  key_file: $WORK/certs/edge.key
-destinations:
-  - name: http
-    route_type: http
-    address: http://http.bench:80
-    proxy_type: on_premise
-    tenant: bench
-    location_id: lab
-    entry_point:
-      listen: 127.0.0.1:${PORT[gatewayd-tunnel]}
-EOF
-  } >"$WORK/edge.yaml"
-  {
-    common_yaml bench-connector connector
-    cat <<EOF
-connector:
-  edges:
-    - address: 127.0.0.1:$TUNNEL_PORT
-      server_name: edge.test
-  connections_per_edge: $TUNNEL_CONNECTIONS
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/connector.pem
-  key_file: $WORK/certs/connector.key
-systems:
-  - virtual_host: http.bench
-    virtual_port: 80
-    internal_host: 127.0.0.1
-    internal_port: ${PORT[direct]}
-    route_type: http
-    enabled: true
-    settings:
-      resources:
-        - path: /
-          match: path_prefix
-EOF
-  } >"$WORK/connector.yaml"
-  check_gatewayd edge
-  check_gatewayd connector
-  start "$RESULTS_DIR/gatewayd-edge.log" "$GATEWAYD" run --config "$WORK/edge.yaml"
-  EDGE_PID=$started
-  wait_for "$EDGE_PID" 20 all_listening "$TUNNEL_PORT" "${PORT[gatewayd-tunnel]}" ||
-    die "gatewayd edge did not start (see $RESULTS_DIR/gatewayd-edge.log)"
-  start "$RESULTS_DIR/gatewayd-connector.log" "$GATEWAYD" run --config "$WORK/connector.yaml"
-  CONNECTOR_PID=$started
-  wait_for "$CONNECTOR_PID" 30 log_count_at_least "$RESULTS_DIR/gatewayd-connector.log" \
-    'event=tunnel_connected' "$TUNNEL_CONNECTIONS" ||
-    die "the connector did not connect $TUNNEL_CONNECTIONS tunnel connection(s) (see $RESULTS_DIR/gatewayd-connector.log)"
-  wait_for "$EDGE_PID" 10 log_count_at_least "$RESULTS_DIR/gatewayd-edge.log" \
-    'event=connector_connected' "$TUNNEL_CONNECTIONS" ||
-    die "the edge did not see $TUNNEL_CONNECTIONS connector connection(s) (see $RESULTS_DIR/gatewayd-edge.log)"
-  PATH_PIDS[gatewayd-tunnel]="$EDGE_PID $CONNECTOR_PID"
-  LABEL[$EDGE_PID]="gatewayd edge"
-  LABEL[$CONNECTOR_PID]="gatewayd connector"
+  start_gatewayd_pair gatewayd-tunnel \
+    "$(gatewayd_destination http http http://http.bench:80 "${PORT[gatewayd-tunnel]}")" \
+    "$(gatewayd_system http.bench 80 "${PORT[direct]}" http "{resources: [{path: /, match: path_prefix}]}")" \
+    "${PORT[gatewayd-tunnel]}"
 fi
 
 # --- nginx reverse proxy ------------------------------------------------------------------------------
@@ -321,42 +257,15 @@ EOF
 fi
 
 # --- HAProxy ------------------------------------------------------------------------------------------
-if has_haproxy; then
-  # HAProxy refuses to start when 2 x maxconn does not fit in the open files limit.
-  HAPROXY_MAXCONN=$MAX_CONNECTIONS
-  if [ "$(ulimit -Sn)" != unlimited ] && [ $((2 * HAPROXY_MAXCONN + 100)) -gt "$(ulimit -Sn)" ]; then
-    HAPROXY_MAXCONN=$((($(ulimit -Sn) - 100) / 2))
-  fi
-  haproxy_global() {  # haproxy_global MODE
-    cat <<EOF
-global
-  nbthread $GATEWAY_WORKERS
-  maxconn $HAPROXY_MAXCONN
-${HAPROXY_BUFSIZE:+  tune.bufsize $HAPROXY_BUFSIZE
-}
-defaults
-  mode $1
-  maxconn $HAPROXY_MAXCONN
-  timeout connect 5s
-  timeout client 5m
-  timeout server 5m
-EOF
-  }
-  # start_haproxy NAME: checks and starts $WORK/NAME.cfg; its pid is in $started.
-  start_haproxy() {
-    cp "$WORK/$1.cfg" "$RESULTS_DIR/"
-    haproxy -c -f "$WORK/$1.cfg" >"$RESULTS_DIR/$1-check.log" 2>&1 ||
-      die "haproxy rejected $1.cfg: $(cat "$RESULTS_DIR/$1-check.log")"
-    start "$RESULTS_DIR/$1.log" haproxy -db -f "$WORK/$1.cfg"
-  }
-fi
+# haproxy_global, start_haproxy and start_haproxy_pair come from bench/lib.sh; both HAProxy paths get
+# GATEWAY_WORKERS threads.
 
 # haproxy-http: HTTP in and out, keep-alive on both sides; idle server connections are shared by all
 # clients (http-reuse always).
 if has_path haproxy-http; then
   free_port "PORT[haproxy-http]"
   {
-    haproxy_global http
+    haproxy_global http "$GATEWAY_WORKERS"
     cat <<EOF
 
 listen http
@@ -377,35 +286,7 @@ fi
 if has_path haproxy-pair; then
   free_port "PORT[haproxy-pair]"
   free_port PAIR_TLS_PORT
-  {
-    haproxy_global tcp
-    cat <<EOF
-
-listen http
-  bind 127.0.0.1:${PORT[haproxy-pair]}
-  server relay 127.0.0.1:$PAIR_TLS_PORT ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3
-EOF
-  } >"$WORK/haproxy-a.cfg"
-  {
-    haproxy_global tcp
-    cat <<EOF
-
-listen http
-  bind 127.0.0.1:$PAIR_TLS_PORT ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3
-  server backend 127.0.0.1:${PORT[direct]}
-EOF
-  } >"$WORK/haproxy-b.cfg"
-  start_haproxy haproxy-b
-  HAPROXY_B_PID=$started
-  wait_for "$HAPROXY_B_PID" 20 port_listening "$PAIR_TLS_PORT" ||
-    die "haproxy B did not start (see $RESULTS_DIR/haproxy-b.log)"
-  start_haproxy haproxy-a
-  HAPROXY_A_PID=$started
-  wait_for "$HAPROXY_A_PID" 20 port_listening "${PORT[haproxy-pair]}" ||
-    die "haproxy A did not start (see $RESULTS_DIR/haproxy-a.log)"
-  PATH_PIDS[haproxy-pair]="$HAPROXY_A_PID $HAPROXY_B_PID"
-  LABEL[$HAPROXY_A_PID]="haproxy A (plain in, TLS out)"
-  LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
+  start_haproxy_pair haproxy-pair "$GATEWAY_WORKERS" "http:${PORT[haproxy-pair]}:$PAIR_TLS_PORT:${PORT[direct]}"
 fi
 
 # Every path must serve the file end to end before anything is measured: a TLS, allowlist or proxy

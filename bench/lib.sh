@@ -1,5 +1,6 @@
-# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh, bench/http.sh): build, process clean-up, ports,
-# polling and result parsing. The sourcing script sets BENCH_NAME, BUILD_DIR, JOBS and RESULTS_DIR.
+# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh, bench/http.sh, bench/ldap.sh): build,
+# process clean-up, ports, polling, result parsing, and the two tunnel paths (gatewayd edge + connector,
+# the HAProxy TLS pair). The sourcing script sets BENCH_NAME, BUILD_DIR, JOBS and RESULTS_DIR.
 # shellcheck shell=bash
 
 die() {
@@ -287,4 +288,191 @@ limits:
 ${GATEWAY_BUFFER_SIZE:+  buffer_size: $GATEWAY_BUFFER_SIZE
 }
 EOF
+}
+
+# check_gatewayd NAME: `gatewayd check` of $WORK/NAME.yaml, which is kept with the results. GATEWAYD is the
+# binary; GATEWAYD_CHECK_HINT, when set, goes into the message of a failure.
+check_gatewayd() {
+  cp "$WORK/$1.yaml" "$RESULTS_DIR/"
+  "$GATEWAYD" check --config "$WORK/$1.yaml" >"$RESULTS_DIR/gatewayd-$1-check.log" 2>&1 ||
+    die "gatewayd check of $1.yaml failed${GATEWAYD_CHECK_HINT:+ ($GATEWAYD_CHECK_HINT)}:" \
+      "$(cat "$RESULTS_DIR/gatewayd-$1-check.log")"
+}
+
+# gatewayd_destination NAME ROUTE_TYPE ADDRESS LISTEN_PORT [SETTINGS]: an edge destination (a YAML list
+# item) reached through the connector of tenant bench, location lab (make_gatewayd_certs' connector), with
+# its entry point on 127.0.0.1:LISTEN_PORT. SETTINGS is a YAML flow mapping, e.g. "{bind_dn: x}".
+gatewayd_destination() {
+  cat <<YAML
+  - name: $1
+    route_type: $2
+    address: $3
+    proxy_type: on_premise
+    tenant: bench
+    location_id: lab
+    entry_point:
+      listen: 127.0.0.1:$4
+YAML
+  if [ -n "${5:-}" ]; then echo "    settings: $5"; fi
+}
+
+# gatewayd_system VIRTUAL_HOST VIRTUAL_PORT INTERNAL_PORT ROUTE_TYPE [SETTINGS]: a connector system (a
+# YAML list item) that maps VIRTUAL_HOST:VIRTUAL_PORT to 127.0.0.1:INTERNAL_PORT; SETTINGS as above.
+gatewayd_system() {
+  cat <<YAML
+  - virtual_host: $1
+    virtual_port: $2
+    internal_host: 127.0.0.1
+    internal_port: $3
+    route_type: $4
+    enabled: true
+YAML
+  if [ -n "${5:-}" ]; then echo "    settings: $5"; fi
+}
+
+# start_gatewayd_pair PATH DESTINATIONS SYSTEMS ENTRY_PORT...: the tunnel path, two processes. Writes
+# $WORK/edge.yaml (common_yaml, a tunnel listener on a free port with make_gatewayd_certs' certificates in
+# $WORK/certs, then the DESTINATIONS list items) and $WORK/connector.yaml (common_yaml, TUNNEL_CONNECTIONS
+# connections to that edge, then the SYSTEMS list items); with GATEWAY_MAX_STREAMS set, both sides get it
+# as max_concurrent_streams. Checks both, starts the edge and waits until the tunnel port and every
+# ENTRY_PORT listen, starts the connector and waits until both sides count TUNNEL_CONNECTIONS tunnel
+# connections. Sets TUNNEL_PORT, EDGE_PID, CONNECTOR_PID, PATH_PIDS[PATH] and their LABELs.
+start_gatewayd_pair() {
+  local path=$1 destinations=$2 systems=$3
+  shift 3
+  free_port TUNNEL_PORT
+  {
+    common_yaml bench-edge edge
+    cat <<YAML
+tunnel:
+  listen: 127.0.0.1:$TUNNEL_PORT
+  ca_file: $WORK/certs/ca.pem
+  cert_file: $WORK/certs/edge.pem
+  key_file: $WORK/certs/edge.key
+${GATEWAY_MAX_STREAMS:+  max_concurrent_streams: $GATEWAY_MAX_STREAMS
+}destinations:
+$destinations
+YAML
+  } >"$WORK/edge.yaml"
+  {
+    common_yaml bench-connector connector
+    cat <<YAML
+connector:
+  edges:
+    - address: 127.0.0.1:$TUNNEL_PORT
+      server_name: edge.test
+  connections_per_edge: $TUNNEL_CONNECTIONS
+  ca_file: $WORK/certs/ca.pem
+  cert_file: $WORK/certs/connector.pem
+  key_file: $WORK/certs/connector.key
+${GATEWAY_MAX_STREAMS:+  max_concurrent_streams: $GATEWAY_MAX_STREAMS
+}systems:
+$systems
+YAML
+  } >"$WORK/connector.yaml"
+  check_gatewayd edge
+  check_gatewayd connector
+  start "$RESULTS_DIR/gatewayd-edge.log" "$GATEWAYD" run --config "$WORK/edge.yaml"
+  EDGE_PID=$started
+  wait_for "$EDGE_PID" 20 all_listening "$TUNNEL_PORT" "$@" ||
+    die "gatewayd edge did not start (see $RESULTS_DIR/gatewayd-edge.log)"
+  start "$RESULTS_DIR/gatewayd-connector.log" "$GATEWAYD" run --config "$WORK/connector.yaml"
+  CONNECTOR_PID=$started
+  wait_for "$CONNECTOR_PID" 30 log_count_at_least "$RESULTS_DIR/gatewayd-connector.log" \
+    'event=tunnel_connected' "$TUNNEL_CONNECTIONS" ||
+    die "the connector did not connect $TUNNEL_CONNECTIONS tunnel connection(s) (see $RESULTS_DIR/gatewayd-connector.log)"
+  wait_for "$EDGE_PID" 10 log_count_at_least "$RESULTS_DIR/gatewayd-edge.log" \
+    'event=connector_connected' "$TUNNEL_CONNECTIONS" ||
+    die "the edge did not see $TUNNEL_CONNECTIONS connector connection(s) (see $RESULTS_DIR/gatewayd-edge.log)"
+  # shellcheck disable=SC2004  # PATH_PIDS and LABEL are the sourcing script's associative arrays
+  PATH_PIDS[$path]="$EDGE_PID $CONNECTOR_PID"
+  # shellcheck disable=SC2004
+  LABEL[$EDGE_PID]="gatewayd edge"
+  # shellcheck disable=SC2004
+  LABEL[$CONNECTOR_PID]="gatewayd connector"
+}
+
+# --- HAProxy --------------------------------------------------------------------------------------------
+# haproxy_global MODE THREADS [NAME]: the global and defaults sections of a configuration: maxconn from
+# MAX_CONNECTIONS (lowered so that 2 x maxconn descriptors, which HAProxy insists on, fit the open files
+# limit), tune.bufsize HAPROXY_BUFSIZE when set, and with NAME a stats socket $WORK/NAME.sock.
+haproxy_global() {
+  local maxconn=$MAX_CONNECTIONS
+  if [ "$(ulimit -Sn)" != unlimited ] && [ $((2 * maxconn + 100)) -gt "$(ulimit -Sn)" ]; then
+    maxconn=$((($(ulimit -Sn) - 100) / 2))
+  fi
+  cat <<CFG
+global
+  nbthread $2
+  maxconn $maxconn
+${3:+  stats socket $WORK/$3.sock mode 600 level user
+}${HAPROXY_BUFSIZE:+  tune.bufsize $HAPROXY_BUFSIZE
+}
+defaults
+  mode $1
+  maxconn $maxconn
+  timeout connect 5s
+  timeout client 5m
+  timeout server 5m
+CFG
+}
+
+# start_haproxy NAME: checks and starts $WORK/NAME.cfg (kept with the results); its pid is in $started.
+start_haproxy() {
+  cp "$WORK/$1.cfg" "$RESULTS_DIR/"
+  haproxy -c -f "$WORK/$1.cfg" >"$RESULTS_DIR/$1-check.log" 2>&1 ||
+    die "haproxy rejected $1.cfg: $(cat "$RESULTS_DIR/$1-check.log")"
+  start "$RESULTS_DIR/$1.log" haproxy -db -f "$WORK/$1.cfg"
+}
+
+# start_haproxy_pair PATH THREADS SERVICE:PORT:TLS_PORT:BACKEND_PORT...: the TLS pair that stands in for a
+# tunnel. HAProxy A (mode tcp) takes plain connections on 127.0.0.1:PORT and relays them over TLS 1.3 to
+# HAProxy B on TLS_PORT, which relays them to BACKEND_PORT; each verifies the other's certificate (mutual
+# TLS, make_pair_pki's certificates in $WORK/pki). One listen section per SERVICE on each side, THREADS
+# threads each, stats sockets $WORK/haproxy-a.sock and $WORK/haproxy-b.sock. Sets HAPROXY_A_PID,
+# HAPROXY_B_PID, PATH_PIDS[PATH] and their LABELs.
+start_haproxy_pair() {
+  local path=$1 threads=$2 spec service port tls_port backend_port
+  shift 2
+  local ports=() tls_ports=()
+  {
+    haproxy_global tcp "$threads" haproxy-a
+    for spec in "$@"; do
+      IFS=: read -r service port tls_port backend_port <<<"$spec"
+      ports+=("$port")
+      cat <<CFG
+
+listen $service
+  bind 127.0.0.1:$port
+  server relay 127.0.0.1:$tls_port ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3
+CFG
+    done
+  } >"$WORK/haproxy-a.cfg"
+  {
+    haproxy_global tcp "$threads" haproxy-b
+    for spec in "$@"; do
+      IFS=: read -r service port tls_port backend_port <<<"$spec"
+      tls_ports+=("$tls_port")
+      cat <<CFG
+
+listen $service
+  bind 127.0.0.1:$tls_port ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3
+  server backend 127.0.0.1:$backend_port
+CFG
+    done
+  } >"$WORK/haproxy-b.cfg"
+  start_haproxy haproxy-b
+  HAPROXY_B_PID=$started
+  wait_for "$HAPROXY_B_PID" 20 all_listening "${tls_ports[@]}" ||
+    die "haproxy B did not start (see $RESULTS_DIR/haproxy-b.log)"
+  start_haproxy haproxy-a
+  HAPROXY_A_PID=$started
+  wait_for "$HAPROXY_A_PID" 20 all_listening "${ports[@]}" ||
+    die "haproxy A did not start (see $RESULTS_DIR/haproxy-a.log)"
+  # shellcheck disable=SC2004  # PATH_PIDS and LABEL are the sourcing script's associative arrays
+  PATH_PIDS[$path]="$HAPROXY_A_PID $HAPROXY_B_PID"
+  # shellcheck disable=SC2004
+  LABEL[$HAPROXY_A_PID]="haproxy A (plain in, TLS out)"
+  # shellcheck disable=SC2004
+  LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
 }

@@ -227,78 +227,18 @@ wait_for "$started" 10 port_listening "${PORT[direct:http]}" ||
 declare -A VIRTUAL_PORT=([iperf]=5201 [http]=80 [echo]=7)
 MAX_CONNECTIONS=$((IDLE_CONNECTIONS + 1000 > 8000 ? IDLE_CONNECTIONS + 1000 : 8000))
 if has_path gatewayd; then
-  free_port TUNNEL_PORT
-  for service in $SERVICES; do free_port "PORT[gatewayd:$service]"; done
-  {
-    common_yaml bench-edge edge
-    cat <<EOF
-tunnel:
-  listen: 127.0.0.1:$TUNNEL_PORT
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/edge.pem
-  key_file: $WORK/certs/edge.key
-  max_concurrent_streams: $GATEWAY_MAX_STREAMS
-destinations:
-EOF
-    for service in $SERVICES; do
-      cat <<EOF
-  - name: $service
-    route_type: tcp
-    address: $service.bench:${VIRTUAL_PORT[$service]}
-    proxy_type: on_premise
-    tenant: bench
-    location_id: lab
-    entry_point:
-      listen: 127.0.0.1:${PORT[gatewayd:$service]}
-EOF
-    done
-  } >"$WORK/edge.yaml"
-  {
-    common_yaml bench-connector connector
-    cat <<EOF
-connector:
-  edges:
-    - address: 127.0.0.1:$TUNNEL_PORT
-      server_name: edge.test
-  connections_per_edge: $TUNNEL_CONNECTIONS
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/connector.pem
-  key_file: $WORK/certs/connector.key
-  max_concurrent_streams: $GATEWAY_MAX_STREAMS
-systems:
-EOF
-    for service in $SERVICES; do
-      cat <<EOF
-  - virtual_host: $service.bench
-    virtual_port: ${VIRTUAL_PORT[$service]}
-    internal_host: 127.0.0.1
-    internal_port: ${PORT[direct:$service]}
-    route_type: tcp
-    enabled: true
-EOF
-    done
-  } >"$WORK/connector.yaml"
-  cp "$WORK/edge.yaml" "$WORK/connector.yaml" "$RESULTS_DIR/"
-  for role in edge connector; do
-    "$GATEWAYD" check --config "$WORK/$role.yaml" >"$RESULTS_DIR/gatewayd-$role-check.log" 2>&1 ||
-      die "gatewayd check of the $role configuration failed (does $GATEWAYD support role $role yet?" \
-        "ONLY=\"direct stunnel haproxy\" runs without it): $(cat "$RESULTS_DIR/gatewayd-$role-check.log")"
+  destinations=""
+  systems=""
+  for service in $SERVICES; do
+    free_port "PORT[gatewayd:$service]"
+    destinations+=${destinations:+$'\n'}$(gatewayd_destination "$service" tcp \
+      "$service.bench:${VIRTUAL_PORT[$service]}" "${PORT[gatewayd:$service]}")
+    systems+=${systems:+$'\n'}$(gatewayd_system "$service.bench" "${VIRTUAL_PORT[$service]}" \
+      "${PORT[direct:$service]}" tcp)
   done
-  start "$RESULTS_DIR/gatewayd-edge.log" "$GATEWAYD" run --config "$WORK/edge.yaml"
-  EDGE_PID=$started
-  wait_for "$EDGE_PID" 20 all_listening "$TUNNEL_PORT" "${PORT[gatewayd:iperf]}" "${PORT[gatewayd:http]}" \
-    "${PORT[gatewayd:echo]}" || die "gatewayd edge did not start (see $RESULTS_DIR/gatewayd-edge.log)"
-  start "$RESULTS_DIR/gatewayd-connector.log" "$GATEWAYD" run --config "$WORK/connector.yaml"
-  CONNECTOR_PID=$started
-  wait_for "$CONNECTOR_PID" 30 log_count_at_least "$RESULTS_DIR/gatewayd-connector.log" \
-    'event=tunnel_connected' "$TUNNEL_CONNECTIONS" ||
-    die "the connector did not connect $TUNNEL_CONNECTIONS tunnel connection(s) (see $RESULTS_DIR/gatewayd-connector.log)"
-  wait_for "$EDGE_PID" 10 log_count_at_least "$RESULTS_DIR/gatewayd-edge.log" \
-    'event=connector_connected' "$TUNNEL_CONNECTIONS" ||
-    die "the edge did not see $TUNNEL_CONNECTIONS connector connection(s) (see $RESULTS_DIR/gatewayd-edge.log)"
-  PATH_PIDS[gatewayd]="$EDGE_PID $CONNECTOR_PID"
-  LABEL[$EDGE_PID]="gatewayd edge"
-  LABEL[$CONNECTOR_PID]="gatewayd connector"
+  GATEWAYD_CHECK_HINT="ONLY=\"direct stunnel haproxy\" runs without gatewayd"
+  start_gatewayd_pair gatewayd "$destinations" "$systems" "${PORT[gatewayd:iperf]}" "${PORT[gatewayd:http]}" \
+    "${PORT[gatewayd:echo]}"
 fi
 
 # --- stunnel pair -------------------------------------------------------------------------------------
@@ -366,69 +306,13 @@ fi
 
 # --- HAProxy pair -------------------------------------------------------------------------------------
 if has_path haproxy; then
+  pair=()
   for service in $SERVICES; do
     free_port "PORT[haproxy:$service]"
     free_port "PORT[haproxy-tls:$service]"
+    pair+=("$service:${PORT[haproxy:$service]}:${PORT[haproxy-tls:$service]}:${PORT[direct:$service]}")
   done
-  # HAProxy refuses to start when 2 x maxconn does not fit in the open files limit.
-  HAPROXY_MAXCONN=$MAX_CONNECTIONS
-  if [ "$(ulimit -Sn)" != unlimited ] && [ $((2 * HAPROXY_MAXCONN + 100)) -gt "$(ulimit -Sn)" ]; then
-    HAPROXY_MAXCONN=$((($(ulimit -Sn) - 100) / 2))
-  fi
-  haproxy_global() {  # haproxy_global SIDE
-    cat <<EOF
-global
-  nbthread 1
-  maxconn $HAPROXY_MAXCONN
-  stats socket $WORK/haproxy-$1.sock mode 600 level user
-${HAPROXY_BUFSIZE:+  tune.bufsize $HAPROXY_BUFSIZE
-}
-defaults
-  mode tcp
-  maxconn $HAPROXY_MAXCONN
-  timeout connect 5s
-  timeout client 5m
-  timeout server 5m
-EOF
-  }
-  {
-    haproxy_global a
-    for service in $SERVICES; do
-      cat <<EOF
-
-listen $service
-  bind 127.0.0.1:${PORT[haproxy:$service]}
-  server relay 127.0.0.1:${PORT[haproxy-tls:$service]} ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3
-EOF
-    done
-  } >"$WORK/haproxy-a.cfg"
-  {
-    haproxy_global b
-    for service in $SERVICES; do
-      cat <<EOF
-
-listen $service
-  bind 127.0.0.1:${PORT[haproxy-tls:$service]} ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3
-  server backend 127.0.0.1:${PORT[direct:$service]}
-EOF
-    done
-  } >"$WORK/haproxy-b.cfg"
-  cp "$WORK/haproxy-a.cfg" "$WORK/haproxy-b.cfg" "$RESULTS_DIR/"
-  for side in a b; do
-    haproxy -c -f "$WORK/haproxy-$side.cfg" >"$RESULTS_DIR/haproxy-$side-check.log" 2>&1 ||
-      die "haproxy rejected haproxy-$side.cfg: $(cat "$RESULTS_DIR/haproxy-$side-check.log")"
-  done
-  start "$RESULTS_DIR/haproxy-b.log" haproxy -db -f "$WORK/haproxy-b.cfg"
-  HAPROXY_B_PID=$started
-  wait_for "$HAPROXY_B_PID" 20 all_listening "${PORT[haproxy-tls:iperf]}" "${PORT[haproxy-tls:http]}" \
-    "${PORT[haproxy-tls:echo]}" || die "haproxy B did not start (see $RESULTS_DIR/haproxy-b.log)"
-  start "$RESULTS_DIR/haproxy-a.log" haproxy -db -f "$WORK/haproxy-a.cfg"
-  HAPROXY_A_PID=$started
-  wait_for "$HAPROXY_A_PID" 20 all_listening "${PORT[haproxy:iperf]}" "${PORT[haproxy:http]}" \
-    "${PORT[haproxy:echo]}" || die "haproxy A did not start (see $RESULTS_DIR/haproxy-a.log)"
-  PATH_PIDS[haproxy]="$HAPROXY_A_PID $HAPROXY_B_PID"
-  LABEL[$HAPROXY_A_PID]="haproxy A (plain in, TLS out)"
-  LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
+  start_haproxy_pair haproxy 1 "${pair[@]}"
 fi
 
 # Every path must carry an echo end to end before anything is measured: a TLS or allowlist mistake shows

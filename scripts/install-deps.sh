@@ -7,9 +7,9 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config ccache clang-format
   libboost-dev libssl-dev libyaml-cpp-dev libgtest-dev libnghttp2-dev nlohmann-json3-dev
-  libgoogle-perftools-dev
+  libgoogle-perftools-dev libldap-dev
   # tests and benchmarks: real peers and clients
-  openssl curl iperf3 haproxy procps stunnel4 wrk nginx-light
+  openssl curl iperf3 haproxy procps stunnel4 wrk nginx-light slapd ldap-utils
 )
 
 missing=()
@@ -27,5 +27,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   $SUDO chmod +x /usr/sbin/policy-rc.d
 fi
 export DEBIAN_FRONTEND=noninteractive
+# slapd would otherwise create a system directory with a generated admin password; tests run their own.
+echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -120,8 +120,9 @@ std::string TunnelSetup::edge_yaml(const EdgeSpec& spec) const {
     out << "destinations:\n";
     for (const auto& d : spec.destinations) {
       out << "  - name: " << d.name << "\n";
-      out << "    route_type: tcp\n";
+      out << "    route_type: " << d.route_type << "\n";
       out << "    address: " << quoted(d.address) << "\n";
+      if (!d.settings.empty()) out << "    settings: " << d.settings << "\n";
       out << "    proxy_type: on_premise\n";
       out << "    tenant: " << d.tenant << "\n";
       out << "    location_id: " << quoted(d.location_id) << "\n";
@@ -156,7 +157,8 @@ std::string TunnelSetup::connector_yaml(const ConnectorSpec& spec) const {
       out << "    virtual_port: " << (range ? quoted(s.virtual_port) : s.virtual_port) << "\n";
       out << "    internal_host: " << s.internal_host << "\n";
       out << "    internal_port: " << s.internal_port << "\n";
-      out << "    route_type: tcp\n";
+      out << "    route_type: " << s.route_type << "\n";
+      if (!s.settings.empty()) out << "    settings: " << s.settings << "\n";
       out << "    enabled: " << (s.enabled ? "true" : "false") << "\n";
     }
   }

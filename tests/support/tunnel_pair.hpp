@@ -37,6 +37,8 @@ struct OnPremiseDestination {
   std::string tenant = "acme";
   std::string location_id{};
   std::string listen = "127.0.0.1:0";
+  std::string route_type = "tcp";
+  std::string settings{};  // YAML flow mapping of plugin settings; empty: none
 };
 
 struct ProxyUser {
@@ -73,6 +75,8 @@ struct SystemSpec {
   std::string internal_host = "127.0.0.1";
   std::uint16_t internal_port = 0;
   bool enabled = true;
+  std::string route_type = "tcp";
+  std::string settings{};  // YAML flow mapping of plugin settings; empty: none
 };
 
 // A connector dialling the edges at `edge_ports` (server name localhost), with the certificate

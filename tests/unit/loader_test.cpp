@@ -56,7 +56,7 @@ TEST_F(LoaderTest, RefusesAWrongAbiTagNamingWhatDiffers) {
   const auto& report = only_report(*registry);
   EXPECT_FALSE(report.loaded);
   EXPECT_NE(report.refusal.find("ABI mismatch"), std::string::npos) << report.refusal;
-  EXPECT_NE(report.refusal.find("built for plugin API 4, this gateway speaks 3"), std::string::npos)
+  EXPECT_NE(report.refusal.find("built for plugin API 5, this gateway speaks 4"), std::string::npos)
       << report.refusal;
   EXPECT_NE(report.refusal.find("compiler: plugin gcc-11"), std::string::npos) << report.refusal;
   EXPECT_NE(report.refusal.find("rebuild the plugin with this gateway's SDK"), std::string::npos);
@@ -121,7 +121,7 @@ TEST_F(LoaderTest, RefusesAManifestForAnotherPluginApi) {
   auto registry = load("manifest-api");
   const auto& report = only_report(*registry);
   EXPECT_FALSE(report.loaded);
-  EXPECT_NE(report.refusal.find("built for plugin API 4, this gateway speaks 3"), std::string::npos)
+  EXPECT_NE(report.refusal.find("built for plugin API 5, this gateway speaks 4"), std::string::npos)
       << report.refusal;
 }
 

@@ -5,7 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "net/deadline.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "net/socket_stream.hpp"
 
 namespace gw::net {
@@ -65,6 +65,23 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
     co_return result;
   }
 
+  deadline.disarm();
+  co_return co_await handshake(std::move(socket), request);
+}
+
+asio::awaitable<OpenResult> DirectTunnel::start_tls(std::unique_ptr<Stream> plain,
+                                                    const OpenRequest& request) {
+  auto* tcp_stream = dynamic_cast<TcpStream*>(plain.get());
+  if (!tcp_stream) co_return co_await Tunnel::start_tls(std::move(plain), request);
+  tcp::socket socket = std::move(tcp_stream->socket());
+  plain.reset();
+  co_return co_await handshake(std::move(socket), request);
+}
+
+asio::awaitable<OpenResult> DirectTunnel::handshake(tcp::socket socket, const OpenRequest& request) {
+  auto executor = socket.get_executor();
+  const std::string target = request.host + ":" + std::to_string(request.port);
+  OpenResult result;
   std::unique_ptr<TlsStream> tls;
   try {
     auto ctx = tls_.get(request.tls);
@@ -75,12 +92,10 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
     result.reason = e.what();
     co_return result;
   }
-  // The socket moved into the TLS stream: the deadline now has to close that one.
-  Deadline handshake_deadline(executor, request.connect_timeout, [s = tls.get()] { s->close(); });
-  deadline.disarm();
+  Deadline deadline(executor, request.connect_timeout, [s = tls.get()] { s->close(); });
   std::string reason;
-  ec = co_await tls->handshake_client(reason);
-  if (handshake_deadline.expired()) {
+  error_code ec = co_await tls->handshake_client(reason);
+  if (deadline.expired()) {
     result.error = asio::error::timed_out;
     result.reason = "TLS handshake with " + target + " timed out";
     co_return result;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "gateway/plugin/tunnel.hpp"
+#include "net/socket_stream.hpp"
 #include "net/tls_context.hpp"
 
 namespace gw::net {
@@ -11,8 +12,13 @@ class DirectTunnel final : public Tunnel {
  public:
   explicit DirectTunnel(TlsClientContexts& tls) : tls_(tls) {}
   asio::awaitable<OpenResult> open(const OpenRequest& request) override;
+  // Upgrades a TcpStream this tunnel opened; any other stream is refused.
+  asio::awaitable<OpenResult> start_tls(std::unique_ptr<Stream> plain, const OpenRequest& request) override;
 
  private:
+  // The client handshake on a connected socket, allowed request.connect_timeout.
+  asio::awaitable<OpenResult> handshake(tcp::socket socket, const OpenRequest& request);
+
   TlsClientContexts& tls_;
 };
 

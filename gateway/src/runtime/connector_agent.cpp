@@ -11,7 +11,7 @@
 #include <mutex>
 #include <random>
 
-#include "net/deadline.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "net/socket_stream.hpp"
 #include "tunnel/answering_tunnel.hpp"
 #include "tunnel/tunnel_request.hpp"
@@ -106,7 +106,7 @@ asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link
   tcp::socket socket(link.context);
   std::unique_ptr<net::TlsStream> stream;
   // Bounds resolving, connecting and the handshake together.
-  net::Deadline deadline(link.context.get_executor(), kDialTimeout, [&] {
+  Deadline deadline(link.context.get_executor(), kDialTimeout, [&] {
     resolver.cancel();
     socket.close();
     if (stream) stream->close();

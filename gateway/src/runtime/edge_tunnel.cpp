@@ -1,6 +1,6 @@
 #include "runtime/edge_tunnel.hpp"
 
-#include "net/deadline.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "net/socket_stream.hpp"
 
 namespace gw::runtime {
@@ -34,7 +34,7 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
   stream->coalesce_io(kTunnelIoBuffer);
   std::string reason;
   {
-    net::Deadline deadline(stream->executor(), kHandshakeTimeout, [&stream] { stream->close(); });
+    Deadline deadline(stream->executor(), kHandshakeTimeout, [&stream] { stream->close(); });
     ec = co_await stream->handshake_server(reason);
     if (deadline.expired()) reason = "TLS handshake timed out";
   }

@@ -6,7 +6,7 @@
 #include <boost/beast/http/status.hpp>
 #include <optional>
 
-#include "net/deadline.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "net/prefixed_stream.hpp"
 #include "socks/jwt.hpp"
 #include "tunnel/answering_tunnel.hpp"
@@ -116,7 +116,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   std::string bytes;
   std::size_t head_end = std::string::npos;
   {
-    net::Deadline deadline(client.executor(), head_timeout_, [&client] { client.close(); });
+    Deadline deadline(client.executor(), head_timeout_, [&client] { client.close(); });
     char chunk[8192];
     while (head_end == std::string::npos) {
       IoResult r = co_await client.read_some(asio::buffer(chunk));

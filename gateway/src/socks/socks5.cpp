@@ -10,8 +10,8 @@
 #include <utility>
 
 #include "config/config.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "gateway/plugin/tunnel.hpp"
-#include "net/deadline.hpp"
 #include "tunnel/identity.hpp"
 
 namespace gw::socks {
@@ -344,7 +344,7 @@ constexpr std::array<std::uint8_t, 2> kAuthFailure{kAuthVersion, 0x01};
 
 asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
   Negotiation result;
-  net::Deadline deadline(client.executor(), options.timeout, [&client] { client.close(); });
+  Deadline deadline(client.executor(), options.timeout, [&client] { client.close(); });
   Inbox inbox(client);
 
   auto fail = [&](Failure failure, std::string reason) {

@@ -26,6 +26,9 @@ class AnsweringTunnel final : public Tunnel {
     }
     co_return result;
   }
+  asio::awaitable<OpenResult> start_tls(std::unique_ptr<Stream> plain, const OpenRequest& request) override {
+    return inner_.start_tls(std::move(plain), request);
+  }
   // Answers success before any open(), for a handler that reads from its peer before it knows what
   // to open (EdgeRouteHandler/ConnectorRouteHandler::reads_before_open) and reports failures in its
   // own protocol.

@@ -17,6 +17,10 @@ class RoutingTunnel final : public Tunnel {
   RoutingTunnel(Tunnel& direct, ConnectorPool* pool, const Destination& destination)
       : direct_(direct), pool_(pool), tenant_(destination.tenant), location_(destination.location_id) {}
   asio::awaitable<OpenResult> open(const OpenRequest& request) override;
+  // Streams through a connector cannot be upgraded; direct ones can.
+  asio::awaitable<OpenResult> start_tls(std::unique_ptr<Stream> plain, const OpenRequest& request) override {
+    return direct_.start_tls(std::move(plain), request);
+  }
 
  private:
   Tunnel& direct_;

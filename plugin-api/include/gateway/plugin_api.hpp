@@ -1,7 +1,8 @@
-// Everything a plugin includes: the plugin API, version 1.
+// Everything a plugin includes: the plugin API.
 #pragma once
 
 #include "gateway/plugin/abi.hpp"
+#include "gateway/plugin/deadline.hpp"
 #include "gateway/plugin/host.hpp"
 #include "gateway/plugin/plugin.hpp"
 #include "gateway/plugin/route.hpp"

@@ -99,7 +99,7 @@ asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   buffer_.commit(r.bytes);
   if (r.bytes > 0) co_return ReadError{};
   if (fired) co_return ReadError{ReadFailure::timeout, "no data within the read timeout"};
-  if (r.error == asio::error::eof && at_message_start && buffer_.size() == 0) {
+  if (is_eof(r.error) && at_message_start && buffer_.size() == 0) {
     co_return ReadError{ReadFailure::closed, "connection closed"};
   }
   co_return ReadError{ReadFailure::io, r.error ? r.error.message() : std::string("connection closed")};

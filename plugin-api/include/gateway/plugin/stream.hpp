@@ -9,10 +9,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "gateway/plugin/abi.hpp"
 
@@ -22,11 +24,19 @@ namespace asio = boost::asio;
 using error_code = boost::system::error_code;
 
 // Outcome of one read or write. `error` is asio::error::eof when the peer half-closed (after which
-// reads keep returning eof) and asio::error::operation_aborted after close().
+// reads keep returning eof; test it with is_eof()) and asio::error::operation_aborted after close().
 struct IoResult {
   error_code error;
   std::size_t bytes = 0;
 };
+
+// True when `error` is asio::error::eof. Use this rather than `error == asio::error::eof`: Asio's
+// category objects are not shared between the core and a plugin (each shared object has its own copy,
+// and Boost 1.74 compares such categories by address), so that comparison never holds in a plugin
+// for an error the core's stream produced. The category is recognised by its name instead.
+inline bool is_eof(const error_code& error) noexcept {
+  return error.value() == asio::error::eof && std::string_view(error.category().name()) == "asio.misc";
+}
 
 // What is known about the other end of a stream.
 struct StreamInfo {

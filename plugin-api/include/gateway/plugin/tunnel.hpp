@@ -132,6 +132,20 @@ class GW_PLUGIN_VISIBLE Tunnel {
   // Opens a stream to request.host:request.port. Never throws for network failures: they come back
   // in the result. The returned stream runs on the calling coroutine's executor.
   virtual asio::awaitable<OpenResult> open(const OpenRequest& request) = 0;
+
+  // Starts TLS on `plain`, a stream this tunnel opened without TLS, once the protocol's own upgrade
+  // exchange (LDAP StartTLS, SMTP STARTTLS) has succeeded and no bytes of the peer are left unread: a
+  // client handshake per request.tls (verification, server name, client certificate; `enabled` is not
+  // looked at), allowed request.connect_timeout. Only direct connections can be upgraded: a stream
+  // through a connector fails with operation_not_supported (the connector's system decides whether it
+  // speaks TLS to the internal host). `plain` is consumed either way; on failure it has been closed.
+  virtual asio::awaitable<OpenResult> start_tls(std::unique_ptr<Stream> plain, const OpenRequest& request) {
+    plain->close();
+    OpenResult result;
+    result.error = boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+    result.reason = "this tunnel cannot start TLS on an open stream";
+    co_return result;
+  }
 };
 
 }  // namespace gw

@@ -1,7 +1,7 @@
 // Deadline: runs an action if it is still armed when a duration elapses, for bounding operations
-// that Asio 1.74 cannot time out by itself (connect, handshake). Disarmed by destruction, so a
-// coroutine can keep it on its frame: the timer's handler only touches shared state.
-// For executors that run handlers on one thread (one io_context per worker).
+// that Asio 1.74 cannot time out by itself (connect, a handshake, a protocol's set-up exchange).
+// Disarmed by destruction, so a coroutine can keep it on its frame: the timer's handler only touches
+// shared state. For executors that run handlers on one thread (one io_context per worker).
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -9,7 +9,7 @@
 #include <functional>
 #include <memory>
 
-namespace gw::net {
+namespace gw {
 
 class Deadline {
  public:
@@ -45,4 +45,4 @@ class Deadline {
   boost::asio::steady_timer timer_;
 };
 
-}  // namespace gw::net
+}  // namespace gw

@@ -1,0 +1,244 @@
+#include "ldap_io.hpp"
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+
+namespace gw::ldap {
+
+namespace {
+constexpr std::size_t kInitialBuffer = 16 * 1024;
+constexpr std::size_t kMaxHeader = 6;  // 0x30, a length octet announcing 4 more, 4 length octets
+// The message id of the gateway's own StartTLS request: the connection is fresh, nothing else is in flight.
+constexpr std::int32_t kStartTlsId = 1;
+}  // namespace
+
+// ---- MessageReader ---------------------------------------------------------------------------------
+
+MessageReader::MessageReader(Stream& stream, std::size_t max_message_size, Clock::time_point& last_activity)
+    : stream_(stream),
+      max_message_size_(max_message_size),
+      last_activity_(last_activity),
+      buffer_(kInitialBuffer) {}
+
+bool MessageReader::ready() const noexcept {
+  return frame(buffered(), max_message_size_).status != Frame::Status::need_more;
+}
+
+asio::awaitable<MessageReader::Next> MessageReader::next() {
+  Next out;
+  for (;;) {
+    const Frame f = frame(buffered(), max_message_size_);
+    if (f.status == Frame::Status::complete) {
+      out.status = Status::message;
+      out.message = ByteView(buffer_.data() + begin_, f.size);
+      begin_ += f.size;
+      co_return out;
+    }
+    if (f.status == Frame::Status::malformed) {
+      out.status = Status::malformed;
+      out.error = f.error;
+      co_return out;
+    }
+    // Make room: move what is buffered to the front, then grow if a whole message still cannot fit.
+    if (begin_ > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (end_ == buffer_.size()) {
+      const std::size_t limit = max_message_size_ + kMaxHeader;
+      if (buffer_.size() >= limit) {  // cannot happen: frame() refuses such sizes first
+        out.status = Status::malformed;
+        out.error = "message exceeds " + std::to_string(max_message_size_) + " bytes";
+        co_return out;
+      }
+      buffer_.resize(std::min(buffer_.size() * 2, limit));
+    }
+    IoResult r = co_await stream_.read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_));
+    end_ += r.bytes;
+    if (r.bytes > 0) last_activity_ = Clock::now();
+    if (r.error) {
+      if (r.bytes > 0) continue;  // frame what arrived first
+      if (is_eof(r.error)) {
+        out.status = end_ == begin_ ? Status::eof : Status::malformed;
+        if (out.status == Status::malformed) out.error = "connection ended inside a message";
+      } else {
+        out.status = Status::io_error;
+        out.error = r.error.message();
+      }
+      co_return out;
+    }
+  }
+}
+
+// ---- WriteGate -------------------------------------------------------------------------------------
+
+asio::awaitable<IoResult> WriteGate::write(ByteView bytes) {
+  while (busy_) {
+    waiters_.expires_at(asio::steady_timer::time_point::max());
+    error_code ignored;
+    co_await waiters_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  busy_ = true;
+  IoResult result = co_await stream_.write(asio::buffer(bytes.data(), bytes.size()));
+  busy_ = false;
+  waiters_.cancel();
+  co_return result;
+}
+
+// ---- Connection ------------------------------------------------------------------------------------
+
+Connection::Connection(asio::any_io_executor executor, Stream& client_stream,
+                       std::chrono::milliseconds idle_timeout)
+    : client(client_stream),
+      to_client(client_stream, executor),
+      executor_(executor),
+      idle_timeout_(idle_timeout),
+      watchdog_(executor),
+      all_done_(executor) {
+  if (idle_timeout_.count() > 0) spawn(watch_idle());
+}
+
+Connection::~Connection() = default;
+
+void Connection::spawn(asio::awaitable<void> task) {
+  ++running_;
+  asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        stop(std::string("internal error: ") + e.what());
+      }
+    }
+    // The watchdog is the last task standing once the directions are done: end it too.
+    if (--running_ == (idle_timeout_.count() > 0 ? 1 : 0)) watchdog_.cancel();
+    if (running_ == 0) all_done_.cancel();
+  });
+}
+
+asio::awaitable<void> Connection::wait() {
+  while (running_ > 0) {
+    all_done_.expires_at(asio::steady_timer::time_point::max());
+    error_code ignored;
+    co_await all_done_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+}
+
+void Connection::stop(std::string why) {
+  if (stopped_) return;
+  stopped_ = true;
+  reason_ = std::move(why);
+  client.close();
+  if (directory) directory->close();
+  watchdog_.cancel();
+}
+
+// Sleeps until the last activity plus the timeout; activity in the meantime moves the deadline, so
+// reads cost no timer operation.
+asio::awaitable<void> Connection::watch_idle() {
+  while (!stopped_) {
+    watchdog_.expires_at(last_activity + idle_timeout_);
+    error_code ec;
+    co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopped_) co_return;
+    if (Clock::now() >= last_activity + idle_timeout_) {
+      idle_ = true;
+      stop("idle for " + std::to_string(idle_timeout_.count()) + "ms");
+    }
+  }
+}
+
+asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_t buffer_size,
+                                std::uint64_t& bytes) {
+  std::unique_ptr<std::uint8_t[]> buffer(new std::uint8_t[buffer_size]);
+  for (;;) {
+    IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
+    if (r.bytes > 0) {
+      connection.last_activity = Clock::now();
+      IoResult w = co_await connection.to_client.write(ByteView(buffer.get(), r.bytes));
+      bytes += w.bytes;
+      if (w.error) {
+        connection.stop("client: " + w.error.message());
+        co_return;
+      }
+    }
+    if (is_eof(r.error)) {
+      co_await connection.client.shutdown_write();
+      co_return;
+    }
+    if (r.error) {
+      connection.stop("directory: " + r.error.message());
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> close_gently(Stream& stream) {
+  constexpr std::size_t kMaxDrained = 64 * 1024;
+  co_await stream.shutdown_write();
+  Deadline deadline(stream.executor(), std::chrono::seconds(2), [&stream] { stream.close(); });
+  std::array<std::uint8_t, 4096> discard;
+  std::size_t drained = 0;
+  while (drained < kMaxDrained) {
+    IoResult r = co_await stream.read_some(asio::buffer(discard));
+    drained += r.bytes;
+    if (r.error) break;
+  }
+}
+
+// ---- open_directory --------------------------------------------------------------------------------
+
+asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, bool starttls,
+                                           std::size_t max_message_size) {
+  if (!starttls) co_return co_await tunnel.open(request);
+  OpenRequest plain = request;
+  plain.tls.enabled = false;
+  OpenResult opened = co_await tunnel.open(plain);
+  if (!opened) co_return opened;
+
+  const std::string target = request.host + ":" + std::to_string(request.port);
+  auto fail = [&](std::string reason) {
+    opened.stream->close();
+    OpenResult failed;
+    failed.error = make_error_code(TunnelErrc::refused);
+    failed.reason = "StartTLS with " + target + ": " + std::move(reason);
+    return failed;
+  };
+
+  // Bounded like a connect: a directory that never answers is closed when the deadline passes.
+  Deadline deadline(opened.stream->executor(), request.connect_timeout,
+                    [stream = opened.stream.get()] { stream->close(); });
+
+  const Bytes starttls_request = encode_extended_request(kStartTlsId, kStartTlsOid);
+  IoResult w = co_await opened.stream->write(asio::buffer(starttls_request));
+  Clock::time_point activity;
+  MessageReader reader(*opened.stream, max_message_size, activity);
+  MessageReader::Next answer;
+  if (!w.error) answer = co_await reader.next();
+  deadline.disarm();
+  if (deadline.expired())
+    co_return fail("no answer within " + std::to_string(request.connect_timeout.count()) + "ms");
+  if (w.error) co_return fail(w.error.message());
+  if (answer.status != MessageReader::Status::message) {
+    co_return fail(answer.status == MessageReader::Status::eof ? "the directory closed the connection"
+                                                               : answer.error);
+  }
+  std::string error;
+  auto response = decode(answer.message, error);
+  if (!response) co_return fail("malformed answer: " + error);
+  if (response->op != Op::extended_response || response->id != kStartTlsId) {
+    co_return fail("unexpected " + std::string(op_name(response->op)) + " in answer");
+  }
+  if (response->result_code != result::success) {
+    co_return fail("refused with result " + std::to_string(response->result_code) +
+                   (response->diagnostic.empty() ? "" : " (" + response->diagnostic + ")"));
+  }
+  if (!reader.buffered().empty()) co_return fail("the directory sent data before the TLS handshake");
+  co_return co_await tunnel.start_tls(std::move(opened.stream), request);
+}
+
+}  // namespace gw::ldap

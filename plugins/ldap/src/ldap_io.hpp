@@ -1,0 +1,115 @@
+// Moving LDAP messages between two streams: a reader that yields whole messages, a gate that lets two
+// coroutines share one stream for writing, and the connection around them (idle timeout, teardown).
+// Everything of one connection runs on its worker's executor, so none of this needs locks.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/plugin_api.hpp"
+#include "ldap_codec.hpp"
+
+namespace gw::ldap {
+
+using Clock = std::chrono::steady_clock;
+
+// Reads whole LDAP messages. The buffer starts small and grows (doubling) only as far as a message
+// needs, never beyond max_message_size plus its header: a peer cannot make it allocate more.
+class MessageReader {
+ public:
+  MessageReader(Stream& stream, std::size_t max_message_size, Clock::time_point& last_activity);
+
+  enum class Status { message, eof, io_error, malformed };
+  struct Next {
+    Status status = Status::eof;
+    ByteView message;   // Status::message: valid until the next call
+    std::string error;  // malformed: why; io_error: the error's message
+  };
+  asio::awaitable<Next> next();
+
+  // True when next() can answer without reading (a whole message, or a malformed header, is buffered):
+  // the caller may delay its write to send several answers at once.
+  bool ready() const noexcept;
+  // Bytes received and not yet returned as (part of) a message.
+  ByteView buffered() const noexcept { return {buffer_.data() + begin_, end_ - begin_}; }
+
+ private:
+  Stream& stream_;
+  std::size_t max_message_size_;
+  Clock::time_point& last_activity_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+// Serialises writes of two coroutines to one stream (an answer the gateway makes up, and the responses
+// it forwards): each write() is whole and in order of arrival.
+class WriteGate {
+ public:
+  WriteGate(Stream& stream, asio::any_io_executor executor) : stream_(stream), waiters_(executor) {}
+  asio::awaitable<IoResult> write(ByteView bytes);
+
+ private:
+  Stream& stream_;
+  bool busy_ = false;
+  asio::steady_timer waiters_;
+};
+
+// One relayed connection: the client side and the directory side, the directions between them running
+// as coroutines of their own, an idle watchdog, and the first failure. stop() closes both streams, which
+// ends every pending read and write; wait() returns once every coroutine started with spawn() ended.
+class Connection {
+ public:
+  Connection(asio::any_io_executor executor, Stream& client, std::chrono::milliseconds idle_timeout);
+  ~Connection();
+
+  Stream& client;
+  Stream* directory = nullptr;
+  WriteGate to_client;
+  Clock::time_point last_activity = Clock::now();
+
+  // Runs `task` concurrently; an exception in it stops the connection.
+  void spawn(asio::awaitable<void> task);
+  // Waits for every spawned task (the idle watchdog included) to end.
+  asio::awaitable<void> wait();
+  // Records why the connection ends (the first reason wins) and closes both streams.
+  void stop(std::string reason);
+  bool stopped() const noexcept { return stopped_; }
+  bool idle() const noexcept { return idle_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  asio::awaitable<void> watch_idle();
+
+  asio::any_io_executor executor_;
+  std::chrono::milliseconds idle_timeout_;
+  asio::steady_timer watchdog_;
+  asio::steady_timer all_done_;
+  int running_ = 0;
+  bool stopped_ = false;
+  bool idle_ = false;
+  std::string reason_;
+};
+
+// Copies bytes from `from` to the connection's client, unparsed, until eof (then half-closes the
+// client) or a failure (then stops the connection).
+asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_t buffer_size,
+                                std::uint64_t& bytes);
+
+// The end of a connection whose peer sent something unacceptable, done so that the peer can read the
+// gateway's last words: half-closes `stream`, then reads and discards what the peer still sends (at
+// most 64 KiB, for at most 2 s), so that the kernel does not answer unread data with a reset that
+// would discard the answer on the peer's side. Only for the coroutine that reads `stream`.
+asio::awaitable<void> close_gently(Stream& stream);
+
+// Opens the directory through `tunnel`. With `starttls`, opens it in plain text, sends StartTLS, and on
+// success starts TLS with request.tls (which must be enabled); otherwise request.tls applies from the
+// first byte (LDAPS) if enabled. The StartTLS exchange is allowed request.connect_timeout.
+asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, bool starttls,
+                                           std::size_t max_message_size);
+
+}  // namespace gw::ldap

@@ -1,0 +1,804 @@
+// The `ldap` route type: LDAPv3 between an application and a directory, message by message.
+//
+// Edge: an application speaks LDAP to the destination's entry point (or through SOCKS5). With a
+// service account configured, the gateway binds as that account: the application binds anonymously
+// (or with a credential the gateway issued, or not at all) and the gateway sends the real simple bind.
+// Everything else is forwarded as received: to an Internet directory (ldap, ldaps, or StartTLS), or
+// through the tunnel to the connector of an on-premise destination.
+// Connector: every request is decoded (liblber) and checked against the system's policy (operations,
+// subtrees, limits, attributes); a refused request gets a real LDAP result (insufficientAccessRights),
+// not a dropped connection. Responses are decoded too, to audit each operation's result and to remove
+// denied attributes from entries. Malformed BER from either side ends the connection with a Notice of
+// Disconnection.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/plugin_api.hpp"
+#include "health_check.hpp"
+#include "ldap_codec.hpp"
+#include "ldap_io.hpp"
+#include "ldap_policy.hpp"
+
+namespace {
+
+using namespace gw;
+using namespace gw::ldap;
+
+// The message id of the bind the gateway sends before an application's first operation. Only used
+// while nothing else is in flight, so it cannot collide with an id the application chose.
+constexpr std::int32_t kInjectedBindId = 0x7fffffff;
+
+std::int64_t elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+// Compares secrets in time that does not depend on where they differ.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Settings both sides read.
+struct Common {
+  std::size_t max_message_size;
+  bool starttls;
+};
+
+Common read_common(const Settings& settings, const TlsClientOptions& tls) {
+  Common common{static_cast<std::size_t>(settings.get_int("max_message_size")),
+                settings.get_bool("starttls")};
+  if (common.starttls && !tls.enabled) {
+    throw RouteConfigError("settings.starttls",
+                           "starttls needs tls.enabled: true (and the tls options to verify with)");
+  }
+  return common;
+}
+
+std::string optional_string(const Settings& settings, const std::string& key) {
+  return settings.has(key) ? settings.get_string(key) : std::string();
+}
+
+// The answer to `request` the gateway makes itself; nothing for unbind and abandon, which have none.
+std::optional<Bytes> local_answer(const Message& request, int code, std::string_view diagnostic) {
+  const auto response = response_to(request.op);
+  if (!response) return std::nullopt;
+  return encode_result(
+      request.id, *response, code, "", diagnostic,
+      request.op == Op::extended_request ? std::string_view(request.oid) : std::string_view());
+}
+
+// StartTLS from an application is answered by the gateway: the path beyond the entry point is already
+// encrypted (the tunnel, and the system's TLS to the directory), and TLS end to end would hide every
+// later operation from the connector's policy.
+constexpr std::string_view kStartTlsRefusal =
+    "StartTLS is not offered through the gateway: the tunnel and the connector's TLS settings protect the "
+    "path to the directory";
+
+// ---- edge ------------------------------------------------------------------------------------------
+
+struct BindInjection {
+  std::string bind_dn;
+  std::string bind_password;
+  std::optional<Dn> client_dn;  // with client_password
+  std::string client_password;  // empty: anonymous clients are bound as bind_dn
+};
+
+class EdgeConnection {
+ public:
+  EdgeConnection(Host& host, const Destination& destination, const EdgeSession& session, const Common& common,
+                 const std::optional<BindInjection>& injection, Stream& directory,
+                 asio::any_io_executor executor)
+      : host_(host),
+        destination_(destination),
+        session_(session),
+        injection_(injection),
+        directory_(directory),
+        connection_(executor, session.client, destination.limits.idle_timeout),
+        from_client_(session.client, common.max_message_size, connection_.last_activity),
+        max_message_size_(common.max_message_size) {
+    connection_.directory = &directory;
+  }
+
+  // Relays until either side ends; returns why it ended (empty for a normal end).
+  asio::awaitable<std::string> run() {
+    co_await relay_requests();
+    if (!responses_started_ && !connection_.stopped()) co_await directory_.shutdown_write();
+    co_await connection_.wait();
+    co_return connection_.reason();
+  }
+  std::uint64_t bytes_down() const noexcept { return bytes_down_; }
+
+ private:
+  asio::awaitable<void> relay_requests() {
+    for (;;) {
+      MessageReader::Next next = co_await from_client_.next();
+      if (next.status == MessageReader::Status::eof) break;
+      if (next.status == MessageReader::Status::io_error) {
+        connection_.stop("client: " + next.error);
+        co_return;
+      }
+      std::string error;
+      std::optional<Message> request;
+      if (next.status == MessageReader::Status::message) request = decode(next.message, error);
+      if (next.status == MessageReader::Status::malformed) error = next.error;
+      if (!request || !is_request(request->op)) {
+        if (request) error = "a " + std::string(op_name(request->op)) + " is not a request";
+        co_await disconnect_malformed(error);
+        co_return;
+      }
+      if (!co_await handle(*request)) break;
+      if (!from_client_.ready() && !co_await flush()) co_return;
+    }
+    if (!co_await flush()) co_return;
+    if (responses_started_) co_await directory_.shutdown_write();
+  }
+
+  // False when no more requests are to be read (unbind).
+  asio::awaitable<bool> handle(const Message& request) {
+    switch (request.op) {
+      case Op::bind_request:
+        co_await handle_bind(request);
+        co_return true;
+      case Op::unbind_request:
+        append(request.raw);
+        co_return false;
+      case Op::abandon_request:
+        if (responses_started_) append(request.raw);  // before that, nothing can be in progress
+        co_return true;
+      case Op::extended_request:
+        if (request.oid == kStartTlsOid) {
+          co_await answer(request, result::protocol_error, kStartTlsRefusal);
+          co_return true;
+        }
+        break;
+      default:
+        break;
+    }
+    if (injection_) {
+      if (!injection_->client_password.empty() && !client_authenticated_) {
+        co_await answer(request, result::strong_auth_required,
+                        "bind with the credential the gateway issued for this destination first");
+        co_return true;
+      }
+      if (!bound_) {
+        std::string failure = co_await inject_bind();
+        if (!failure.empty()) {
+          co_await answer(request, result::unavailable,
+                          "the gateway could not bind to the directory: " + failure);
+          co_return true;
+        }
+      }
+    }
+    append(request.raw);
+    co_return true;
+  }
+
+  asio::awaitable<void> handle_bind(const Message& bind) {
+    if (!injection_) {
+      append(bind.raw);
+      co_return;
+    }
+    const bool anonymous = bind.auth == AuthKind::simple && bind.password.empty();
+    int refusal = result::success;
+    std::string why;
+    if (bind.auth != AuthKind::simple) {
+      refusal = result::auth_method_not_supported;
+      why = "the gateway binds for this destination: use a simple bind";
+    } else if (!injection_->client_password.empty()) {
+      std::string ignored;
+      auto dn = Dn::parse(bind.dn, ignored);
+      if (anonymous) {
+        refusal = result::inappropriate_authentication;
+        why = "this destination needs the credential the gateway issued";
+      } else if (!dn || !(*dn == *injection_->client_dn) ||
+                 !same_secret(bind.password, injection_->client_password)) {
+        refusal = result::invalid_credentials;
+        why = "invalid credentials";
+      }
+    } else if (!anonymous) {
+      refusal = result::invalid_credentials;
+      why = "bind anonymously: the gateway binds as this destination's service account";
+    }
+    if (refusal != result::success) {
+      client_authenticated_ = false;
+      audit_bind_refused(bind, why);
+      co_await answer(bind, refusal, why);
+      co_return;
+    }
+    const Bytes replaced = encode_simple_bind(bind.id, injection_->bind_dn, injection_->bind_password);
+    append(replaced);
+    bound_ = true;
+    client_authenticated_ = true;
+  }
+
+  // Binds as the service account before the first operation of an application that did not bind.
+  // Nothing is in flight yet (responses are not being relayed), so the answer is read here.
+  asio::awaitable<std::string> inject_bind() {
+    const Bytes bind = encode_simple_bind(kInjectedBindId, injection_->bind_dn, injection_->bind_password);
+    IoResult w = co_await directory_.write(asio::buffer(bind));
+    if (w.error) co_return "directory: " + w.error.message();
+    MessageReader from_directory(directory_, max_message_size_, connection_.last_activity);
+    MessageReader::Next next = co_await from_directory.next();
+    if (next.status != MessageReader::Status::message) {
+      co_return next.status == MessageReader::Status::eof ? "the directory closed the connection"
+                                                          : next.error;
+    }
+    std::string error;
+    auto response = decode(next.message, error);
+    if (!response) co_return "malformed answer from the directory: " + error;
+    if (response->op != Op::bind_response || response->id != kInjectedBindId) {
+      co_return "unexpected " + std::string(op_name(response->op)) + " from the directory";
+    }
+    if (!from_directory.buffered().empty()) co_return "the directory sent more than the bind response";
+    if (response->result_code != result::success) {
+      std::string failure =
+          "bind as " + injection_->bind_dn + " failed with result " + std::to_string(response->result_code);
+      if (!response->diagnostic.empty()) failure += " (" + response->diagnostic + ")";
+      host_.logger().log(
+          LogLevel::warn, "ldap.bind_failed",
+          {{"destination", destination_.name}, {"request_id", session_.request_id}, {"reason", failure}});
+      co_return failure;
+    }
+    bound_ = true;
+    co_return std::string();
+  }
+
+  void append(ByteView bytes) { to_directory_.insert(to_directory_.end(), bytes.begin(), bytes.end()); }
+
+  asio::awaitable<bool> flush() {
+    if (to_directory_.empty()) co_return !connection_.stopped();
+    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
+    to_directory_.clear();
+    if (w.error) {
+      connection_.stop("directory: " + w.error.message());
+      co_return false;
+    }
+    if (!responses_started_) {
+      responses_started_ = true;
+      connection_.spawn(relay_raw(connection_, directory_, destination_.limits.buffer_size, bytes_down_));
+    }
+    co_return true;
+  }
+
+  asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
+    if (auto bytes = local_answer(request, code, diagnostic)) {
+      IoResult w = co_await connection_.to_client.write(*bytes);
+      if (w.error) connection_.stop("client: " + w.error.message());
+    }
+  }
+
+  asio::awaitable<void> disconnect_malformed(const std::string& error) {
+    host_.logger().log(
+        LogLevel::info, "ldap.malformed",
+        {{"destination", destination_.name}, {"request_id", session_.request_id}, {"reason", error}});
+    if (host_.audit().enabled(AuditClass::security)) {
+      host_.audit().record({AuditClass::security,
+                            "ldap.malformed",
+                            {{"destination", destination_.name},
+                             {"request_id", session_.request_id},
+                             {"client", session_.client.info().peer},
+                             {"from", "client"},
+                             {"reason", error}}});
+    }
+    const Bytes notice =
+        encode_notice_of_disconnection(result::protocol_error, "malformed LDAP message: " + error);
+    co_await connection_.to_client.write(notice);
+    // The responses already in flight may still be relayed; the directory's side ends with our request's.
+    if (responses_started_) co_await directory_.shutdown_write();
+    co_await close_gently(session_.client);
+    connection_.stop("malformed message from the client: " + error);
+  }
+
+  void audit_bind_refused(const Message& bind, const std::string& why) {
+    if (!host_.audit().enabled(AuditClass::security)) return;
+    host_.audit().record({AuditClass::security,
+                          "ldap.bind_refused",
+                          {{"destination", destination_.name},
+                           {"request_id", session_.request_id},
+                           {"client", session_.client.info().peer},
+                           {"dn", bind.dn},
+                           {"reason", why}}});
+  }
+
+  Host& host_;
+  const Destination& destination_;
+  const EdgeSession& session_;
+  const std::optional<BindInjection>& injection_;
+  Stream& directory_;
+  Connection connection_;
+  MessageReader from_client_;
+  std::size_t max_message_size_;
+  Bytes to_directory_;
+  bool responses_started_ = false;
+  bool bound_ = false;
+  bool client_authenticated_ = false;
+  std::uint64_t bytes_down_ = 0;
+};
+
+class LdapEdgeHandler final : public EdgeRouteHandler {
+ public:
+  LdapEdgeHandler(Host& host, const Destination& destination)
+      : host_(host), common_(read_common(destination.settings, destination.tls)), tls_(destination.tls) {
+    if (!destination.scheme.empty() && destination.scheme != "ldap" && destination.scheme != "ldaps") {
+      throw RouteConfigError("address", "route type ldap takes ldap:// or ldaps:// (or host:port), not " +
+                                            destination.scheme + "://");
+    }
+    const bool on_premise = destination.proxy_type == ProxyType::on_premise;
+    if (destination.scheme == "ldaps") tls_.enabled = true;
+    if (on_premise && (tls_.enabled || common_.starttls)) {
+      throw RouteConfigError(
+          destination.scheme == "ldaps" ? "address" : "tls.enabled",
+          "TLS towards an on-premise directory is the connector's system setting; the tunnel "
+          "already encrypts the path to the connector (use ldap://)");
+    }
+    if (tls_.enabled && !common_.starttls && destination.scheme == "ldap") {
+      throw RouteConfigError("address",
+                             "tls.enabled with ldap:// needs settings.starttls: true (or use ldaps://)");
+    }
+    const Settings& s = destination.settings;
+    const std::string bind_dn = optional_string(s, "bind_dn");
+    const std::string client_password = s.has("client_password") ? s.get_string("client_password") : "";
+    if (bind_dn.empty()) {
+      if (s.has("bind_password"))
+        throw RouteConfigError("settings.bind_password", "bind_password needs bind_dn");
+      if (!client_password.empty()) {
+        throw RouteConfigError("settings.client_password",
+                               "client_password needs bind_dn (the account it stands for)");
+      }
+      return;
+    }
+    if (!s.has("bind_password"))
+      throw RouteConfigError("settings.bind_password", "bind_dn needs bind_password");
+    std::string error;
+    if (!Dn::parse(bind_dn, error)) throw RouteConfigError("settings.bind_dn", "not a valid DN: " + error);
+    BindInjection injection{bind_dn, s.get_string("bind_password"), std::nullopt, client_password};
+    if (!client_password.empty()) {
+      injection.client_dn = Dn::parse(s.get_string("client_dn"), error);
+      if (!injection.client_dn || injection.client_dn->is_root()) {
+        throw RouteConfigError("settings.client_dn", "client_password needs a valid, non-empty client_dn");
+      }
+    }
+    injection_ = std::move(injection);
+  }
+
+  asio::awaitable<void> serve(EdgeSession& session) override {
+    const auto start = Clock::now();
+    session.client.set_no_delay(true);
+    OpenRequest target = session.destination.target();
+    target.tls = tls_;
+    target.request_id = session.request_id;
+    target.principal = session.principal;
+    OpenResult opened =
+        co_await open_directory(session.tunnel, target, common_.starttls, common_.max_message_size);
+    if (!opened) {
+      host_.logger().log(LogLevel::warn, "connection_failed",
+                         {{"destination", session.destination.name},
+                          {"request_id", session.request_id},
+                          {"reason", opened.reason}});
+      const Bytes notice =
+          encode_notice_of_disconnection(result::unavailable, "cannot reach the directory: " + opened.reason);
+      co_await session.client.write(asio::buffer(notice));
+      audit(session, "connect_failed", opened.reason, start, 0);
+      co_return;
+    }
+    auto executor = session.client.executor();
+    EdgeConnection connection(host_, session.destination, session, common_, injection_, *opened.stream,
+                              executor);
+    std::string reason = co_await connection.run();
+    opened.stream->close();
+    audit(session, reason.empty() ? "ok" : "error", reason, start, connection.bytes_down());
+  }
+
+ private:
+  void audit(const EdgeSession& session, const char* outcome, const std::string& reason,
+             Clock::time_point start, std::uint64_t bytes_down) {
+    if (!host_.audit().enabled(AuditClass::access)) return;
+    host_.audit().record({AuditClass::access,
+                          "ldap.connection",
+                          {{"destination", session.destination.name},
+                           {"request_id", session.request_id},
+                           {"client", session.client.info().peer},
+                           {"outcome", outcome},
+                           {"reason", reason},
+                           {"bytes_up", static_cast<std::int64_t>(session.client.bytes_read())},
+                           {"bytes_down", static_cast<std::int64_t>(bytes_down)},
+                           {"duration_ms", elapsed_ms(start)}}});
+  }
+
+  Host& host_;
+  Common common_;
+  TlsClientOptions tls_;
+  std::optional<BindInjection> injection_;
+};
+
+// ---- connector -------------------------------------------------------------------------------------
+
+// Counters per request operation and outcome, obtained once per system.
+class OperationCounters {
+ public:
+  OperationCounters(Metrics& metrics, const std::string& system) {
+    for (Op op : kOps) {
+      for (int denied = 0; denied < 2; ++denied) {
+        counters_[index(op)][denied] = &metrics.counter("gateway_ldap_operations_total",
+                                                        "LDAP requests by operation and policy decision",
+                                                        {{"system", system},
+                                                         {"operation", std::string(op_name(op))},
+                                                         {"decision", denied ? "denied" : "allowed"}});
+      }
+    }
+  }
+  void count(Op op, bool denied) noexcept {
+    if (auto i = index(op); i < kOps.size()) counters_[i][denied ? 1 : 0]->add();
+  }
+
+ private:
+  static constexpr std::array<Op, 10> kOps{Op::bind_request,      Op::unbind_request,  Op::search_request,
+                                           Op::modify_request,    Op::add_request,     Op::delete_request,
+                                           Op::modify_dn_request, Op::compare_request, Op::abandon_request,
+                                           Op::extended_request};
+  static std::size_t index(Op op) noexcept {
+    return static_cast<std::size_t>(std::find(kOps.begin(), kOps.end(), op) - kOps.begin());
+  }
+  std::array<std::array<Counter*, 2>, kOps.size()> counters_{};
+};
+
+struct SystemConfig {
+  std::string name;  // "virtual_host:port"
+  Common common;
+  Policy policy;
+  std::size_t max_pending;
+};
+
+class ConnectorConnection {
+ public:
+  ConnectorConnection(Host& host, const SystemConfig& config, OperationCounters& counters,
+                      const ConnectorSession& session, Stream& directory, asio::any_io_executor executor)
+      : host_(host),
+        config_(config),
+        counters_(counters),
+        session_(session),
+        directory_(directory),
+        connection_(executor, session.stream, session.system.limits.idle_timeout),
+        from_client_(session.stream, config.common.max_message_size, connection_.last_activity),
+        from_directory_(directory, config.common.max_message_size, connection_.last_activity) {
+    connection_.directory = &directory;
+  }
+
+  asio::awaitable<std::string> run() {
+    connection_.spawn(relay_responses());
+    co_await relay_requests();
+    co_await connection_.wait();
+    co_return connection_.reason();
+  }
+
+ private:
+  struct Pending {
+    Op op;
+    std::string dn;
+    Clock::time_point start;
+    std::int64_t entries = 0;
+  };
+
+  asio::awaitable<void> relay_requests() {
+    for (;;) {
+      MessageReader::Next next = co_await from_client_.next();
+      if (next.status == MessageReader::Status::eof) break;
+      if (next.status == MessageReader::Status::io_error) {
+        connection_.stop("edge: " + next.error);
+        co_return;
+      }
+      std::string error;
+      std::optional<Message> request;
+      if (next.status == MessageReader::Status::message) request = decode(next.message, error);
+      if (next.status == MessageReader::Status::malformed) error = next.error;
+      if (!request || !is_request(request->op)) {
+        if (request) error = "a " + std::string(op_name(request->op)) + " is not a request";
+        co_await disconnect_malformed("client", error);
+        co_return;
+      }
+      if (!co_await handle(*request)) break;
+      if (!from_client_.ready() && !co_await flush()) co_return;
+    }
+    if (co_await flush()) co_await directory_.shutdown_write();
+  }
+
+  // False when no more requests are to be read (unbind).
+  asio::awaitable<bool> handle(const Message& request) {
+    if (request.op == Op::unbind_request) {
+      counters_.count(request.op, false);
+      append(request.raw);
+      co_return false;
+    }
+    Decision decision = config_.policy.check(request);
+    counters_.count(request.op, !decision.allowed);
+    if (!decision.allowed) {
+      audit_denied(request, decision.result_code, decision.reason);
+      co_await answer(request, decision.result_code, decision.reason);
+      co_return true;
+    }
+    if (request.op == Op::abandon_request) {
+      pending_.erase(request.abandoned_id);
+      append(request.raw);
+      co_return true;
+    }
+    if (request.op == Op::extended_request && request.oid == kStartTlsOid) {
+      co_await answer(request, result::protocol_error, kStartTlsRefusal);
+      co_return true;
+    }
+    if (pending_.size() >= config_.max_pending) {
+      co_await answer(
+          request, result::busy,
+          "more than " + std::to_string(config_.max_pending) + " operations in progress on this connection");
+      co_return true;
+    }
+    pending_[request.id] = Pending{request.op, request.dn, Clock::now()};
+    if (decision.size_limit || decision.time_limit || decision.deref_aliases) {
+      const Bytes capped =
+          encode_search_with_limits(request, decision.size_limit.value_or(request.size_limit),
+                                    decision.time_limit.value_or(request.time_limit), decision.deref_aliases);
+      append(capped);
+    } else {
+      append(request.raw);
+    }
+    co_return true;
+  }
+
+  asio::awaitable<void> relay_responses() {
+    Bytes out;
+    for (;;) {
+      MessageReader::Next next = co_await from_directory_.next();
+      if (next.status == MessageReader::Status::eof) break;
+      if (next.status == MessageReader::Status::io_error) {
+        connection_.stop("directory: " + next.error);
+        co_return;
+      }
+      std::string error;
+      std::optional<Message> response;
+      if (next.status == MessageReader::Status::message) response = decode(next.message, error);
+      if (next.status == MessageReader::Status::malformed) error = next.error;
+      if (!response || (is_request(response->op))) {
+        if (response) error = "a " + std::string(op_name(response->op)) + " is not a response";
+        if (!out.empty()) co_await connection_.to_client.write(out);
+        co_await disconnect_malformed("directory", error);
+        co_return;
+      }
+      forward_response(*response, out);
+      if (!from_directory_.ready() && !out.empty()) {
+        IoResult w = co_await connection_.to_client.write(out);
+        out.clear();
+        if (w.error) {
+          connection_.stop("edge: " + w.error.message());
+          co_return;
+        }
+      }
+    }
+    if (!out.empty()) co_await connection_.to_client.write(out);
+    co_await connection_.client.shutdown_write();
+  }
+
+  void forward_response(const Message& response, Bytes& out) {
+    switch (response.op) {
+      case Op::search_result_entry: {
+        if (auto it = pending_.find(response.id); it != pending_.end()) ++it->second.entries;
+        if (config_.policy.has_denied_attributes()) {
+          const Bytes stripped = encode_entry_without(response, [this](std::string_view attribute) {
+            return config_.policy.attribute_denied(attribute);
+          });
+          out.insert(out.end(), stripped.begin(), stripped.end());
+          return;
+        }
+        break;
+      }
+      case Op::search_result_reference:
+      case Op::intermediate_response:
+        break;
+      default:
+        if (auto it = pending_.find(response.id); it != pending_.end()) {
+          audit_operation(response, it->second);
+          pending_.erase(it);
+        }
+        break;
+    }
+    out.insert(out.end(), response.raw.begin(), response.raw.end());
+  }
+
+  void append(ByteView bytes) { to_directory_.insert(to_directory_.end(), bytes.begin(), bytes.end()); }
+
+  asio::awaitable<bool> flush() {
+    if (to_directory_.empty()) co_return !connection_.stopped();
+    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
+    to_directory_.clear();
+    if (w.error) {
+      connection_.stop("directory: " + w.error.message());
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
+    if (auto bytes = local_answer(request, code, diagnostic)) {
+      IoResult w = co_await connection_.to_client.write(*bytes);
+      if (w.error) connection_.stop("edge: " + w.error.message());
+    }
+  }
+
+  asio::awaitable<void> disconnect_malformed(const char* from, const std::string& error) {
+    host_.logger().log(
+        LogLevel::info, "ldap.malformed",
+        {{"system", config_.name}, {"request_id", session_.request_id}, {"from", from}, {"reason", error}});
+    if (host_.audit().enabled(AuditClass::security)) {
+      host_.audit().record({AuditClass::security,
+                            "ldap.malformed",
+                            {{"system", config_.name},
+                             {"request_id", session_.request_id},
+                             {"principal", session_.principal},
+                             {"from", from},
+                             {"reason", error}}});
+    }
+    const std::string text = std::string(from) == "client" ? "malformed LDAP message: " + error
+                                                           : "the directory sent a malformed message";
+    const Bytes notice = encode_notice_of_disconnection(result::protocol_error, text);
+    co_await connection_.to_client.write(notice);
+    // Only the coroutine that reads the edge's stream may drain it.
+    if (std::string(from) == "client") co_await close_gently(session_.stream);
+    connection_.stop(std::string("malformed message from the ") + from + ": " + error);
+  }
+
+  void audit_denied(const Message& request, int code, const std::string& reason) {
+    if (!host_.audit().enabled(AuditClass::security)) return;
+    host_.audit().record({AuditClass::security,
+                          "ldap.denied",
+                          {{"system", config_.name},
+                           {"request_id", session_.request_id},
+                           {"principal", session_.principal},
+                           {"operation", std::string(op_name(request.op))},
+                           {"message_id", static_cast<std::int64_t>(request.id)},
+                           {"dn", request.dn},
+                           {"result_code", static_cast<std::int64_t>(code)},
+                           {"reason", reason}}});
+  }
+
+  void audit_operation(const Message& response, const Pending& pending) {
+    if (!host_.audit().enabled(AuditClass::access)) return;
+    AuditEvent event{AuditClass::access,
+                     "ldap.operation",
+                     {{"system", config_.name},
+                      {"request_id", session_.request_id},
+                      {"principal", session_.principal},
+                      {"operation", std::string(op_name(pending.op))},
+                      {"message_id", static_cast<std::int64_t>(response.id)},
+                      {"dn", pending.dn},
+                      {"result_code", static_cast<std::int64_t>(response.result_code)},
+                      {"duration_ms", elapsed_ms(pending.start)}}};
+    if (pending.op == Op::search_request) event.fields.push_back({"entries", pending.entries});
+    host_.audit().record(event);
+  }
+
+  Host& host_;
+  const SystemConfig& config_;
+  OperationCounters& counters_;
+  const ConnectorSession& session_;
+  Stream& directory_;
+  Connection connection_;
+  MessageReader from_client_;
+  MessageReader from_directory_;
+  Bytes to_directory_;
+  std::unordered_map<std::int32_t, Pending> pending_;
+};
+
+PolicyConfig read_policy(const Settings& settings) {
+  PolicyConfig config;
+  try {
+    config.operations = OperationSet::parse(settings.get_list("operations"));
+  } catch (const std::invalid_argument& e) {
+    throw RouteConfigError("settings.operations", e.what());
+  }
+  const auto& base_dns = settings.get_list("base_dns");
+  for (std::size_t i = 0; i < base_dns.size(); ++i) {
+    std::string error;
+    auto dn = Dn::parse(base_dns[i], error);
+    if (!dn)
+      throw RouteConfigError("settings.base_dns[" + std::to_string(i) + "]", "not a valid DN: " + error);
+    config.base_dns.push_back(std::move(*dn));
+  }
+  config.max_size_limit = static_cast<std::int32_t>(settings.get_int("max_size_limit"));
+  config.max_time_limit = static_cast<std::int32_t>(settings.get_int("max_time_limit"));
+  config.denied_attributes = settings.get_list("denied_attributes");
+  return config;
+}
+
+class LdapConnectorHandler final : public ConnectorRouteHandler {
+ public:
+  LdapConnectorHandler(Host& host, HealthChecker& health, const System& system)
+      : host_(host),
+        config_{system.virtual_host + ":" + std::to_string(system.virtual_port_first),
+                read_common(system.settings, system.tls), Policy(read_policy(system.settings)),
+                static_cast<std::size_t>(system.settings.get_int("max_pending_operations"))},
+        counters_(host.metrics(), config_.name) {
+    const Settings& s = system.settings;
+    const auto interval = s.get_duration("health_check_interval");
+    if (interval.count() <= 0 || !system.enabled) return;
+    HealthTarget target;
+    target.system = config_.name;
+    const OpenRequest internal = system.internal_target(system.virtual_port_first);
+    target.host = internal.host;
+    target.port = internal.port;
+    target.starttls = config_.common.starttls;
+    target.ldaps = system.tls.enabled && !target.starttls;
+    target.tls = system.tls;
+    target.bind_dn = s.get_string("health_check_bind_dn");
+    target.password = s.has("health_check_password") ? s.get_string("health_check_password") : "";
+    if (!target.bind_dn.empty() && target.password.empty()) {
+      throw RouteConfigError("settings.health_check_password",
+                             "health_check_bind_dn needs health_check_password");
+    }
+    target.interval = interval;
+    target.timeout = system.limits.connect_timeout;
+    health_ = health.add(std::move(target));
+  }
+
+  asio::awaitable<void> serve(ConnectorSession& session) override {
+    const auto start = Clock::now();
+    OpenRequest target = session.system.internal_target(session.virtual_port);
+    target.request_id = session.request_id;
+    target.principal = session.principal;
+    OpenResult opened = co_await open_directory(session.tunnel, target, config_.common.starttls,
+                                                config_.common.max_message_size);
+    if (!opened) {
+      host_.logger().log(
+          LogLevel::warn, "connection_failed",
+          {{"system", config_.name}, {"request_id", session.request_id}, {"reason", opened.reason}});
+      // The edge already has the failure when the connection itself failed; a failed StartTLS comes after
+      // the stream was accepted, so the application learns of it here.
+      const Bytes notice =
+          encode_notice_of_disconnection(result::unavailable, "cannot reach the directory: " + opened.reason);
+      co_await session.stream.write(asio::buffer(notice));
+      co_return;
+    }
+    auto executor = session.stream.executor();
+    ConnectorConnection connection(host_, config_, counters_, session, *opened.stream, executor);
+    std::string reason = co_await connection.run();
+    opened.stream->close();
+    if (!reason.empty()) {
+      host_.logger().log(LogLevel::info, "connection_closed",
+                         {{"system", config_.name},
+                          {"request_id", session.request_id},
+                          {"reason", reason},
+                          {"duration_ms", std::to_string(elapsed_ms(start))}});
+    }
+  }
+
+ private:
+  Host& host_;
+  SystemConfig config_;
+  OperationCounters counters_;
+  std::unique_ptr<HealthChecker::Registration> health_;
+};
+
+class LdapPlugin final : public Plugin {
+ public:
+  explicit LdapPlugin(Host& host) : host_(host), health_(host) {}
+
+  std::unique_ptr<EdgeRouteHandler> create_edge_handler(const Destination& destination) override {
+    return std::make_unique<LdapEdgeHandler>(host_, destination);
+  }
+  std::unique_ptr<ConnectorRouteHandler> create_connector_handler(const System& system) override {
+    return std::make_unique<LdapConnectorHandler>(host_, health_, system);
+  }
+
+ private:
+  Host& host_;
+  HealthChecker health_;
+};
+
+}  // namespace
+
+GW_DECLARE_PLUGIN(LdapPlugin)

@@ -1,0 +1,247 @@
+#include "ldap_policy.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace gw::ldap {
+
+namespace {
+
+constexpr Op kReadOnly[] = {Op::bind_request, Op::unbind_request, Op::abandon_request, Op::search_request,
+                            Op::compare_request};
+constexpr Op kWrites[] = {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request};
+
+std::optional<Op> operation_named(std::string_view name) {
+  if (name == "bind") return Op::bind_request;
+  if (name == "unbind") return Op::unbind_request;
+  if (name == "abandon") return Op::abandon_request;
+  if (name == "search") return Op::search_request;
+  if (name == "compare") return Op::compare_request;
+  if (name == "modify") return Op::modify_request;
+  if (name == "add") return Op::add_request;
+  if (name == "delete") return Op::delete_request;
+  if (name == "modify_dn") return Op::modify_dn_request;
+  return std::nullopt;
+}
+
+// numericoid = number 1*( DOT number ), number = DIGIT / ( LDIGIT 1*DIGIT )  (RFC 4512)
+bool is_numeric_oid(std::string_view oid) {
+  std::size_t components = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = oid.find('.', start);
+    const std::string_view number = oid.substr(start, dot == std::string_view::npos ? oid.npos : dot - start);
+    if (number.empty() || (number.size() > 1 && number[0] == '0')) return false;
+    if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    ++components;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return components >= 2;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto fold = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+           return fold(x) == fold(y);
+         });
+}
+
+// The attribute type of a description: what precedes the first ';' (the options).
+std::string_view attribute_type(std::string_view description) {
+  return description.substr(0, description.find(';'));
+}
+
+Decision deny(int result_code, std::string reason) {
+  Decision decision;
+  decision.allowed = false;
+  decision.result_code = result_code;
+  decision.reason = std::move(reason);
+  return decision;
+}
+
+Decision allow() {
+  Decision decision;
+  decision.allowed = true;
+  return decision;
+}
+
+std::string quoted(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+// A request's limit against a cap: the value to forward instead, or nullopt when it passes as is.
+std::optional<std::int32_t> capped(std::int32_t requested, std::int32_t cap) {
+  if (cap <= 0) return std::nullopt;
+  if (requested == 0 || requested > cap) return cap;
+  return std::nullopt;
+}
+
+}  // namespace
+
+OperationSet OperationSet::parse(const std::vector<std::string>& names) {
+  OperationSet set;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    const std::string where = "operations[" + std::to_string(i) + "]: ";
+    if (name.rfind("extended:", 0) == 0) {
+      const std::string oid = name.substr(9);
+      if (!is_numeric_oid(oid))
+        throw std::invalid_argument(where + "malformed OID " + quoted(oid) + " in " + quoted(name));
+      set.extended_oids.insert(oid);
+    } else if (const std::optional<Op> op = operation_named(name)) {
+      set.ops.insert(*op);
+    } else if (name == "whoami") {
+      set.extended_oids.insert(std::string(kWhoAmIOid));
+    } else if (name == "starttls") {
+      set.extended_oids.insert(std::string(kStartTlsOid));
+    } else if (name == "password_modify") {
+      set.extended_oids.insert(std::string(kPasswordModifyOid));
+    } else if (name == "read-only" || name == "read-write") {
+      set.ops.insert(std::begin(kReadOnly), std::end(kReadOnly));
+      set.extended_oids.insert(std::string(kWhoAmIOid));
+      set.extended_oids.insert(std::string(kStartTlsOid));
+      if (name == "read-write") {
+        set.ops.insert(std::begin(kWrites), std::end(kWrites));
+        set.extended_oids.insert(std::string(kPasswordModifyOid));
+      }
+    } else {
+      throw std::invalid_argument(where + "unknown operation " + quoted(name));
+    }
+  }
+  return set;
+}
+
+bool OperationSet::allows(Op request) const noexcept {
+  return request != Op::extended_request && ops.count(request) != 0;
+}
+
+bool OperationSet::allows_extended(std::string_view oid) const {
+  return extended_oids.count(std::string(oid)) != 0;
+}
+
+Policy::Policy(PolicyConfig config) : config_(std::move(config)) {
+  if (config_.max_size_limit < 0) throw std::invalid_argument("max_size_limit is negative");
+  if (config_.max_time_limit < 0) throw std::invalid_argument("max_time_limit is negative");
+}
+
+bool Policy::attribute_denied(std::string_view description) const {
+  const std::string_view type = attribute_type(description);
+  return std::any_of(
+      config_.denied_attributes.begin(), config_.denied_attributes.end(),
+      [type](const std::string& denied) { return equal_ignoring_case(attribute_type(denied), type); });
+}
+
+Decision Policy::check(const Message& request) const {
+  if (!is_request(request.op)) {
+    return deny(result::protocol_error, std::string(op_name(request.op)) + " is not a request");
+  }
+  if (request.op == Op::extended_request) {
+    if (!config_.operations.allows_extended(request.oid)) {
+      return deny(result::insufficient_access_rights,
+                  "extended operation " + quoted(request.oid) + " is not allowed");
+    }
+    return allow();
+  }
+  if (!config_.operations.allows(request.op)) {
+    return deny(result::insufficient_access_rights,
+                "operation " + quoted(op_name(request.op)) + " is not allowed");
+  }
+
+  switch (request.op) {
+    case Op::bind_request:
+    case Op::unbind_request:
+    case Op::abandon_request:
+      return allow();
+    default:
+      break;
+  }
+
+  const std::string role = request.op == Op::search_request ? "base DN" : "DN";
+  std::string error;
+  const std::optional<Dn> dn = Dn::parse(request.dn, error);
+  if (!dn)
+    return deny(result::invalid_dn_syntax, "invalid " + role + " " + quoted(request.dn) + ": " + error);
+
+  const bool root_dse = request.op == Op::search_request && dn->is_root() && request.scope == Scope::base;
+  auto inside = [this](const Dn& candidate) {
+    return config_.base_dns.empty() ||
+           std::any_of(config_.base_dns.begin(), config_.base_dns.end(),
+                       [&candidate](const Dn& base) { return candidate.within(base); });
+  };
+  if (!root_dse && !inside(*dn)) {
+    return deny(result::insufficient_access_rights,
+                role + " " + quoted(request.dn) + " is outside the allowed subtrees");
+  }
+
+  switch (request.op) {
+    case Op::search_request: {
+      for (const std::string& attribute : request.filter_attributes) {
+        if (attribute_denied(attribute)) {
+          return deny(result::insufficient_access_rights, "filter on denied attribute " + quoted(attribute));
+        }
+      }
+      if (request.filter_matches_any_attribute && has_denied_attributes()) {
+        // (:caseExactMatch:=x) tests every attribute, the denied ones included.
+        return deny(result::insufficient_access_rights,
+                    "filter with an extensible match on any attribute while some attributes are denied");
+      }
+      Decision decision = allow();
+      decision.size_limit = capped(request.size_limit, config_.max_size_limit);
+      decision.time_limit = capped(request.time_limit, config_.max_time_limit);
+      if (!config_.base_dns.empty() && request.deref_aliases != 0) decision.deref_aliases = 0;
+      return decision;
+    }
+    case Op::compare_request:
+      for (const std::string& attribute : request.entry_attributes) {
+        if (attribute_denied(attribute)) {
+          return deny(result::insufficient_access_rights, "compare of denied attribute " + quoted(attribute));
+        }
+      }
+      return allow();
+    case Op::modify_dn_request: {
+      const std::optional<Dn> rdn = Dn::parse(request.new_rdn, error);
+      if (!rdn || rdn->rdn_count() != 1) {
+        return deny(result::invalid_dn_syntax, "invalid new RDN " + quoted(request.new_rdn) +
+                                                   (rdn ? ": not a single RDN" : ": " + error));
+      }
+      if (request.new_superior) {
+        const std::optional<Dn> superior = Dn::parse(*request.new_superior, error);
+        if (!superior) {
+          return deny(result::invalid_dn_syntax,
+                      "invalid new superior " + quoted(*request.new_superior) + ": " + error);
+        }
+        if (!inside(*superior)) {
+          return deny(result::insufficient_access_rights,
+                      "new superior " + quoted(*request.new_superior) + " is outside the allowed subtrees");
+        }
+        return allow();
+      }
+      // The entry stays under its parent: the parent lies within a base exactly when the entry lies
+      // strictly below that base.
+      const bool parent_inside =
+          config_.base_dns.empty() ||
+          std::any_of(config_.base_dns.begin(), config_.base_dns.end(), [&dn](const Dn& base) {
+            return dn->within(base) && dn->rdn_count() > base.rdn_count();
+          });
+      if (!parent_inside) {
+        return deny(result::insufficient_access_rights,
+                    "renaming " + quoted(request.dn) + " would move it outside the allowed subtrees");
+      }
+      return allow();
+    }
+    case Op::modify_request:
+      // Deleting a value succeeds only if the value is there: a modify discloses like a compare.
+      for (const std::string& attribute : request.entry_attributes) {
+        if (attribute_denied(attribute)) {
+          return deny(result::insufficient_access_rights, "modify of denied attribute " + quoted(attribute));
+        }
+      }
+      return allow();
+    default:  // add, delete
+      return allow();
+  }
+}
+
+}  // namespace gw::ldap

@@ -1,0 +1,81 @@
+// A connector's access policy for one ldap system: which operations, which subtrees, what limits,
+// which attributes. Deny by default: a policy admits only what its settings name.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ldap_codec.hpp"
+
+namespace gw::ldap {
+
+// What may be done, as configured in the system's `operations` list:
+//   bind, unbind, abandon, search, compare, modify, add, delete, modify_dn,
+//   whoami, starttls, password_modify (extended operations by name), extended:<OID> (any other),
+//   read-only  = bind, unbind, abandon, search, compare, whoami, starttls
+//   read-write = read-only + modify, add, delete, modify_dn, password_modify
+struct OperationSet {
+  // Throws std::invalid_argument naming the entry ("operations[2]: unknown operation 'serch'") for an
+  // unknown name or a malformed OID.
+  static OperationSet parse(const std::vector<std::string>& names);
+
+  bool allows(Op request) const noexcept;            // for every op but extended_request
+  bool allows_extended(std::string_view oid) const;  // extended_request with requestName `oid`
+
+  std::set<Op> ops;
+  std::set<std::string> extended_oids;
+};
+
+struct PolicyConfig {
+  OperationSet operations;
+  // Subtrees requests may touch (a search's base, the entry of compare, modify, add, delete and
+  // modify_dn, and modify_dn's new location). Empty: any DN.
+  std::vector<Dn> base_dns;
+  std::int32_t max_size_limit = 0;  // 0: no cap
+  std::int32_t max_time_limit = 0;  // seconds; 0: no cap
+  // Attribute types (case-insensitive; options such as ";binary" are ignored when matching) that
+  // never leave the directory: searches filtering on them (or with an extensible match that tests
+  // every attribute) and compares of them are refused, and they are removed from returned entries.
+  std::vector<std::string> denied_attributes;
+};
+
+struct Decision {
+  bool allowed = false;
+  // Denied: the resultCode to answer with (insufficient_access_rights, invalid_dn_syntax,
+  // unwilling_to_perform) and why, for the diagnosticMessage and the audit record.
+  int result_code = result::success;
+  std::string reason;
+  // Allowed search whose limits exceed a cap (or are 0, "no limit", while a cap is set): the limits
+  // to forward instead. Unset when the request passes unchanged.
+  std::optional<std::int32_t> size_limit;
+  std::optional<std::int32_t> time_limit;
+  // Allowed search that asks to dereference aliases while base DNs are set: 0 (neverDerefAliases) to
+  // forward instead, since an alias may point outside the allowed subtrees.
+  std::optional<int> deref_aliases;
+};
+
+class Policy {
+ public:
+  // Throws std::invalid_argument for a negative cap.
+  explicit Policy(PolicyConfig config);
+
+  // The decision for one decoded request (is_request(request.op)). A search with scope base on the
+  // root DSE ("") is admitted whenever search is, whatever the base DNs: clients read it to learn
+  // the server's capabilities. Bind is judged by operation only (a bind DN is an identity, not data).
+  Decision check(const Message& request) const;
+
+  // True when an attribute description (as sent: any case, maybe with options) names a denied type.
+  bool attribute_denied(std::string_view description) const;
+  bool has_denied_attributes() const noexcept { return !config_.denied_attributes.empty(); }
+
+  const PolicyConfig& config() const noexcept { return config_; }
+
+ private:
+  PolicyConfig config_;
+};
+
+}  // namespace gw::ldap

@@ -1,0 +1,479 @@
+// The ldap route type end to end: gatewayd as a child process (standalone, whose connector reaches its
+// edge over a real loopback tunnel, and an edge and a connector as two processes), a real slapd as the
+// directory, and OpenLDAP's own clients (ldapsearch, ldapmodify, ldapadd, ldapwhoami) as applications.
+// Every result through the gateway is compared with what the same client gets from slapd directly.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/gateway_process.hpp"
+#include "support/http_peers.hpp"
+#include "support/ldap_peers.hpp"
+#include "support/metrics.hpp"
+#include "support/peers.hpp"
+#include "support/record.hpp"
+#include "support/tls_peer.hpp"
+#include "support/tunnel_pair.hpp"
+
+namespace gw::e2e {
+namespace {
+
+const std::string kServiceBind = "{bind_dn: 'cn=svc,dc=example,dc=com', bind_password: svc-secret}";
+
+// One system of a standalone gateway, and the destination that reaches it.
+struct Route {
+  std::string name = "directory";
+  std::string virtual_host = "directory.internal";
+  std::uint16_t internal_port = 0;
+  std::string system_settings = "{}";
+  std::string system_tls{};  // YAML flow mapping; empty: none
+  std::string destination_settings = "{}";
+};
+
+// A standalone gateway (tenant demo) with an admin listener and audit level all into audit.log.
+std::string standalone(const std::vector<Route>& routes) {
+  std::string systems = "systems:\n";
+  std::string destinations = "destinations:\n";
+  std::uint16_t port = 389;
+  for (const auto& r : routes) {
+    const std::string virtual_port = std::to_string(port++);
+    systems += "  - virtual_host: " + r.virtual_host + "\n    virtual_port: " + virtual_port +
+               "\n    internal_host: 127.0.0.1\n    internal_port: " + std::to_string(r.internal_port) +
+               "\n    route_type: ldap\n    settings: " + r.system_settings + "\n";
+    if (!r.system_tls.empty()) systems += "    tls: " + r.system_tls + "\n";
+    destinations += "  - name: " + r.name + "\n    route_type: ldap\n    address: ldap://" + r.virtual_host +
+                    ":" + virtual_port +
+                    "\n    proxy_type: on_premise\n    tenant: demo\n    entry_point: {listen: 127.0.0.1:0}\n"
+                    "    settings: " +
+                    r.destination_settings + "\n";
+  }
+  return "node: {name: standalone, role: standalone}\n"
+         "log: {level: info, format: text}\n"
+         "audit: {level: all, file: audit.log}\n"
+         "admin: {listen: 127.0.0.1:0}\n"
+         "connector: {tenant: demo}\n" +
+         systems + destinations;
+}
+
+Route read_only(const Slapd& slapd, const std::string& extra_system_settings = "") {
+  Route route;
+  route.internal_port = slapd.ldap_port();
+  route.system_settings = "{operations: [read-only], base_dns: ['dc=example,dc=com']" +
+                          (extra_system_settings.empty() ? "" : ", " + extra_system_settings) + "}";
+  route.destination_settings = kServiceBind;
+  return route;
+}
+
+::testing::AssertionResult ready_with_tunnel(GatewayProcess& gateway) {
+  if (auto ready = gateway.wait_ready(); !ready) return ready;
+  if (!gateway.wait_for_log(log_event("connector_connected"))) {
+    return ::testing::AssertionFailure() << "the connector did not connect";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string entry_url(const GatewayProcess& gateway, const std::string& destination = "directory") {
+  return "ldap://127.0.0.1:" + std::to_string(gateway.port(destination));
+}
+
+std::string describe(const CommandResult& result) {
+  std::string text = "exit ";
+  if (result.status) {
+    text += result.status->exited ? std::to_string(result.status->code) : "by signal";
+  } else {
+    text += "unknown";
+  }
+  return text + "; stdout: " + result.out + "; stderr: " + result.err;
+}
+
+int exit_code(const CommandResult& result) {
+  return result.status && result.status->exited ? result.status->code : -1;
+}
+
+// The Slapd's service password as the gateway's settings above spell it.
+class LdapRoute : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(slapd_.service_password(), "svc-secret"); }
+  Slapd slapd_;
+};
+
+TEST_F(LdapRoute, SearchesThroughTheTunnelReturnWhatADirectSearchReturns) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  // The application binds anonymously; the gateway binds as the service account.
+  const std::vector<std::string> search{"-b", slapd_.suffix(), "(objectClass=*)"};
+  CommandResult through = ldapsearch(entry_url(gateway), search);
+  ASSERT_EQ(exit_code(through), 0) << describe(through);
+  auto direct_args = slapd_.service_bind_args();
+  direct_args.insert(direct_args.end(), search.begin(), search.end());
+  CommandResult direct = ldapsearch(slapd_.url(), direct_args);
+  ASSERT_EQ(exit_code(direct), 0) << describe(direct);
+
+  const auto through_entries = parse_ldif(through.out);
+  EXPECT_EQ(through_entries, parse_ldif(direct.out));
+  // The whole directory: base, svc, three ou, people, two groups, the restricted entries.
+  EXPECT_EQ(through_entries.size(), 1 + 1 + 3 + slapd_.people() + 2 + slapd_.restricted());
+
+  // One audit record per operation, with its base DN and result.
+  auto records = gateway.wait_for_audit(audit_event(
+      "ldap.operation", {{"operation", "search"}, {"dn", slapd_.suffix()}, {"result_code", "0"}}));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].get("entries"), std::to_string(through_entries.size()));
+  EXPECT_EQ(records[0].get("system"), "directory.internal:389");
+  // The application's unbind ends the connection cleanly on every hop.
+  auto connection = gateway.wait_for_audit(audit_event("ldap.connection", {{"destination", "directory"}}));
+  ASSERT_EQ(connection.size(), 1u);
+  EXPECT_EQ(connection[0].get("outcome"), "ok") << connection[0].get("reason");
+}
+
+TEST_F(LdapRoute, BindInjectionLetsAnAnonymousApplicationSeeWhatTheServiceAccountSees) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  const std::vector<std::string> restricted{"-b",  slapd_.restricted_dn(), "-s",
+                                            "one", "(objectClass=*)",      "dn"};
+  CommandResult anonymous_direct = ldapsearch(slapd_.url(), restricted);
+  EXPECT_TRUE(ldif_dns(anonymous_direct.out).empty()) << describe(anonymous_direct);
+  CommandResult through = ldapsearch(entry_url(gateway), restricted);
+  ASSERT_EQ(exit_code(through), 0) << describe(through);
+  EXPECT_EQ(ldif_dns(through.out).size(), slapd_.restricted());
+
+  CommandResult whoami = ldapwhoami(entry_url(gateway), {});
+  ASSERT_EQ(exit_code(whoami), 0) << describe(whoami);
+  EXPECT_EQ(whoami.out, "dn:" + slapd_.service_dn() + "\n");
+
+  // An application that brings credentials of its own is refused: the gateway binds for this destination.
+  CommandResult own =
+      ldapwhoami(entry_url(gateway), {"-D", slapd_.person_dn(1), "-w", Slapd::person_password(1)});
+  EXPECT_EQ(exit_code(own), 49) << describe(own);
+  EXPECT_FALSE(
+      gateway.wait_for_audit(audit_event("ldap.bind_refused", {{"dn", slapd_.person_dn(1)}})).empty());
+
+  // StartTLS between the application and the gateway is declined; -Z goes on without it, -ZZ stops.
+  CommandResult optional_tls =
+      ldapsearch(entry_url(gateway), {"-Z", "-b", slapd_.people_dn(), "(uid=user3)", "dn"});
+  EXPECT_EQ(ldif_dns(optional_tls.out), std::vector<std::string>{slapd_.person_dn(3)})
+      << describe(optional_tls);
+  CommandResult required_tls =
+      ldapsearch(entry_url(gateway), {"-ZZ", "-b", slapd_.people_dn(), "(uid=user3)"});
+  EXPECT_NE(exit_code(required_tls), 0) << describe(required_tls);
+  EXPECT_NE(required_tls.err.find("StartTLS is not offered through the gateway"), std::string::npos)
+      << describe(required_tls);
+}
+
+TEST_F(LdapRoute, AGatewayIssuedCredentialStandsForTheServiceAccount) {
+  Route route = read_only(slapd_);
+  route.destination_settings =
+      "{bind_dn: 'cn=svc,dc=example,dc=com', bind_password: svc-secret, client_dn: 'cn=app,ou=gateway', "
+      "client_password: issued-to-app}";
+  GatewayProcess gateway(standalone({route}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  CommandResult issued = ldapwhoami(entry_url(gateway), {"-D", "CN=App, OU=Gateway", "-w", "issued-to-app"});
+  ASSERT_EQ(exit_code(issued), 0) << describe(issued);
+  EXPECT_EQ(issued.out, "dn:" + slapd_.service_dn() + "\n");
+
+  CommandResult wrong = ldapwhoami(entry_url(gateway), {"-D", "cn=app,ou=gateway", "-w", "guess"});
+  EXPECT_EQ(exit_code(wrong), 49) << describe(wrong);
+  CommandResult anonymous = ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=user1)"});
+  EXPECT_NE(exit_code(anonymous), 0) << describe(anonymous);
+  EXPECT_TRUE(ldif_dns(anonymous.out).empty());
+}
+
+TEST_F(LdapRoute, ReadOnlyRefusesEveryWriteWithInsufficientAccessRights) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  const std::string person = slapd_.person_dn(2);
+
+  CommandResult modify =
+      ldapmodify(entry_url(gateway), {},
+                 "dn: " + person + "\nchangetype: modify\nreplace: mail\nmail: changed@example.com\n");
+  EXPECT_EQ(exit_code(modify), 50) << describe(modify);
+  CommandResult add =
+      ldapadd(entry_url(gateway), {},
+              "dn: uid=intruder," + slapd_.people_dn() +
+                  "\nobjectClass: inetOrgPerson\nuid: intruder\ncn: Intruder\nsn: Intruder\n");
+  EXPECT_EQ(exit_code(add), 50) << describe(add);
+  CommandResult remove = ldapmodify(entry_url(gateway), {}, "dn: " + person + "\nchangetype: delete\n");
+  EXPECT_EQ(exit_code(remove), 50) << describe(remove);
+  CommandResult rename =
+      ldapmodify(entry_url(gateway), {},
+                 "dn: " + person + "\nchangetype: modrdn\nnewrdn: uid=renamed\ndeleteoldrdn: 1\n");
+  EXPECT_EQ(exit_code(rename), 50) << describe(rename);
+
+  // Nothing reached the directory.
+  auto args = slapd_.service_bind_args();
+  for (std::string a : {std::string("-b"), slapd_.people_dn(),
+                        std::string("(|(uid=user2)(uid=intruder)(uid=renamed))"), std::string("mail")}) {
+    args.push_back(a);
+  }
+  CommandResult after = ldapsearch(slapd_.url(), args);
+  const auto entries = parse_ldif(after.out);
+  ASSERT_EQ(entries.size(), 1u) << describe(after);
+  EXPECT_EQ(entries[0].dn, person);
+  EXPECT_EQ(entries[0].values("mail"), std::vector<std::string>{"user2@example.com"});
+
+  for (const char* op : {"modify", "add", "delete", "modify_dn"}) {
+    EXPECT_EQ(
+        gateway.wait_for_audit(audit_event("ldap.denied", {{"operation", op}, {"result_code", "50"}})).size(),
+        1u)
+        << op;
+  }
+}
+
+TEST_F(LdapRoute, ReadWriteLetsTheSameChangesThrough) {
+  Route route = read_only(slapd_);
+  route.system_settings = "{operations: [read-write], base_dns: ['ou=people,dc=example,dc=com']}";
+  GatewayProcess gateway(standalone({route}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  CommandResult modify = ldapmodify(
+      entry_url(gateway), {},
+      "dn: " + slapd_.person_dn(4) + "\nchangetype: modify\nreplace: mail\nmail: changed@example.com\n");
+  ASSERT_EQ(exit_code(modify), 0) << describe(modify);
+  CommandResult direct =
+      ldapsearch(slapd_.url(), {"-b", slapd_.person_dn(4), "-s", "base", "(objectClass=*)", "mail"});
+  const auto entries = parse_ldif(direct.out);
+  ASSERT_EQ(entries.size(), 1u) << describe(direct);
+  EXPECT_EQ(entries[0].values("mail"), std::vector<std::string>{"changed@example.com"});
+
+  // Outside the allowed subtree even a permitted operation is refused.
+  CommandResult outside = ldapmodify(
+      entry_url(gateway), {},
+      "dn: cn=staff," + slapd_.groups_dn() + "\nchangetype: modify\nreplace: description\ndescription: x\n");
+  EXPECT_EQ(exit_code(outside), 50) << describe(outside);
+}
+
+TEST_F(LdapRoute, ASearchOutsideTheAllowedSubtreesIsAnsweredWithResult50) {
+  Route route = read_only(slapd_);
+  route.system_settings = "{operations: [read-only], base_dns: ['ou=people,dc=example,dc=com']}";
+  GatewayProcess gateway(standalone({route}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  for (const std::string& base : {slapd_.suffix(), slapd_.groups_dn(), slapd_.restricted_dn()}) {
+    CommandResult refused = ldapsearch(entry_url(gateway), {"-b", base, "(objectClass=*)", "dn"});
+    EXPECT_EQ(exit_code(refused), 50) << base << ": " << describe(refused);
+    EXPECT_NE(refused.err.find("Insufficient access"), std::string::npos) << describe(refused);
+  }
+  // The connection stays usable after a refusal: a refused and an allowed search on one connection.
+  CommandResult inside = ldapsearch(entry_url(gateway), {"-b", "UID=user5, OU=People, DC=Example, DC=Com",
+                                                         "-s", "base", "(objectClass=*)", "uid"});
+  EXPECT_EQ(ldif_dns(inside.out), std::vector<std::string>{slapd_.person_dn(5)}) << describe(inside);
+  // The root DSE is readable: clients learn the server's capabilities there.
+  CommandResult root_dse =
+      ldapsearch(entry_url(gateway), {"-b", "", "-s", "base", "(objectClass=*)", "namingContexts"});
+  ASSERT_EQ(exit_code(root_dse), 0) << describe(root_dse);
+  EXPECT_NE(root_dse.out.find("namingContexts: dc=example,dc=com"), std::string::npos) << describe(root_dse);
+
+  EXPECT_EQ(gateway.wait_for_audit(audit_event("ldap.denied", {{"operation", "search"}}), 3).size(), 3u);
+}
+
+TEST_F(LdapRoute, SizeLimitsAreCappedAndDeniedAttributesNeverLeaveTheDirectory) {
+  GatewayProcess gateway(standalone(
+      {read_only(slapd_, "max_size_limit: 5, denied_attributes: [telephoneNumber, userPassword]")}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  CommandResult capped = ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=*)", "uid"});
+  EXPECT_EQ(exit_code(capped), 4) << describe(capped);  // sizeLimitExceeded
+  EXPECT_EQ(ldif_dns(capped.out).size(), 5u);
+
+  CommandResult entry = ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=user6)", "*", "+"});
+  ASSERT_EQ(exit_code(entry), 0) << describe(entry);
+  const auto entries = parse_ldif(entry.out);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_TRUE(entries[0].has("mail"));
+  EXPECT_FALSE(entries[0].has("telephoneNumber"));
+  CommandResult direct =
+      ldapsearch(slapd_.url(), {"-b", slapd_.people_dn(), "(uid=user6)", "telephoneNumber"});
+  EXPECT_NE(direct.out.find("telephoneNumber:"), std::string::npos) << describe(direct);
+
+  // Filtering on a denied attribute would disclose it one guess at a time.
+  CommandResult probe =
+      ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(&(uid=user6)(telephoneNumber=+1*))"});
+  EXPECT_EQ(exit_code(probe), 50) << describe(probe);
+}
+
+TEST(LdapRouteTls, TheConnectorSpeaksLdapsOrStartTlsToTheDirectory) {
+  TestPki pki;
+  Slapd slapd(pki);
+  TestPki other;  // a CA the directory's certificate does not chain to
+  const std::string ca = "{enabled: true, ca_file: " + pki.ca_file().string() + "}";
+
+  Route ldaps = read_only(slapd);
+  ldaps.name = "ldaps";
+  ldaps.virtual_host = "ldaps.internal";
+  ldaps.internal_port = slapd.ldaps_port();
+  ldaps.system_tls = ca;
+  Route starttls = read_only(slapd, "starttls: true");
+  starttls.name = "starttls";
+  starttls.virtual_host = "starttls.internal";
+  starttls.system_tls = ca;
+  Route untrusted = read_only(slapd);
+  untrusted.name = "untrusted";
+  untrusted.virtual_host = "untrusted.internal";
+  untrusted.internal_port = slapd.ldaps_port();
+  untrusted.system_tls = "{enabled: true, ca_file: " + other.ca_file().string() + "}";
+  GatewayProcess gateway(standalone({ldaps, starttls, untrusted}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  for (const char* name : {"ldaps", "starttls"}) {
+    CommandResult found =
+        ldapsearch(entry_url(gateway, name), {"-b", slapd.people_dn(), "(uid=user7)", "dn"});
+    EXPECT_EQ(ldif_dns(found.out), std::vector<std::string>{slapd.person_dn(7)})
+        << name << ": " << describe(found);
+  }
+  CommandResult refused =
+      ldapsearch(entry_url(gateway, "untrusted"), {"-b", slapd.people_dn(), "(uid=user7)"});
+  EXPECT_NE(exit_code(refused), 0) << describe(refused);
+  EXPECT_TRUE(ldif_dns(refused.out).empty());
+  auto failure = gateway.wait_for_log(log_event("connection_failed", {{"system", "untrusted.internal:391"}}));
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_NE(failure->get("reason").find("certificate"), std::string::npos) << failure->get("reason");
+}
+
+TEST(LdapRouteTls, AnInternetDestinationSpeaksLdapsOrStartTlsItself) {
+  TestPki pki;
+  Slapd slapd(pki);
+  const std::string tls = "    tls: {enabled: true, ca_file: " + pki.ca_file().string() + "}\n";
+  GatewayProcess gateway(
+      "node: {name: edge, role: edge}\nlog: {level: info, format: text}\n"
+      "audit: {level: all, file: audit.log}\ndestinations:\n"
+      "  - name: ldaps\n    route_type: ldap\n    address: ldaps://127.0.0.1:" +
+      std::to_string(slapd.ldaps_port()) + "\n    entry_point: {listen: 127.0.0.1:0}\n" + tls +
+      "    settings: " + kServiceBind + "\n" +
+      "  - name: starttls\n    route_type: ldap\n    address: ldap://127.0.0.1:" +
+      std::to_string(slapd.ldap_port()) + "\n    entry_point: {listen: 127.0.0.1:0}\n" + tls +
+      "    settings: {starttls: true}\n");
+  ASSERT_TRUE(gateway.wait_ready());
+
+  CommandResult ldaps = ldapwhoami(entry_url(gateway, "ldaps"), {});
+  EXPECT_EQ(ldaps.out, "dn:" + slapd.service_dn() + "\n") << describe(ldaps);
+  // Without bind injection the application's own bind passes through.
+  CommandResult starttls =
+      ldapwhoami(entry_url(gateway, "starttls"), {"-D", slapd.person_dn(8), "-w", Slapd::person_password(8)});
+  EXPECT_EQ(starttls.out, "dn:" + slapd.person_dn(8) + "\n") << describe(starttls);
+}
+
+TEST_F(LdapRoute, MalformedBerEndsTheConnectionWithANoticeOfDisconnection) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"not a SEQUENCE", std::string("\x31\x03\x02\x01\x01", 5)},
+      {"indefinite length", std::string("\x30\x80\x02\x01\x01\x00\x00", 7)},
+      {"declared size beyond the limit", std::string("\x30\x84\x7f\xff\xff\xff\x02\x01", 8)},
+      {"no protocolOp", std::string("\x30\x03\x02\x01\x01", 5)},
+      {"unknown protocolOp", std::string("\x30\x05\x02\x01\x01\x99\x00", 7)},
+      {"search request cut short", std::string("\x30\x0a\x02\x01\x02\x63\x05\x04\x03\x64\x63\x3d", 12)},
+      {"connection ends inside a message", std::string("\x30\x20\x02\x01\x03", 5)},
+  };
+  const std::string notice_oid = "1.3.6.1.4.1.1466.20036";
+  for (const auto& [what, bytes] : cases) {
+    const std::string answer = raw_exchange(gateway.port("directory"), bytes);
+    EXPECT_NE(answer.find(notice_oid), std::string::npos) << what << ": no Notice of Disconnection";
+    EXPECT_EQ(answer.substr(0, 1), "\x30") << what;
+  }
+  EXPECT_EQ(gateway.wait_for_audit(audit_event("ldap.malformed"), cases.size()).size(), cases.size());
+  // The gateway goes on serving.
+  CommandResult after = ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=user9)", "dn"});
+  EXPECT_EQ(ldif_dns(after.out), std::vector<std::string>{slapd_.person_dn(9)}) << describe(after);
+}
+
+TEST_F(LdapRoute, AHundredConcurrentClientsEachGetTheirOwnAnswer) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  const std::string url = entry_url(gateway);
+
+  constexpr std::size_t kClients = 100;
+  std::vector<std::string> failures(kClients);
+  std::vector<std::thread> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      const std::size_t person = i % slapd_.people();
+      CommandResult got =
+          ldapsearch(url, {"-b", slapd_.people_dn(), "(uid=user" + std::to_string(person) + ")", "uid"});
+      const auto entries = parse_ldif(got.out);
+      if (exit_code(got) != 0 || entries.size() != 1 || entries[0].dn != slapd_.person_dn(person)) {
+        failures[i] = describe(got);
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (std::size_t i = 0; i < kClients; ++i) EXPECT_EQ(failures[i], "") << "client " << i;
+}
+
+TEST_F(LdapRoute, TheConnectorChecksTheDirectoryWithABind) {
+  Route healthy = read_only(slapd_,
+                            "health_check_interval: 200ms, health_check_bind_dn: 'cn=svc,dc=example,dc=com', "
+                            "health_check_password: svc-secret");
+  Route wrong = read_only(slapd_,
+                          "health_check_interval: 200ms, health_check_bind_dn: 'cn=svc,dc=example,dc=com', "
+                          "health_check_password: not-the-password");
+  wrong.name = "wrong";
+  wrong.virtual_host = "wrong.internal";
+  GatewayProcess gateway(standalone({healthy, wrong}));
+  ASSERT_TRUE(gateway.wait_ready());
+
+  auto up =
+      gateway.wait_for_log(log_event("ldap.health", {{"system", "directory.internal:389"}, {"state", "up"}}));
+  ASSERT_TRUE(up.has_value());
+  auto down =
+      gateway.wait_for_log(log_event("ldap.health", {{"system", "wrong.internal:390"}, {"state", "down"}}));
+  ASSERT_TRUE(down.has_value());
+  EXPECT_NE(down->get("reason").find("Invalid credentials"), std::string::npos) << down->get("reason");
+  EXPECT_EQ(down->get("reason").find("not-the-password"), std::string::npos);
+
+  auto accept_one = [](double v) { return v == 1; };
+  EXPECT_EQ(wait_for_metric(gateway.admin_port(), "gateway_ldap_up", {{"system", "directory.internal:389"}},
+                            accept_one),
+            1);
+  EXPECT_EQ(metric_value(gateway.admin_port(), "gateway_ldap_up", {{"system", "wrong.internal:390"}}), 0);
+  // Checks repeat: the counter grows.
+  auto more_than_two = [](double v) { return v > 2; };
+  EXPECT_TRUE(wait_for_metric(gateway.admin_port(), "gateway_ldap_health_checks_total",
+                              {{"system", "directory.internal:389"}, {"outcome", "ok"}}, more_than_two));
+}
+
+TEST(LdapRoutePair, AnEdgeAndAConnectorProcessEnforceTheConnectorsPolicy) {
+  Slapd slapd;
+  OnPremiseDestination destination;
+  destination.name = "directory";
+  destination.address = "directory.internal:389";
+  destination.route_type = "ldap";
+  destination.settings = kServiceBind;
+  SystemSpec system;
+  system.virtual_host = "directory.internal";
+  system.virtual_port = "389";
+  system.internal_port = slapd.ldap_port();
+  system.route_type = "ldap";
+  system.settings = "{operations: [search, bind, unbind], base_dns: ['ou=people,dc=example,dc=com']}";
+  EdgeSpec edge;
+  edge.destinations = {destination};
+  ConnectorSpec connector;
+  connector.systems = {system};
+  TunnelPair pair(edge, connector);
+  ASSERT_TRUE(pair.start());
+  const std::string url = "ldap://127.0.0.1:" + std::to_string(pair.edge().port("directory"));
+
+  CommandResult found = ldapsearch(url, {"-b", slapd.people_dn(), "(uid=user11)", "cn"});
+  ASSERT_EQ(exit_code(found), 0) << describe(found);
+  CommandResult direct = ldapsearch(slapd.url(), {"-b", slapd.people_dn(), "(uid=user11)", "cn"});
+  EXPECT_EQ(parse_ldif(found.out), parse_ldif(direct.out));
+  // compare is not in this system's list.
+  CommandResult compare = ldap_tool({"ldapcompare", "-x", "-H", url, slapd.person_dn(11), "cn:User 11"});
+  EXPECT_EQ(exit_code(compare), 50) << describe(compare);
+
+  EXPECT_FALSE(
+      pair.connector().wait_for_audit(audit_event("ldap.denied", {{"operation", "compare"}})).empty());
+  EXPECT_FALSE(
+      pair.connector()
+          .wait_for_audit(audit_event("ldap.operation", {{"operation", "search"}, {"result_code", "0"}}))
+          .empty());
+}
+
+}  // namespace
+}  // namespace gw::e2e

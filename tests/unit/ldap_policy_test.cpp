@@ -1,0 +1,501 @@
+#include <gtest/gtest.h>
+#include <lber.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ldap_codec.hpp"
+#include "ldap_policy.hpp"
+
+using namespace gw::ldap;
+
+namespace {
+
+Dn parse_dn(std::string_view text) {
+  std::string error;
+  auto parsed = Dn::parse(text, error);
+  EXPECT_TRUE(parsed) << text << ": " << error;
+  return parsed.value_or(Dn());
+}
+
+PolicyConfig config(std::vector<std::string> operations, std::vector<std::string> bases = {},
+                    std::vector<std::string> denied = {}) {
+  PolicyConfig c;
+  c.operations = OperationSet::parse(operations);
+  for (const std::string& base : bases) c.base_dns.push_back(parse_dn(base));
+  c.denied_attributes = std::move(denied);
+  return c;
+}
+
+Message request(Op op, std::string dn = {}) {
+  Message m;
+  m.id = 2;
+  m.op = op;
+  m.dn = std::move(dn);
+  return m;
+}
+
+Message search(std::string base, Scope scope = Scope::subtree,
+               std::vector<std::string> filter_attributes = {"cn"}) {
+  Message m = request(Op::search_request, std::move(base));
+  m.scope = scope;
+  m.filter_attributes = std::move(filter_attributes);
+  return m;
+}
+
+Message extended(std::string_view oid) {
+  Message m = request(Op::extended_request);
+  m.oid = std::string(oid);
+  return m;
+}
+
+Message modify_dn(std::string entry, std::string new_rdn,
+                  std::optional<std::string> superior = std::nullopt) {
+  Message m = request(Op::modify_dn_request, std::move(entry));
+  m.new_rdn = std::move(new_rdn);
+  m.new_superior = std::move(superior);
+  return m;
+}
+
+Message compare(std::string entry, std::string attribute) {
+  Message m = request(Op::compare_request, std::move(entry));
+  m.entry_attributes = {std::move(attribute)};
+  return m;
+}
+
+std::string parse_error(const std::vector<std::string>& names) {
+  try {
+    OperationSet::parse(names);
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "parsed";
+  return {};
+}
+
+void expect_denied(const Decision& decision, int code, std::string_view fragment) {
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.result_code, code);
+  EXPECT_NE(decision.reason.find(fragment), std::string::npos) << decision.reason;
+}
+
+const std::vector<std::string> kPeople = {"ou=People,dc=example,dc=com"};
+
+}  // namespace
+
+// ---- operation sets -------------------------------------------------------------------------------
+
+TEST(LdapOperationSet, NamedOperations) {
+  const OperationSet set = OperationSet::parse(
+      {"bind", "unbind", "abandon", "search", "compare", "modify", "add", "delete", "modify_dn"});
+  for (Op op :
+       {Op::bind_request, Op::unbind_request, Op::abandon_request, Op::search_request, Op::compare_request,
+        Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request}) {
+    EXPECT_TRUE(set.allows(op)) << op_name(op);
+  }
+  EXPECT_TRUE(set.extended_oids.empty());
+  EXPECT_FALSE(set.allows(Op::extended_request));
+  EXPECT_FALSE(set.allows(Op::search_result_entry));
+}
+
+TEST(LdapOperationSet, ExtendedOperationsByNameAndOid) {
+  const OperationSet set =
+      OperationSet::parse({"whoami", "starttls", "password_modify", "extended:1.3.6.1.4.1.42.2"});
+  EXPECT_TRUE(set.allows_extended(kWhoAmIOid));
+  EXPECT_TRUE(set.allows_extended(kStartTlsOid));
+  EXPECT_TRUE(set.allows_extended(kPasswordModifyOid));
+  EXPECT_TRUE(set.allows_extended("1.3.6.1.4.1.42.2"));
+  EXPECT_FALSE(set.allows_extended("1.3.6.1.4.1.42"));
+  EXPECT_FALSE(set.allows_extended(""));
+  EXPECT_TRUE(set.ops.empty());
+}
+
+TEST(LdapOperationSet, ReadOnlyPreset) {
+  const OperationSet set = OperationSet::parse({"read-only"});
+  EXPECT_EQ(set.ops, (std::set<Op>{Op::bind_request, Op::unbind_request, Op::abandon_request,
+                                   Op::search_request, Op::compare_request}));
+  EXPECT_EQ(set.extended_oids, (std::set<std::string>{std::string(kWhoAmIOid), std::string(kStartTlsOid)}));
+}
+
+TEST(LdapOperationSet, ReadWritePreset) {
+  const OperationSet set = OperationSet::parse({"read-write"});
+  EXPECT_EQ(set.ops.size(), 9U);
+  for (Op op :
+       {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request, Op::search_request}) {
+    EXPECT_TRUE(set.allows(op)) << op_name(op);
+  }
+  EXPECT_EQ(set.extended_oids, (std::set<std::string>{std::string(kWhoAmIOid), std::string(kStartTlsOid),
+                                                      std::string(kPasswordModifyOid)}));
+  // presets combine with other entries
+  const OperationSet more = OperationSet::parse({"read-only", "delete", "extended:1.2.3"});
+  EXPECT_TRUE(more.allows(Op::delete_request));
+  EXPECT_FALSE(more.allows(Op::add_request));
+  EXPECT_TRUE(more.allows_extended("1.2.3"));
+}
+
+TEST(LdapOperationSet, UnknownNamesAreRejectedWithTheirPosition) {
+  EXPECT_EQ(parse_error({"bind", "search", "serch"}), "operations[2]: unknown operation 'serch'");
+  EXPECT_EQ(parse_error({"Search"}), "operations[0]: unknown operation 'Search'");
+  EXPECT_EQ(parse_error({""}), "operations[0]: unknown operation ''");
+  EXPECT_EQ(parse_error({"read", "bind"}), "operations[0]: unknown operation 'read'");
+}
+
+TEST(LdapOperationSet, MalformedOidsAreRejected) {
+  for (const std::string oid :
+       {"", "1", "1.", ".1", "1..2", "01.2", "1.02", "a.b", "1.2.x", "1.2 ", " 1.2"}) {
+    const std::string error = parse_error({"search", "extended:" + oid});
+    EXPECT_EQ(error, "operations[1]: malformed OID '" + oid + "' in 'extended:" + oid + "'");
+  }
+  EXPECT_NO_THROW(OperationSet::parse({"extended:0.0", "extended:2.999.10"}));
+}
+
+TEST(LdapOperationSet, EmptyAllowsNothing) {
+  const Policy policy(config({}));
+  expect_denied(policy.check(request(Op::bind_request)), result::insufficient_access_rights,
+                "operation 'bind' is not allowed");
+  expect_denied(policy.check(extended(kStartTlsOid)), result::insufficient_access_rights, kStartTlsOid);
+}
+
+// ---- operations -----------------------------------------------------------------------------------
+
+TEST(LdapPolicy, ReadOnlyDeniesWrites) {
+  const Policy policy(config({"read-only"}));
+  EXPECT_TRUE(policy.check(search("dc=example,dc=com")).allowed);
+  EXPECT_TRUE(policy.check(compare("dc=example,dc=com", "cn")).allowed);
+  EXPECT_TRUE(policy.check(extended(kWhoAmIOid)).allowed);
+  EXPECT_TRUE(policy.check(extended(kStartTlsOid)).allowed);
+  for (Op op : {Op::modify_request, Op::add_request, Op::delete_request}) {
+    expect_denied(policy.check(request(op, "uid=a,dc=example,dc=com")), result::insufficient_access_rights,
+                  "operation '" + std::string(op_name(op)) + "' is not allowed");
+  }
+  expect_denied(policy.check(modify_dn("uid=a,dc=example,dc=com", "uid=b")),
+                result::insufficient_access_rights, "operation 'modify_dn' is not allowed");
+  expect_denied(policy.check(extended(kPasswordModifyOid)), result::insufficient_access_rights,
+                "extended operation '1.3.6.1.4.1.4203.1.11.1' is not allowed");
+}
+
+TEST(LdapPolicy, ReadWriteAllowsWrites) {
+  const Policy policy(config({"read-write"}, kPeople));
+  for (Op op : {Op::modify_request, Op::add_request, Op::delete_request}) {
+    EXPECT_TRUE(policy.check(request(op, "uid=a,ou=people,dc=example,dc=com")).allowed) << op_name(op);
+  }
+  EXPECT_TRUE(policy.check(extended(kPasswordModifyOid)).allowed);
+  expect_denied(policy.check(extended("1.3.6.1.4.1.4203.1.11.99")), result::insufficient_access_rights,
+                "is not allowed");
+}
+
+TEST(LdapPolicy, SearchOnlyConnector) {
+  const Policy policy(config({"search"}));
+  EXPECT_TRUE(policy.check(search("dc=example,dc=com")).allowed);
+  expect_denied(policy.check(request(Op::bind_request)), result::insufficient_access_rights, "'bind'");
+  expect_denied(policy.check(request(Op::unbind_request)), result::insufficient_access_rights, "'unbind'");
+  expect_denied(policy.check(compare("dc=example,dc=com", "cn")), result::insufficient_access_rights,
+                "'compare'");
+}
+
+TEST(LdapPolicy, BindUnbindAndAbandonIgnoreTheBaseDns) {
+  const Policy policy(config({"bind", "unbind", "abandon"}, kPeople));
+  EXPECT_TRUE(policy.check(request(Op::bind_request, "cn=admin,dc=other")).allowed);
+  EXPECT_TRUE(policy.check(request(Op::bind_request, "not a dn")).allowed);
+  EXPECT_TRUE(policy.check(request(Op::unbind_request)).allowed);
+  EXPECT_TRUE(policy.check(request(Op::abandon_request)).allowed);
+}
+
+TEST(LdapPolicy, ResponsesAreNotRequests) {
+  const Policy policy(config({"read-write"}));
+  const Decision decision = policy.check(request(Op::search_result_entry, "dc=x"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.result_code, result::protocol_error);
+}
+
+TEST(LdapPolicy, ExplicitExtendedOid) {
+  const Policy policy(config({"extended:1.3.6.1.4.1.1466.101.119.1"}));
+  EXPECT_TRUE(policy.check(extended("1.3.6.1.4.1.1466.101.119.1")).allowed);
+  expect_denied(policy.check(extended(kWhoAmIOid)), result::insufficient_access_rights, kWhoAmIOid);
+}
+
+// ---- subtrees -------------------------------------------------------------------------------------
+
+TEST(LdapPolicy, SearchBaseMustLieInABaseDn) {
+  const Policy policy(config({"search"}, {"ou=People,dc=example,dc=com", "ou=Groups,dc=example,dc=com"}));
+  EXPECT_TRUE(policy.check(search("ou=people,dc=example,dc=com")).allowed);
+  EXPECT_TRUE(policy.check(search("uid=a,OU=People,DC=Example,DC=Com", Scope::base)).allowed);
+  EXPECT_TRUE(policy.check(search("cn=admins,ou=groups,dc=example,dc=com")).allowed);
+  expect_denied(policy.check(search("dc=example,dc=com")), result::insufficient_access_rights,
+                "base DN 'dc=example,dc=com' is outside the allowed subtrees");
+  expect_denied(policy.check(search("ou=hosts,dc=example,dc=com")), result::insufficient_access_rights,
+                "outside");
+  expect_denied(policy.check(search("ou=people,dc=example,dc=org")), result::insufficient_access_rights,
+                "outside");
+  expect_denied(policy.check(search("", Scope::subtree)), result::insufficient_access_rights, "outside");
+  expect_denied(policy.check(search("", Scope::one_level)), result::insufficient_access_rights, "outside");
+}
+
+TEST(LdapPolicy, InvalidDnsAreInvalidDnSyntax) {
+  const Policy policy(config({"read-write"}, kPeople));
+  expect_denied(policy.check(search("ou=people;dc=example")), result::invalid_dn_syntax,
+                "invalid base DN 'ou=people;dc=example'");
+  for (Op op : {Op::modify_request, Op::add_request, Op::delete_request}) {
+    expect_denied(policy.check(request(op, "uid=a,,ou=people,dc=example,dc=com")), result::invalid_dn_syntax,
+                  "invalid DN");
+  }
+  expect_denied(policy.check(compare("=x", "cn")), result::invalid_dn_syntax, "invalid DN '=x'");
+  expect_denied(policy.check(modify_dn("x", "cn=y")), result::invalid_dn_syntax, "invalid DN 'x'");
+  expect_denied(policy.check(search(std::string("ou=people\0,dc=x", 15))), result::invalid_dn_syntax, "NUL");
+}
+
+TEST(LdapPolicy, WithoutBaseDnsAnyDnIsAllowed) {
+  const Policy policy(config({"read-write"}));
+  EXPECT_TRUE(policy.check(search("")).allowed);
+  EXPECT_TRUE(policy.check(search("o=anything")).allowed);
+  EXPECT_TRUE(policy.check(request(Op::delete_request, "cn=x,o=anything")).allowed);
+  EXPECT_TRUE(policy.check(modify_dn("cn=x,o=anything", "cn=y")).allowed);
+  EXPECT_TRUE(policy.check(modify_dn("cn=x,o=anything", "cn=y", "o=elsewhere")).allowed);
+  // still parsed
+  expect_denied(policy.check(request(Op::add_request, "garbage")), result::invalid_dn_syntax, "garbage");
+}
+
+TEST(LdapPolicy, RootDseIsReadableWheneverSearchIs) {
+  const Policy policy(config({"search"}, kPeople));
+  const Decision decision = policy.check(search("", Scope::base, {"objectClass"}));
+  EXPECT_TRUE(decision.allowed);
+  const Policy no_search(config({"bind"}, kPeople));
+  expect_denied(no_search.check(search("", Scope::base, {"objectClass"})), result::insufficient_access_rights,
+                "'search'");
+}
+
+TEST(LdapPolicy, WritesStayInsideTheBaseDns) {
+  const Policy policy(config({"read-write"}, kPeople));
+  for (Op op : {Op::modify_request, Op::add_request, Op::delete_request}) {
+    EXPECT_TRUE(policy.check(request(op, "uid=a,ou=people,dc=example,dc=com")).allowed);
+    expect_denied(policy.check(request(op, "uid=a,ou=admins,dc=example,dc=com")),
+                  result::insufficient_access_rights, "DN 'uid=a,ou=admins,dc=example,dc=com' is outside");
+    expect_denied(policy.check(request(op, "dc=example,dc=com")), result::insufficient_access_rights,
+                  "outside");
+  }
+  expect_denied(policy.check(compare("cn=x,dc=other", "cn")), result::insufficient_access_rights, "outside");
+}
+
+TEST(LdapPolicy, ModifyDnChecksTheNewLocation) {
+  const Policy policy(config({"modify_dn"}, kPeople));
+  // rename in place
+  EXPECT_TRUE(policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid=b")).allowed);
+  // move within the subtree
+  EXPECT_TRUE(policy
+                  .check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid=a",
+                                   "ou=staff,ou=people,dc=example,dc=com"))
+                  .allowed);
+  EXPECT_TRUE(policy
+                  .check(modify_dn("uid=a,ou=staff,ou=people,dc=example,dc=com", "uid=a",
+                                   "ou=People,dc=Example,dc=com"))
+                  .allowed);
+  // move out of the subtree
+  expect_denied(
+      policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid=a", "ou=admins,dc=example,dc=com")),
+      result::insufficient_access_rights, "new superior 'ou=admins,dc=example,dc=com' is outside");
+  // move in from outside
+  expect_denied(
+      policy.check(modify_dn("uid=a,ou=admins,dc=example,dc=com", "uid=a", "ou=people,dc=example,dc=com")),
+      result::insufficient_access_rights, "DN 'uid=a,ou=admins,dc=example,dc=com' is outside");
+  // renaming the base itself would move it out of the allowed subtree
+  expect_denied(policy.check(modify_dn("ou=people,dc=example,dc=com", "ou=humans")),
+                result::insufficient_access_rights, "would move it outside");
+  // invalid new superior and new RDN
+  expect_denied(policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid=a", "ou=x;;")),
+                result::invalid_dn_syntax, "invalid new superior");
+  expect_denied(policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid")),
+                result::invalid_dn_syntax, "invalid new RDN 'uid'");
+  expect_denied(policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "uid=b,ou=admins")),
+                result::invalid_dn_syntax, "not a single RDN");
+  expect_denied(policy.check(modify_dn("uid=a,ou=people,dc=example,dc=com", "")), result::invalid_dn_syntax,
+                "invalid new RDN");
+}
+
+// ---- limits ---------------------------------------------------------------------------------------
+
+TEST(LdapPolicy, SizeAndTimeCaps) {
+  PolicyConfig c = config({"search"});
+  c.max_size_limit = 500;
+  c.max_time_limit = 10;
+  const Policy policy(c);
+  auto limited = [&](std::int32_t size, std::int32_t time) {
+    Message m = search("dc=example,dc=com");
+    m.size_limit = size;
+    m.time_limit = time;
+    return policy.check(m);
+  };
+  Decision none = limited(0, 0);  // "no limit" becomes the caps
+  EXPECT_TRUE(none.allowed);
+  EXPECT_EQ(none.size_limit, 500);
+  EXPECT_EQ(none.time_limit, 10);
+  Decision above = limited(100000, 3600);
+  EXPECT_EQ(above.size_limit, 500);
+  EXPECT_EQ(above.time_limit, 10);
+  Decision below = limited(20, 5);
+  EXPECT_TRUE(below.allowed);
+  EXPECT_FALSE(below.size_limit);
+  EXPECT_FALSE(below.time_limit);
+  Decision equal = limited(500, 10);
+  EXPECT_FALSE(equal.size_limit);
+  EXPECT_FALSE(equal.time_limit);
+  Decision mixed = limited(20, 0);
+  EXPECT_FALSE(mixed.size_limit);
+  EXPECT_EQ(mixed.time_limit, 10);
+}
+
+TEST(LdapPolicy, NoCapsLeaveLimitsAlone) {
+  const Policy policy(config({"search"}));
+  Message m = search("dc=example,dc=com");
+  m.size_limit = 0;
+  m.time_limit = 99999;
+  const Decision decision = policy.check(m);
+  EXPECT_TRUE(decision.allowed);
+  EXPECT_FALSE(decision.size_limit);
+  EXPECT_FALSE(decision.time_limit);
+}
+
+TEST(LdapPolicy, CapsApplyToRootDseReadsToo) {
+  PolicyConfig c = config({"search"}, kPeople);
+  c.max_size_limit = 1;
+  const Policy policy(c);
+  const Decision decision = policy.check(search("", Scope::base, {"objectClass"}));
+  EXPECT_TRUE(decision.allowed);
+  EXPECT_EQ(decision.size_limit, 1);
+  EXPECT_FALSE(decision.time_limit);
+}
+
+TEST(LdapPolicy, NegativeCapsAreAConfigurationError) {
+  PolicyConfig c = config({"search"});
+  c.max_size_limit = -1;
+  EXPECT_THROW(Policy{c}, std::invalid_argument);
+  c.max_size_limit = 0;
+  c.max_time_limit = -5;
+  EXPECT_THROW(Policy{c}, std::invalid_argument);
+}
+
+// ---- denied attributes ----------------------------------------------------------------------------
+
+TEST(LdapPolicy, AttributeDeniedIgnoresCaseAndOptions) {
+  const Policy policy(config({"search"}, {}, {"userPassword", "sambaNTPassword;binary"}));
+  EXPECT_TRUE(policy.has_denied_attributes());
+  EXPECT_TRUE(policy.attribute_denied("userPassword"));
+  EXPECT_TRUE(policy.attribute_denied("USERPASSWORD"));
+  EXPECT_TRUE(policy.attribute_denied("userpassword;binary"));
+  EXPECT_TRUE(policy.attribute_denied("userPassword;lang-en;x-foo"));
+  EXPECT_TRUE(policy.attribute_denied("sambaNTPassword"));
+  EXPECT_TRUE(policy.attribute_denied("sambantpassword;binary"));
+  EXPECT_FALSE(policy.attribute_denied("userPasswordX"));
+  EXPECT_FALSE(policy.attribute_denied("user"));
+  EXPECT_FALSE(policy.attribute_denied(""));
+  EXPECT_FALSE(policy.attribute_denied(";userPassword"));
+  EXPECT_FALSE(policy.attribute_denied("cn"));
+  EXPECT_FALSE(Policy(config({"search"})).has_denied_attributes());
+}
+
+TEST(LdapPolicy, FiltersOnDeniedAttributesAreRefused) {
+  const Policy policy(config({"read-only"}, {}, {"userPassword"}));
+  EXPECT_TRUE(policy.check(search("dc=x", Scope::subtree, {"cn", "mail"})).allowed);
+  expect_denied(policy.check(search("dc=x", Scope::subtree, {"cn", "UserPassword;binary"})),
+                result::insufficient_access_rights, "filter on denied attribute 'UserPassword;binary'");
+}
+
+TEST(LdapPolicy, DeniedAttributesNestedInFiltersFromTheWire) {
+  const Policy policy(config({"read-only"}, {}, {"userPassword", "mail"}));
+  // '(&(objectClass=person)(|(cn=J*)(!(mail=*))))' as ldapsearch sends it (mail sits under a not in an or)
+  const std::string wire =
+      "308189020102635f041b6f753d70656f706c652c64633d6578616d706c652c64633d636f6d0a01010a01000201000201000101"
+      "00a02ca315040b6f626a656374436c6173730406706572736f6ea113a4090402636e300380014aa20687046d61696c30030401"
+      "2aa02330210416312e322e3834302e3131333535362e312e342e333139040730050201050400";
+  std::vector<std::uint8_t> bytes;
+  for (std::size_t i = 0; i + 1 < wire.size(); i += 2) {
+    bytes.push_back(static_cast<std::uint8_t>(std::stoi(wire.substr(i, 2), nullptr, 16)));
+  }
+  std::string error;
+  auto message = decode(bytes, error);
+  ASSERT_TRUE(message) << error;
+  expect_denied(policy.check(*message), result::insufficient_access_rights, "'mail'");
+  const Policy lenient(config({"read-only"}, {}, {"userPassword"}));
+  EXPECT_TRUE(lenient.check(*message).allowed);
+}
+
+TEST(LdapPolicy, ExtensibleMatchOnAnyAttributeIsRefusedWhenAttributesAreDenied) {
+  // (:octetStringMatch:=secret) would test userPassword too.
+  Message m = search("dc=x", Scope::subtree, {});
+  m.filter_matches_any_attribute = true;
+  expect_denied(Policy(config({"search"}, {}, {"userPassword"})).check(m), result::insufficient_access_rights,
+                "extensible match on any attribute");
+  EXPECT_TRUE(Policy(config({"search"})).check(m).allowed);
+}
+
+TEST(LdapPolicy, ComparesOfDeniedAttributesAreRefused) {
+  const Policy policy(config({"read-only"}, kPeople, {"userPassword"}));
+  EXPECT_TRUE(policy.check(compare("uid=a,ou=people,dc=example,dc=com", "cn")).allowed);
+  expect_denied(policy.check(compare("uid=a,ou=people,dc=example,dc=com", "userPassword")),
+                result::insufficient_access_rights, "compare of denied attribute 'userPassword'");
+  expect_denied(policy.check(compare("uid=a,ou=people,dc=example,dc=com", "USERPASSWORD;binary")),
+                result::insufficient_access_rights, "compare of denied attribute");
+}
+
+TEST(LdapPolicy, ModifiesOfDeniedAttributesAreRefused) {
+  const Policy policy(config({"read-write"}, kPeople, {"userPassword"}));
+  Message modify = request(Op::modify_request, "uid=a,ou=people,dc=example,dc=com");
+  modify.entry_attributes = {"mail", "description"};
+  EXPECT_TRUE(policy.check(modify).allowed);
+  // "delete value X" succeeds only when X is the value: as telling as a compare.
+  modify.entry_attributes = {"mail", "UserPassword"};
+  expect_denied(policy.check(modify), result::insufficient_access_rights,
+                "modify of denied attribute 'UserPassword'");
+}
+
+TEST(LdapPolicy, AliasesAreNotDereferencedWhenBaseDnsAreSet) {
+  const Policy bounded(config({"search"}, kPeople));
+  for (int deref : {1, 2, 3}) {
+    Message m = search("ou=people,dc=example,dc=com");
+    m.deref_aliases = deref;
+    const Decision decision = bounded.check(m);
+    EXPECT_TRUE(decision.allowed);
+    EXPECT_EQ(decision.deref_aliases, 0) << deref;
+  }
+  Message never = search("ou=people,dc=example,dc=com");
+  EXPECT_FALSE(bounded.check(never).deref_aliases.has_value());
+  const Policy unbounded(config({"search"}));
+  Message always = search("o=anything");
+  always.deref_aliases = 3;
+  EXPECT_FALSE(unbounded.check(always).deref_aliases.has_value());
+}
+
+TEST(LdapPolicy, DeniedAttributesAreStrippedFromEntries) {
+  const Policy policy(config({"read-only"}, {}, {"userPassword", "jpegPhoto"}));
+  // An entry as a server sends it, built with liblber as the server does.
+  BerElement* ber = ber_alloc_t(LBER_USE_DER);
+  ASSERT_NE(ber_printf(ber, "{it{s{{s[s]}{s[s]}{s[s]}{s[s]}}}}", static_cast<ber_int_t>(3),
+                       static_cast<ber_tag_t>(0x64), "cn=a", "cn", "A", "userPassword;binary", "x",
+                       "JPEGPHOTO", "y", "mail", "m"),
+            -1);
+  berval flat{};
+  ASSERT_EQ(ber_flatten2(ber, &flat, 0), 0);
+  const std::vector<std::uint8_t> bytes(flat.bv_val, flat.bv_val + flat.bv_len);
+  ber_free(ber, 1);
+  std::string error;
+  auto entry = decode(bytes, error);
+  ASSERT_TRUE(entry) << error;
+  EXPECT_EQ(entry->entry_attributes,
+            (std::vector<std::string>{"cn", "userPassword;binary", "JPEGPHOTO", "mail"}));
+  const auto stripped_bytes =
+      encode_entry_without(*entry, [&policy](std::string_view d) { return policy.attribute_denied(d); });
+  auto stripped = decode(stripped_bytes, error);
+  ASSERT_TRUE(stripped) << error;
+  EXPECT_EQ(stripped->entry_attributes, (std::vector<std::string>{"cn", "mail"}));
+  EXPECT_EQ(stripped->dn, "cn=a");
+}
+
+TEST(LdapPolicy, ConfigIsKept) {
+  PolicyConfig c = config({"search"}, kPeople, {"userPassword"});
+  c.max_size_limit = 7;
+  const Policy policy(c);
+  EXPECT_EQ(policy.config().max_size_limit, 7);
+  ASSERT_EQ(policy.config().base_dns.size(), 1U);
+  EXPECT_EQ(policy.config().base_dns[0].normalized(), "ou=people,dc=example,dc=com");
+  EXPECT_EQ(policy.config().denied_attributes, std::vector<std::string>{"userPassword"});
+}
