@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target gatewayd gateway_plugin_tcp
+cmake --build --preset release -j "$(nproc)" --target gatewayd gateway_plugins
 exec build/release/bin/gatewayd run --config config/quickstart.yaml

@@ -3,8 +3,14 @@
 // directory, and OpenLDAP's own clients (ldapsearch, ldapmodify, ldapadd, ldapwhoami) as applications.
 // Every result through the gateway is compared with what the same client gets from slapd directly.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +21,7 @@
 #include "support/metrics.hpp"
 #include "support/peers.hpp"
 #include "support/record.hpp"
+#include "support/socks_client.hpp"
 #include "support/tls_peer.hpp"
 #include "support/tunnel_pair.hpp"
 
@@ -438,6 +445,76 @@ TEST_F(LdapRoute, TheConnectorChecksTheDirectoryWithABind) {
                               {{"system", "directory.internal:389"}, {"outcome", "ok"}}, more_than_two));
 }
 
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "'" << from << "' not found";
+    return text;
+  }
+  return text.replace(at, from.size(), to);
+}
+
+// config/ldap.yaml does what its comments say, with the test's slapd as the directory it expects on
+// 127.0.0.1:3389 (and ephemeral ports instead of its fixed ones).
+TEST_F(LdapRoute, TheShippedExampleWorksAsItsCommentsSay) {
+  std::ifstream file(std::string(GW_SOURCE_DIR) + "/config/ldap.yaml");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string yaml = replaced(text.str(), "internal_port: 3389", "internal_port: " + std::to_string(slapd_.ldap_port()));
+  yaml = replaced(yaml, "listen: 127.0.0.1:15389", "listen: 127.0.0.1:0");
+  yaml = replaced(yaml, "listen: 127.0.0.1:9902", "listen: 127.0.0.1:0");
+  GatewayProcess gateway(yaml);
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  CommandResult whoami = ldapwhoami(entry_url(gateway), {});
+  EXPECT_EQ(whoami.out, "dn:" + slapd_.service_dn() + "\n") << describe(whoami);
+  CommandResult search = ldapsearch(entry_url(gateway), {"-b", slapd_.suffix(), "(uid=user1)"});
+  const auto entries = parse_ldif(search.out);
+  ASSERT_EQ(entries.size(), 1u) << describe(search);
+  EXPECT_EQ(entries[0].dn, slapd_.person_dn(1));
+  EXPECT_FALSE(entries[0].has("userPassword"));
+  CommandResult remove = ldap_tool({"ldapdelete", "-x", "-H", entry_url(gateway), slapd_.person_dn(1)});
+  EXPECT_EQ(exit_code(remove), 50) << describe(remove);
+  EXPECT_TRUE(wait_for_metric(gateway.admin_port(), "gateway_ldap_up", {{"system", "directory.internal:389"}},
+                              [](double v) { return v == 1; }));
+}
+
+// Carries each connection accepted on its port through the edge's SOCKS5 proxy (RFC 1929 user
+// "app") to `host:port`, for clients that cannot speak SOCKS5 themselves (ldapsearch): a stand-in
+// for an application's SOCKS library.
+class SocksForwarder {
+ public:
+  SocksForwarder(std::uint16_t socks_port, std::string host, std::uint16_t port)
+      : server_([socks_port, host, port](boost::asio::ip::tcp::socket& accepted) {
+          gw::testing::SocksClient socks(socks_port);
+          if (!socks.connect(gw::testing::SocksAuth::with_password("app", "app-secret"), host, port).ok()) return;
+          relay(accepted.native_handle(), socks.fd());
+        }) {}
+  std::uint16_t port() const { return server_.port(); }
+
+ private:
+  // Copies both ways until both directions ended, passing each end of stream on as a half-close.
+  static void relay(int a, int b) {
+    std::array<pollfd, 2> fds{pollfd{a, POLLIN, 0}, pollfd{b, POLLIN, 0}};
+    std::array<char, 16384> buffer;
+    int open_directions = 2;
+    while (open_directions > 0 && ::poll(fds.data(), fds.size(), static_cast<int>(kGuard.count())) > 0) {
+      for (std::size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+        const int to = i == 0 ? b : a;
+        const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
+        if (n <= 0 || ::write(to, buffer.data(), static_cast<std::size_t>(n)) != n) {
+          ::shutdown(to, SHUT_WR);
+          fds[i].fd = -1;
+          --open_directions;
+        }
+      }
+    }
+  }
+
+  ThreadedServer server_;
+};
+
 TEST(LdapRoutePair, AnEdgeAndAConnectorProcessEnforceTheConnectorsPolicy) {
   Slapd slapd;
   OnPremiseDestination destination;
@@ -450,9 +527,10 @@ TEST(LdapRoutePair, AnEdgeAndAConnectorProcessEnforceTheConnectorsPolicy) {
   system.virtual_port = "389";
   system.internal_port = slapd.ldap_port();
   system.route_type = "ldap";
-  system.settings = "{operations: [search, bind, unbind], base_dns: ['ou=people,dc=example,dc=com']}";
+  system.settings = "{operations: [search, bind, unbind, whoami], base_dns: ['ou=people,dc=example,dc=com']}";
   EdgeSpec edge;
   edge.destinations = {destination};
+  edge.socks5 = Socks5Spec{{"password"}, {ProxyUser{"app", "app-secret"}}};
   ConnectorSpec connector;
   connector.systems = {system};
   TunnelPair pair(edge, connector);
@@ -466,6 +544,16 @@ TEST(LdapRoutePair, AnEdgeAndAConnectorProcessEnforceTheConnectorsPolicy) {
   // compare is not in this system's list.
   CommandResult compare = ldap_tool({"ldapcompare", "-x", "-H", url, slapd.person_dn(11), "cn:User 11"});
   EXPECT_EQ(exit_code(compare), 50) << describe(compare);
+
+  // Through SOCKS5 the virtual host:port finds the same ldap destination, bind injection included.
+  SocksForwarder forwarder(pair.edge().socks_port(), "directory.internal", 389);
+  const std::string via_socks = "ldap://127.0.0.1:" + std::to_string(forwarder.port());
+  CommandResult whoami = ldapwhoami(via_socks, {});
+  EXPECT_EQ(whoami.out, "dn:" + slapd.service_dn() + "\n") << describe(whoami);
+  CommandResult socks_found = ldapsearch(via_socks, {"-b", slapd.people_dn(), "(uid=user11)", "cn"});
+  EXPECT_EQ(parse_ldif(socks_found.out), parse_ldif(direct.out)) << describe(socks_found);
+  CommandResult socks_outside = ldapsearch(via_socks, {"-b", slapd.groups_dn(), "(cn=*)"});
+  EXPECT_EQ(exit_code(socks_outside), 50) << describe(socks_outside);
 
   EXPECT_FALSE(
       pair.connector().wait_for_audit(audit_event("ldap.denied", {{"operation", "compare"}})).empty());

@@ -54,6 +54,10 @@ TEST(ShippedConfig, QuickstartPassesCheck) {
   EXPECT_TRUE(passes_check(shipped("quickstart.yaml"), "standalone"));
 }
 
+TEST(ShippedConfig, LdapExamplePassesCheck) {
+  EXPECT_TRUE(passes_check(shipped("ldap.yaml"), "standalone"));
+}
+
 TEST(ShippedConfig, EdgeAndConnectorPassCheckOnceTheirCertificatesExist) {
   // A copy of the configuration files, so that certificates are created next to them as documented.
   TempDir work;
