@@ -82,6 +82,132 @@ constexpr std::string_view kStartTlsRefusal =
     "StartTLS is not offered through the gateway: the tunnel and the connector's TLS settings protect the "
     "path to the directory";
 
+// ---- what both sides share --------------------------------------------------------------------------
+
+// One relayed connection seen from the side that reads requests: requests are read from the client
+// side (the application on the edge, the edge's stream on the connector) and decoded; the side decides
+// on each (handle()); what it forwards goes to the directory in one write per batch of messages read
+// together.
+class RequestRelay {
+ public:
+  virtual ~RequestRelay() = default;
+
+ protected:
+  // `route` names the destination or system in records; `client_label` names the client side in the
+  // reasons a connection ends with ("client", "edge").
+  RequestRelay(Host& host, Stream& client, Stream& directory, std::size_t max_message_size,
+               const Limits& limits, AuditField route, const std::string& request_id,
+               std::string client_label)
+      : host_(host),
+        directory_(directory),
+        connection_(client.executor(), client, limits.idle_timeout),
+        from_client_(client, max_message_size, connection_.last_activity),
+        route_(std::move(route)),
+        request_id_(request_id),
+        client_label_(std::move(client_label)) {
+    connection_.directory = &directory;
+  }
+
+  // Decides on one request; false when no more requests are to be read (unbind).
+  virtual asio::awaitable<bool> handle(const Message& request) = 0;
+  // Called after each write to the directory.
+  virtual void flushed() {}
+  // Fields that say who the client is, for audit records (the client's address, the principal).
+  virtual std::vector<AuditField> client_fields() const = 0;
+
+  // Reads, decodes and handles requests until the client's end of stream (then half-closes the
+  // directory), an unbind, a malformed message or a failure; then waits for the other tasks.
+  asio::awaitable<std::string> run() {
+    // Separate statements: GCC 12 miscompiles co_await inside && and ||.
+    bool ended_well = co_await relay_requests();
+    if (ended_well) ended_well = co_await flush();
+    if (ended_well) co_await directory_.shutdown_write();
+    co_await connection_.wait();
+    co_return connection_.reason();
+  }
+
+  void append(ByteView bytes) { to_directory_.insert(to_directory_.end(), bytes.begin(), bytes.end()); }
+
+  asio::awaitable<bool> flush() {
+    if (to_directory_.empty()) co_return !connection_.stopped();
+    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
+    to_directory_.clear();
+    if (w.error) {
+      connection_.stop("directory: " + w.error.message());
+      co_return false;
+    }
+    flushed();
+    co_return true;
+  }
+
+  // Answers `request` with a result the gateway makes up (nothing for unbind and abandon).
+  asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
+    if (auto bytes = local_answer(request, code, diagnostic)) {
+      IoResult w = co_await connection_.to_client.write(*bytes);
+      if (w.error) connection_.stop(client_label_ + ": " + w.error.message());
+    }
+  }
+
+  // Ends the connection after a message from `from` ("client" or "directory") that did not decode:
+  // logged, audited at level security, and a Notice of Disconnection to the client first.
+  asio::awaitable<void> disconnect_malformed(const std::string& from, const std::string& error) {
+    host_.logger().log(LogLevel::info, "ldap.malformed",
+                       {{route_.key, std::get<std::string>(route_.value)},
+                        {"request_id", request_id_},
+                        {"from", from},
+                        {"reason", error}});
+    if (host_.audit().enabled(AuditClass::security)) {
+      AuditEvent event{AuditClass::security, "ldap.malformed", {route_, {"request_id", request_id_}}};
+      for (auto& field : client_fields()) event.fields.push_back(std::move(field));
+      event.fields.push_back({"from", from});
+      event.fields.push_back({"reason", error});
+      host_.audit().record(event);
+    }
+    const std::string text =
+        from == "client" ? "malformed LDAP message: " + error : "the directory sent a malformed message";
+    const Bytes notice = encode_notice_of_disconnection(result::protocol_error, text);
+    co_await connection_.to_client.write(notice);
+    // Only the coroutine that reads the client side may drain it.
+    if (from == "client") co_await close_gently(connection_.client);
+    connection_.stop("malformed message from the " + from + ": " + error);
+  }
+
+  Host& host_;
+  Stream& directory_;
+  Connection connection_;
+  MessageReader from_client_;
+  AuditField route_;
+  const std::string& request_id_;
+  std::string client_label_;
+
+ private:
+  // False when the connection failed or was stopped.
+  asio::awaitable<bool> relay_requests() {
+    for (;;) {
+      MessageReader::Next next = co_await from_client_.next();
+      if (next.status == MessageReader::Status::eof) co_return true;
+      if (next.status == MessageReader::Status::io_error) {
+        connection_.stop(client_label_ + ": " + next.error);
+        co_return false;
+      }
+      std::string error;
+      std::optional<Message> request;
+      if (next.status == MessageReader::Status::message) request = decode(next.message, error);
+      if (next.status == MessageReader::Status::malformed) error = next.error;
+      if (!request || !is_request(request->op)) {
+        if (request) error = "a " + std::string(op_name(request->op)) + " is not a request";
+        co_await disconnect_malformed("client", error);
+        co_return false;
+      }
+      if (!co_await handle(*request)) co_return true;
+      if (from_client_.ready()) continue;  // answer the messages already here together
+      if (!co_await flush()) co_return false;
+    }
+  }
+
+  Bytes to_directory_;
+};
+
 // ---- edge ------------------------------------------------------------------------------------------
 
 struct BindInjection {
@@ -91,58 +217,22 @@ struct BindInjection {
   std::string client_password;  // empty: anonymous clients are bound as bind_dn
 };
 
-class EdgeConnection {
+class EdgeConnection final : public RequestRelay {
  public:
-  EdgeConnection(Host& host, const Destination& destination, const EdgeSession& session, const Common& common,
-                 const std::optional<BindInjection>& injection, Stream& directory,
-                 asio::any_io_executor executor)
-      : host_(host),
-        destination_(destination),
+  EdgeConnection(Host& host, const EdgeSession& session, const Common& common,
+                 const std::optional<BindInjection>& injection, Stream& directory)
+      : RequestRelay(host, session.client, directory, common.max_message_size, session.destination.limits,
+                     {"destination", session.destination.name}, session.request_id, "client"),
         session_(session),
         injection_(injection),
-        directory_(directory),
-        connection_(executor, session.client, destination.limits.idle_timeout),
-        from_client_(session.client, common.max_message_size, connection_.last_activity),
-        max_message_size_(common.max_message_size) {
-    connection_.directory = &directory;
-  }
+        max_message_size_(common.max_message_size) {}
 
   // Relays until either side ends; returns why it ended (empty for a normal end).
-  asio::awaitable<std::string> run() {
-    co_await relay_requests();
-    if (!responses_started_ && !connection_.stopped()) co_await directory_.shutdown_write();
-    co_await connection_.wait();
-    co_return connection_.reason();
-  }
+  asio::awaitable<std::string> relay() { return run(); }
   std::uint64_t bytes_down() const noexcept { return bytes_down_; }
 
  private:
-  asio::awaitable<void> relay_requests() {
-    for (;;) {
-      MessageReader::Next next = co_await from_client_.next();
-      if (next.status == MessageReader::Status::eof) break;
-      if (next.status == MessageReader::Status::io_error) {
-        connection_.stop("client: " + next.error);
-        co_return;
-      }
-      std::string error;
-      std::optional<Message> request;
-      if (next.status == MessageReader::Status::message) request = decode(next.message, error);
-      if (next.status == MessageReader::Status::malformed) error = next.error;
-      if (!request || !is_request(request->op)) {
-        if (request) error = "a " + std::string(op_name(request->op)) + " is not a request";
-        co_await disconnect_malformed(error);
-        co_return;
-      }
-      if (!co_await handle(*request)) break;
-      if (!from_client_.ready() && !co_await flush()) co_return;
-    }
-    if (!co_await flush()) co_return;
-    if (responses_started_) co_await directory_.shutdown_write();
-  }
-
-  // False when no more requests are to be read (unbind).
-  asio::awaitable<bool> handle(const Message& request) {
+  asio::awaitable<bool> handle(const Message& request) override {
     switch (request.op) {
       case Op::bind_request:
         co_await handle_bind(request);
@@ -242,81 +332,40 @@ class EdgeConnection {
       std::string failure =
           "bind as " + injection_->bind_dn + " failed with result " + std::to_string(response->result_code);
       if (!response->diagnostic.empty()) failure += " (" + response->diagnostic + ")";
-      host_.logger().log(
-          LogLevel::warn, "ldap.bind_failed",
-          {{"destination", destination_.name}, {"request_id", session_.request_id}, {"reason", failure}});
+      host_.logger().log(LogLevel::warn, "ldap.bind_failed",
+                         {{"destination", session_.destination.name},
+                          {"request_id", session_.request_id},
+                          {"reason", failure}});
       co_return failure;
     }
     bound_ = true;
     co_return std::string();
   }
 
-  void append(ByteView bytes) { to_directory_.insert(to_directory_.end(), bytes.begin(), bytes.end()); }
-
-  asio::awaitable<bool> flush() {
-    if (to_directory_.empty()) co_return !connection_.stopped();
-    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
-    to_directory_.clear();
-    if (w.error) {
-      connection_.stop("directory: " + w.error.message());
-      co_return false;
-    }
-    if (!responses_started_) {
-      responses_started_ = true;
-      connection_.spawn(relay_raw(connection_, directory_, destination_.limits.buffer_size, bytes_down_));
-    }
-    co_return true;
+  // The first write to the directory starts relaying its responses.
+  void flushed() override {
+    if (responses_started_) return;
+    responses_started_ = true;
+    connection_.spawn(
+        relay_raw(connection_, directory_, session_.destination.limits.buffer_size, bytes_down_));
   }
 
-  asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
-    if (auto bytes = local_answer(request, code, diagnostic)) {
-      IoResult w = co_await connection_.to_client.write(*bytes);
-      if (w.error) connection_.stop("client: " + w.error.message());
-    }
-  }
-
-  asio::awaitable<void> disconnect_malformed(const std::string& error) {
-    host_.logger().log(
-        LogLevel::info, "ldap.malformed",
-        {{"destination", destination_.name}, {"request_id", session_.request_id}, {"reason", error}});
-    if (host_.audit().enabled(AuditClass::security)) {
-      host_.audit().record({AuditClass::security,
-                            "ldap.malformed",
-                            {{"destination", destination_.name},
-                             {"request_id", session_.request_id},
-                             {"client", session_.client.info().peer},
-                             {"from", "client"},
-                             {"reason", error}}});
-    }
-    const Bytes notice =
-        encode_notice_of_disconnection(result::protocol_error, "malformed LDAP message: " + error);
-    co_await connection_.to_client.write(notice);
-    // The responses already in flight may still be relayed; the directory's side ends with our request's.
-    if (responses_started_) co_await directory_.shutdown_write();
-    co_await close_gently(session_.client);
-    connection_.stop("malformed message from the client: " + error);
-  }
+  std::vector<AuditField> client_fields() const override { return {{"client", session_.client.info().peer}}; }
 
   void audit_bind_refused(const Message& bind, const std::string& why) {
     if (!host_.audit().enabled(AuditClass::security)) return;
     host_.audit().record({AuditClass::security,
                           "ldap.bind_refused",
-                          {{"destination", destination_.name},
+                          {route_,
                            {"request_id", session_.request_id},
                            {"client", session_.client.info().peer},
                            {"dn", bind.dn},
                            {"reason", why}}});
   }
 
-  Host& host_;
-  const Destination& destination_;
   const EdgeSession& session_;
   const std::optional<BindInjection>& injection_;
-  Stream& directory_;
-  Connection connection_;
-  MessageReader from_client_;
   std::size_t max_message_size_;
-  Bytes to_directory_;
   bool responses_started_ = false;
   bool bound_ = false;
   bool client_authenticated_ = false;
@@ -389,10 +438,8 @@ class LdapEdgeHandler final : public EdgeRouteHandler {
       audit(session, "connect_failed", opened.reason, start, 0);
       co_return;
     }
-    auto executor = session.client.executor();
-    EdgeConnection connection(host_, session.destination, session, common_, injection_, *opened.stream,
-                              executor);
-    std::string reason = co_await connection.run();
+    EdgeConnection connection(host_, session, common_, injection_, *opened.stream);
+    std::string reason = co_await connection.relay();
     opened.stream->close();
     audit(session, reason.empty() ? "ok" : "error", reason, start, connection.bytes_down());
   }
@@ -457,26 +504,21 @@ struct SystemConfig {
   std::size_t max_pending;
 };
 
-class ConnectorConnection {
+class ConnectorConnection final : public RequestRelay {
  public:
   ConnectorConnection(Host& host, const SystemConfig& config, OperationCounters& counters,
-                      const ConnectorSession& session, Stream& directory, asio::any_io_executor executor)
-      : host_(host),
+                      const ConnectorSession& session, Stream& directory)
+      : RequestRelay(host, session.stream, directory, config.common.max_message_size, session.system.limits,
+                     {"system", config.name}, session.request_id, "edge"),
         config_(config),
         counters_(counters),
         session_(session),
-        directory_(directory),
-        connection_(executor, session.stream, session.system.limits.idle_timeout),
-        from_client_(session.stream, config.common.max_message_size, connection_.last_activity),
-        from_directory_(directory, config.common.max_message_size, connection_.last_activity) {
-    connection_.directory = &directory;
-  }
+        from_directory_(directory, config.common.max_message_size, connection_.last_activity) {}
 
-  asio::awaitable<std::string> run() {
+  // Relays until either side ends; returns why it ended (empty for a normal end).
+  asio::awaitable<std::string> relay() {
     connection_.spawn(relay_responses());
-    co_await relay_requests();
-    co_await connection_.wait();
-    co_return connection_.reason();
+    return run();
   }
 
  private:
@@ -487,31 +529,7 @@ class ConnectorConnection {
     std::int64_t entries = 0;
   };
 
-  asio::awaitable<void> relay_requests() {
-    for (;;) {
-      MessageReader::Next next = co_await from_client_.next();
-      if (next.status == MessageReader::Status::eof) break;
-      if (next.status == MessageReader::Status::io_error) {
-        connection_.stop("edge: " + next.error);
-        co_return;
-      }
-      std::string error;
-      std::optional<Message> request;
-      if (next.status == MessageReader::Status::message) request = decode(next.message, error);
-      if (next.status == MessageReader::Status::malformed) error = next.error;
-      if (!request || !is_request(request->op)) {
-        if (request) error = "a " + std::string(op_name(request->op)) + " is not a request";
-        co_await disconnect_malformed("client", error);
-        co_return;
-      }
-      if (!co_await handle(*request)) break;
-      if (!from_client_.ready() && !co_await flush()) co_return;
-    }
-    if (co_await flush()) co_await directory_.shutdown_write();
-  }
-
-  // False when no more requests are to be read (unbind).
-  asio::awaitable<bool> handle(const Message& request) {
+  asio::awaitable<bool> handle(const Message& request) override {
     if (request.op == Op::unbind_request) {
       counters_.count(request.op, false);
       append(request.raw);
@@ -610,53 +628,13 @@ class ConnectorConnection {
     out.insert(out.end(), response.raw.begin(), response.raw.end());
   }
 
-  void append(ByteView bytes) { to_directory_.insert(to_directory_.end(), bytes.begin(), bytes.end()); }
-
-  asio::awaitable<bool> flush() {
-    if (to_directory_.empty()) co_return !connection_.stopped();
-    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
-    to_directory_.clear();
-    if (w.error) {
-      connection_.stop("directory: " + w.error.message());
-      co_return false;
-    }
-    co_return true;
-  }
-
-  asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
-    if (auto bytes = local_answer(request, code, diagnostic)) {
-      IoResult w = co_await connection_.to_client.write(*bytes);
-      if (w.error) connection_.stop("edge: " + w.error.message());
-    }
-  }
-
-  asio::awaitable<void> disconnect_malformed(const char* from, const std::string& error) {
-    host_.logger().log(
-        LogLevel::info, "ldap.malformed",
-        {{"system", config_.name}, {"request_id", session_.request_id}, {"from", from}, {"reason", error}});
-    if (host_.audit().enabled(AuditClass::security)) {
-      host_.audit().record({AuditClass::security,
-                            "ldap.malformed",
-                            {{"system", config_.name},
-                             {"request_id", session_.request_id},
-                             {"principal", session_.principal},
-                             {"from", from},
-                             {"reason", error}}});
-    }
-    const std::string text = std::string(from) == "client" ? "malformed LDAP message: " + error
-                                                           : "the directory sent a malformed message";
-    const Bytes notice = encode_notice_of_disconnection(result::protocol_error, text);
-    co_await connection_.to_client.write(notice);
-    // Only the coroutine that reads the edge's stream may drain it.
-    if (std::string(from) == "client") co_await close_gently(session_.stream);
-    connection_.stop(std::string("malformed message from the ") + from + ": " + error);
-  }
+  std::vector<AuditField> client_fields() const override { return {{"principal", session_.principal}}; }
 
   void audit_denied(const Message& request, int code, const std::string& reason) {
     if (!host_.audit().enabled(AuditClass::security)) return;
     host_.audit().record({AuditClass::security,
                           "ldap.denied",
-                          {{"system", config_.name},
+                          {route_,
                            {"request_id", session_.request_id},
                            {"principal", session_.principal},
                            {"operation", std::string(op_name(request.op))},
@@ -670,7 +648,7 @@ class ConnectorConnection {
     if (!host_.audit().enabled(AuditClass::access)) return;
     AuditEvent event{AuditClass::access,
                      "ldap.operation",
-                     {{"system", config_.name},
+                     {route_,
                       {"request_id", session_.request_id},
                       {"principal", session_.principal},
                       {"operation", std::string(op_name(pending.op))},
@@ -682,15 +660,10 @@ class ConnectorConnection {
     host_.audit().record(event);
   }
 
-  Host& host_;
   const SystemConfig& config_;
   OperationCounters& counters_;
   const ConnectorSession& session_;
-  Stream& directory_;
-  Connection connection_;
-  MessageReader from_client_;
   MessageReader from_directory_;
-  Bytes to_directory_;
   std::unordered_map<std::int32_t, Pending> pending_;
 };
 
@@ -763,9 +736,8 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
       co_await session.stream.write(asio::buffer(notice));
       co_return;
     }
-    auto executor = session.stream.executor();
-    ConnectorConnection connection(host_, config_, counters_, session, *opened.stream, executor);
-    std::string reason = co_await connection.run();
+    ConnectorConnection connection(host_, config_, counters_, session, *opened.stream);
+    std::string reason = co_await connection.relay();
     opened.stream->close();
     if (!reason.empty()) {
       host_.logger().log(LogLevel::info, "connection_closed",
