@@ -348,19 +348,6 @@ if has_test wrk; then run_wrk; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 
 # --- report -------------------------------------------------------------------------------------------------
-cell() { echo "${RESULT[$1|$2]:--}"; }
-# ratio TEST A B GOAL HIGHER: A/B and whether it meets GOAL (A/B >= GOAL when HIGHER is 1, <= otherwise).
-ratio() {
-  awk -v a="$(cell "$1" "$2")" -v b="$(cell "$1" "$3")" -v goal="$4" -v higher="$5" 'BEGIN {
-    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) { print "-"; exit }
-    r = a / b
-    verdict = ""
-    if (goal != "") {
-      ok = higher ? r >= goal : r <= goal
-      verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
-    }
-    printf "%.2f%s\n", r, verdict }'
-}
 # Each gatewayd path against its peers: "A B" gives the columns "A / B" and "target".
 COMPARISONS=()
 for pair in "gatewayd-entry haproxy-http" "gatewayd-entry nginx-proxy" "gatewayd-tunnel haproxy-pair"; do
@@ -373,20 +360,6 @@ declare -A GOAL=(  # "test|A B" -> the target for A/B
   ["wrk-p99|gatewayd-entry nginx-proxy"]=1
   ["wrk-p99|gatewayd-tunnel haproxy-pair"]=1
 )
-row() {  # row TEST LABEL [HIGHER]; without HIGHER the row has no ratios
-  local test=$1 label=$2 higher=${3:-} line path pair r
-  line="| $label"
-  for path in $PATHS; do line="$line | $(cell "$test" "$path")"; done
-  for pair in "${COMPARISONS[@]}"; do
-    r=" | "
-    if [ -n "$higher" ]; then
-      r=$(ratio "$test" "${pair% *}" "${pair#* }" "${GOAL[$test|$pair]:-}" "$higher")
-      case "$r" in *"|"*) ;; *) r="$r | " ;; esac
-    fi
-    line="$line | $r"
-  done
-  echo "$line |"
-}
 if has_test wrk; then
   header="| Test"
   rule="|---"
@@ -400,10 +373,10 @@ if has_test wrk; then
   done
   echo "$header |"
   echo "$rule|"
-  row wrk "HTTP requests/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS)" 1
-  row wrk-p50 "HTTP p50, ms" 0
-  row wrk-p99 "HTTP p99, ms" 0
-  row wrk-errors "HTTP errors"
+  comparison_row wrk "HTTP requests/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS)" 1
+  comparison_row wrk-p50 "HTTP p50, ms" 0
+  comparison_row wrk-p99 "HTTP p99, ms" 0
+  comparison_row wrk-errors "HTTP errors"
   echo
   echo "CPU of the path's proxy processes together (% of one core) and machine busy (% of all $(nproc) cores):"
   echo

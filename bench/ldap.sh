@@ -296,39 +296,12 @@ run_search
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 
 # --- report -------------------------------------------------------------------------------------------------
-cell() { echo "${RESULT[$1|$2]:--}"; }
-# ratio TEST A B GOAL HIGHER: A/B and whether it meets GOAL (A/B >= GOAL when HIGHER is 1, <= otherwise).
-ratio() {
-  awk -v a="$(cell "$1" "$2")" -v b="$(cell "$1" "$3")" -v goal="$4" -v higher="$5" 'BEGIN {
-    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) { print "-"; exit }
-    r = a / b
-    verdict = ""
-    if (goal != "") {
-      ok = higher ? r >= goal : r <= goal
-      verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
-    }
-    printf "%.2f%s\n", r, verdict }'
-}
 # gatewayd against direct (with the target) and against the HAProxy pair.
 COMPARISONS=()
 for pair in "gatewayd direct" "gatewayd haproxy"; do
   if has_path "${pair% *}" && has_path "${pair#* }"; then COMPARISONS+=("$pair"); fi
 done
 declare -A GOAL=(["search|gatewayd direct"]=0.8)  # "test|A B" -> the target for A/B
-row() {  # row TEST LABEL [HIGHER]; without HIGHER the row has no ratios
-  local test=$1 label=$2 higher=${3:-} line path pair r
-  line="| $label"
-  for path in $PATHS; do line="$line | $(cell "$test" "$path")"; done
-  for pair in ${COMPARISONS[@]+"${COMPARISONS[@]}"}; do
-    r=" | "
-    if [ -n "$higher" ]; then
-      r=$(ratio "$test" "${pair% *}" "${pair#* }" "${GOAL[$test|$pair]:-}" "$higher")
-      case "$r" in *"|"*) ;; *) r="$r | " ;; esac
-    fi
-    line="$line | $r"
-  done
-  echo "$line |"
-}
 {
   header="| Test"
   rule="|---"
@@ -342,10 +315,10 @@ row() {  # row TEST LABEL [HIGHER]; without HIGHER the row has no ratios
   done
   echo "$header |"
   echo "$rule|"
-  row search "LDAP searches/s (c=$CONNECTIONS)" 1
-  row p50 "search p50, µs" 0
-  row p99 "search p99, µs" 0
-  row errors "search errors"
+  comparison_row search "LDAP searches/s (c=$CONNECTIONS)" 1
+  comparison_row p50 "search p50, µs" 0
+  comparison_row p99 "search p99, µs" 0
+  comparison_row errors "search errors"
   echo
   echo "CPU of the path's proxy processes together and of slapd (% of one core), and machine busy (% of all" \
     "$(nproc) cores):"

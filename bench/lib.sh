@@ -476,3 +476,40 @@ CFG
   # shellcheck disable=SC2004
   LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
 }
+
+# --- report -----------------------------------------------------------------------------------------------
+# The summary tables of the scripts read RESULT["TEST|PATH"] (a figure, or nothing), and for
+# comparison_row PATHS, COMPARISONS ("A B" pairs of paths) and GOAL["TEST|A B"] (a target for A/B).
+
+# cell TEST PATH: the figure, or "-".
+cell() { echo "${RESULT[$1|$2]:--}"; }
+
+# ratio TEST A B GOAL HIGHER: A/B and whether it meets GOAL (A/B >= GOAL when HIGHER is 1, <= otherwise).
+ratio() {
+  awk -v a="$(cell "$1" "$2")" -v b="$(cell "$1" "$3")" -v goal="$4" -v higher="$5" 'BEGIN {
+    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) { print "-"; exit }
+    r = a / b
+    verdict = ""
+    if (goal != "") {
+      ok = higher ? r >= goal : r <= goal
+      verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
+    }
+    printf "%.2f%s\n", r, verdict }'
+}
+
+# comparison_row TEST LABEL [HIGHER]: one Markdown row: the figure of every path, then for every
+# comparison A/B and its verdict against GOAL; without HIGHER the row has no ratios.
+comparison_row() {
+  local test=$1 label=$2 higher=${3:-} line path pair r
+  line="| $label"
+  for path in $PATHS; do line="$line | $(cell "$test" "$path")"; done
+  for pair in ${COMPARISONS[@]+"${COMPARISONS[@]}"}; do
+    r=" | "
+    if [ -n "$higher" ]; then
+      r=$(ratio "$test" "${pair% *}" "${pair#* }" "${GOAL[$test|$pair]:-}" "$higher")
+      case "$r" in *"|"*) ;; *) r="$r | " ;; esac
+    fi
+    line="$line | $r"
+  done
+  echo "$line |"
+}

@@ -293,9 +293,8 @@ if [ "$CONNRATE" = 1 ]; then run_connrate; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 
 # --- report -------------------------------------------------------------------------------------------------
-cell() { echo "${RESULT[$1|$2]:--}"; }
-# ratio gatewayd/haproxy and whether it meets the target (empty when either side is missing)
-ratio() {
+# versus_haproxy TEST GOAL: gatewayd/haproxy and whether it meets the target (empty when either side is missing)
+versus_haproxy() {
   awk -v g="$(cell "$1" gatewayd)" -v h="$(cell "$1" haproxy)" -v goal="$2" 'BEGIN {
     if (g !~ /^[0-9.]+$/ || h !~ /^[0-9.]+$/ || h == 0) { print "- | -"; exit }
     r = g / h
@@ -308,7 +307,7 @@ row() {  # row TEST LABEL GOAL [WITH_CPU]
     cpu_h=${CPU[$test|haproxy]:--}
     busy="${BUSY[$test|direct]:--} / ${BUSY[$test|gatewayd]:--} / ${BUSY[$test|haproxy]:--}"
   fi
-  echo "| $label | $(cell "$test" direct) | $(cell "$test" gatewayd) | $(cell "$test" haproxy) | $(ratio "$test" "$goal") | $cpu_g | $cpu_h | $busy |"
+  echo "| $label | $(cell "$test" direct) | $(cell "$test" gatewayd) | $(cell "$test" haproxy) | $(versus_haproxy "$test" "$goal") | $cpu_g | $cpu_h | $busy |"
 }
 {
   echo "| Test | direct | gatewayd | haproxy | gatewayd / haproxy | target | gatewayd CPU | haproxy CPU | machine busy (d / g / h) |"

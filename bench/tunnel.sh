@@ -481,19 +481,6 @@ PY
 fi
 
 # --- report -------------------------------------------------------------------------------------------------
-cell() { echo "${RESULT[$1|$2]:--}"; }
-# ratio TEST A B GOAL HIGHER: A/B and whether it meets GOAL (A/B >= GOAL when HIGHER is 1, <= otherwise).
-ratio() {
-  awk -v a="$(cell "$1" "$2")" -v b="$(cell "$1" "$3")" -v goal="$4" -v higher="$5" 'BEGIN {
-    if (a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b == 0) { print "-"; exit }
-    r = a / b
-    verdict = ""
-    if (goal != "") {
-      ok = higher ? r >= goal : r <= goal
-      verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
-    }
-    printf "%.2f%s\n", r, verdict }'
-}
 row() {  # row TEST LABEL [GOAL HIGHER]
   local test=$1 label=$2 goal=${3:-} higher=${4:-1} line path vs_h
   line="| $label"
