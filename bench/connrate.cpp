@@ -31,7 +31,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -46,12 +45,30 @@
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
+namespace bench {
+[[noreturn]] void usage(const char* message) {
+  if (message) std::fprintf(stderr, "gateway_bench_connrate: %s\n", message);
+  std::fprintf(stderr,
+               "usage:\n"
+               "  gateway_bench_connrate server --port P [--host H] [--threads T] [--seconds S]\n"
+               "  gateway_bench_connrate client --host H --port P [--concurrency C] [--seconds S]\n"
+               "                                [--threads T] [--size BYTES] [--count N]\n");
+  std::exit(2);
+}
+
+}  // namespace bench
+
 namespace {
+
+using bench::parse_number;
+using bench::usage;
 
 struct Options {
   std::string mode;
@@ -65,37 +82,13 @@ struct Options {
   std::uint64_t count = 0;  // 0: no limit
 };
 
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_connrate: %s\n", message);
-  std::fprintf(stderr,
-               "usage:\n"
-               "  gateway_bench_connrate server --port P [--host H] [--threads T] [--seconds S]\n"
-               "  gateway_bench_connrate client --host H --port P [--concurrency C] [--seconds S]\n"
-               "                                [--threads T] [--size BYTES] [--count N]\n");
-  std::exit(2);
-}
-
-template <typename T>
-T parse_number(std::string_view name, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    usage(("invalid value for " + std::string(name) + ": " + std::string(text)).c_str());
-  }
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   if (argc < 2) usage(nullptr);
   Options options;
   options.mode = argv[1];
   if (options.mode == "--help" || options.mode == "-h") usage(nullptr);
   if (options.mode != "server" && options.mode != "client") usage("mode must be server or client");
-  for (int i = 2; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") usage(nullptr);
-    if (i + 1 >= argc) usage(("missing value for " + std::string(name)).c_str());
-    std::string_view value = argv[++i];
+  bench::for_each_option(argc, argv, 2, [&](std::string_view name, std::string_view value) {
     if (name == "--host") {
       options.host = value;
     } else if (name == "--port") {
@@ -114,7 +107,7 @@ Options parse_options(int argc, char** argv) {
     } else {
       usage(("unknown option " + std::string(name)).c_str());
     }
-  }
+  });
   if (options.mode == "client" && options.port == 0) usage("client needs --port");
   if (options.concurrency == 0) usage("--concurrency must be at least 1");
   if (options.size == 0 || options.size > 65536) usage("--size must be 1..65536");

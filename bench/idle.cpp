@@ -34,7 +34,6 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -48,12 +47,28 @@
 #include <string_view>
 #include <vector>
 
+#include "cli.hpp"
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
+namespace bench {
+[[noreturn]] void usage(const char* message) {
+  if (message) std::fprintf(stderr, "gateway_bench_idle: %s\n", message);
+  std::fprintf(stderr,
+               "usage: gateway_bench_idle --host H --port P --count N [--concurrency C] [--size BYTES]\n"
+               "                          [--timeout SECONDS]\n");
+  std::exit(2);
+}
+
+}  // namespace bench
+
 namespace {
+
+using bench::parse_number;
+using bench::usage;
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -64,31 +79,9 @@ struct Options {
   double timeout = 10;
 };
 
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_idle: %s\n", message);
-  std::fprintf(stderr,
-               "usage: gateway_bench_idle --host H --port P --count N [--concurrency C] [--size BYTES]\n"
-               "                          [--timeout SECONDS]\n");
-  std::exit(2);
-}
-
-template <typename T>
-T parse_number(std::string_view name, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    usage(("invalid value for " + std::string(name) + ": " + std::string(text)).c_str());
-  }
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") usage(nullptr);
-    if (i + 1 >= argc) usage(("missing value for " + std::string(name)).c_str());
-    std::string_view value = argv[++i];
+  bench::for_each_option(argc, argv, 1, [&](std::string_view name, std::string_view value) {
     if (name == "--host") {
       options.host = value;
     } else if (name == "--port") {
@@ -104,7 +97,7 @@ Options parse_options(int argc, char** argv) {
     } else {
       usage(("unknown option " + std::string(name)).c_str());
     }
-  }
+  });
   if (options.port == 0) usage("--port is required");
   if (options.count == 0) usage("--count must be at least 1");
   if (options.concurrency == 0) usage("--concurrency must be at least 1");

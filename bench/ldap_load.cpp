@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,9 +33,27 @@
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
+
 using Clock = std::chrono::steady_clock;
 
+namespace bench {
+[[noreturn]] void usage(const char* message) {
+  if (message) std::fprintf(stderr, "gateway_bench_ldap_load: %s\n", message);
+  std::fprintf(
+      stderr,
+      "usage: gateway_bench_ldap_load --url URL --base DN --filter F [--connections N] [--duration S]\n"
+      "                               [--bind-dn DN --password PW] [--bind simple|anonymous|none]\n"
+      "                               [--scope sub|one|base] [--attrs A,B,...] [--keys K]\n");
+  std::exit(2);
+}
+
+}  // namespace bench
+
 namespace {
+
+using bench::parse_number;
+using bench::usage;
 
 struct Options {
   std::string url;
@@ -53,26 +70,6 @@ struct Options {
   std::uint32_t keys = 1;
 };
 
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_ldap_load: %s\n", message);
-  std::fprintf(
-      stderr,
-      "usage: gateway_bench_ldap_load --url URL --base DN --filter F [--connections N] [--duration S]\n"
-      "                               [--bind-dn DN --password PW] [--bind simple|anonymous|none]\n"
-      "                               [--scope sub|one|base] [--attrs A,B,...] [--keys K]\n");
-  std::exit(2);
-}
-
-template <typename T>
-T parse_number(std::string_view name, std::string_view text) {
-  T value{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    usage(("invalid value for " + std::string(name) + ": " + std::string(text)).c_str());
-  }
-  return value;
-}
-
 std::vector<std::string> split_commas(std::string_view text) {
   std::vector<std::string> parts;
   while (!text.empty()) {
@@ -86,11 +83,7 @@ std::vector<std::string> split_commas(std::string_view text) {
 
 Options parse_options(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view name = argv[i];
-    if (name == "--help" || name == "-h") usage(nullptr);
-    if (i + 1 >= argc) usage(("missing value for " + std::string(name)).c_str());
-    std::string_view value = argv[++i];
+  bench::for_each_option(argc, argv, 1, [&](std::string_view name, std::string_view value) {
     if (name == "--url") {
       options.url = value;
     } else if (name == "--connections") {
@@ -125,7 +118,7 @@ Options parse_options(int argc, char** argv) {
     } else {
       usage(("unknown option " + std::string(name)).c_str());
     }
-  }
+  });
   if (options.url.empty()) usage("--url is required");
   if (!options.base_given) usage("--base is required");
   if (options.filter.empty()) usage("--filter is required");
