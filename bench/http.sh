@@ -70,16 +70,7 @@ source bench/lib.sh  # the working directory is the repository root
 # 0 would mean one thread per core to gatewayd but is not a thread count to HAProxy or nginx.
 [[ $GATEWAY_WORKERS =~ ^[1-9][0-9]*$ ]] || die "GATEWAY_WORKERS must be a positive number"
 [[ $TUNNEL_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "TUNNEL_CONNECTIONS must be a positive number"
-# Paths in the canonical order, whatever order ONLY lists them in.
-PATHS=""
-for path in $ONLY; do
-  case " $ALL_PATHS " in *" $path "*) ;; *) die "unknown path '$path' in ONLY (known: $ALL_PATHS)" ;; esac
-done
-for path in $ALL_PATHS; do
-  case " $ONLY " in *" $path "*) PATHS="$PATHS $path" ;; esac
-done
-PATHS=${PATHS# }
-has_path() { case " $PATHS " in *" $1 "*) return 0 ;; esac; return 1; }
+select_paths
 for test in $TESTS; do
   case " $ALL_TESTS " in *" $test "*) ;; *) die "unknown test '$test' in TESTS (known: $ALL_TESTS)" ;; esac
 done

@@ -77,16 +77,7 @@ source bench/lib.sh  # the working directory is the repository root
 [[ $GATEWAY_WORKERS =~ ^[1-9][0-9]*$ ]] || die "GATEWAY_WORKERS must be a positive number"
 [[ $TUNNEL_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "TUNNEL_CONNECTIONS must be a positive number"
 case "$CLIENT_BIND" in anonymous | none) ;; *) die "CLIENT_BIND must be anonymous or none" ;; esac
-# Paths in the canonical order, whatever order ONLY lists them in.
-PATHS=""
-for path in $ONLY; do
-  case " $ALL_PATHS " in *" $path "*) ;; *) die "unknown path '$path' in ONLY (known: $ALL_PATHS)" ;; esac
-done
-for path in $ALL_PATHS; do
-  case " $ONLY " in *" $path "*) PATHS="$PATHS $path" ;; esac
-done
-PATHS=${PATHS# }
-has_path() { case " $PATHS " in *" $1 "*) return 0 ;; esac; return 1; }
+select_paths
 
 PATH=$PATH:/usr/sbin  # slapd and slapadd, for users whose PATH lacks it
 for tool in slapd slapadd ldapsearch ldapwhoami awk timeout getconf; do

@@ -477,6 +477,21 @@ CFG
   LABEL[$HAPROXY_B_PID]="haproxy B (TLS in, plain out)"
 }
 
+# select_paths: PATHS = the paths of ONLY, in ALL_PATHS' order whatever order ONLY lists them in; an
+# unknown name is an error. has_path PATH then says whether PATH is measured.
+select_paths() {
+  local path
+  PATHS=""
+  for path in $ONLY; do
+    case " $ALL_PATHS " in *" $path "*) ;; *) die "unknown path '$path' in ONLY (known: $ALL_PATHS)" ;; esac
+  done
+  for path in $ALL_PATHS; do
+    case " $ONLY " in *" $path "*) PATHS="$PATHS $path" ;; esac
+  done
+  PATHS=${PATHS# }
+}
+has_path() { case " $PATHS " in *" $1 "*) return 0 ;; esac; return 1; }
+
 # --- report -----------------------------------------------------------------------------------------------
 # The summary tables of the scripts read RESULT["TEST|PATH"] (a figure, or nothing), and for
 # comparison_row PATHS, COMPARISONS ("A B" pairs of paths) and GOAL["TEST|A B"] (a target for A/B).
