@@ -1013,7 +1013,8 @@ TEST(LdapEncode, SearchWithDerefAliasesReplaced) {
     auto before = ok(original);
     ASSERT_TRUE(before);
     for (int deref : {0, 1, 2, 3}) {
-      auto after = ok(encode_search_with_limits(*before, before->size_limit, before->time_limit, deref));
+      const Bytes bytes = encode_search_with_limits(*before, before->size_limit, before->time_limit, deref);
+      auto after = ok(bytes);  // views into `bytes`
       ASSERT_TRUE(after);
       EXPECT_EQ(after->deref_aliases, deref);
       EXPECT_EQ(after->dn, before->dn);
