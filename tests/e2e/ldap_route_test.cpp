@@ -396,6 +396,27 @@ TEST_F(LdapRoute, MalformedBerEndsTheConnectionWithANoticeOfDisconnection) {
   EXPECT_EQ(ldif_dns(after.out), std::vector<std::string>{slapd_.person_dn(9)}) << describe(after);
 }
 
+TEST_F(LdapRoute, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
+  std::string yaml = standalone({read_only(slapd_)});
+  yaml.insert(yaml.find("systems:"), "limits: {idle_timeout: 300ms}\n");
+  GatewayProcess gateway(yaml);
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  // A client that connects and says nothing: the gateway ends the connection, it does not wait forever.
+  asio::io_context io;
+  tcp::socket client(io);
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway.port("directory")));
+  const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};  // a failure, not a hang
+  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  std::array<char, 64> buffer;
+  boost::system::error_code ec;
+  client.read_some(asio::buffer(buffer), ec);
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  auto records = gateway.wait_for_audit(audit_event("ldap.connection", {{"destination", "directory"}}));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_NE(records[0].get("reason").find("idle for 300ms"), std::string::npos) << records[0].get("reason");
+}
+
 TEST_F(LdapRoute, AHundredConcurrentClientsEachGetTheirOwnAnswer) {
   GatewayProcess gateway(standalone({read_only(slapd_)}));
   ASSERT_TRUE(ready_with_tunnel(gateway));

@@ -393,6 +393,14 @@ TEST(LdapPolicy, AttributeDeniedIgnoresCaseAndOptions) {
   EXPECT_FALSE(Policy(config({"search"})).has_denied_attributes());
 }
 
+TEST(LdapPolicy, AnAttributeListedByOidIsDeniedByOid) {
+  const Policy policy(config({"search"}, {}, {"userPassword", "2.5.4.35"}));
+  EXPECT_TRUE(policy.attribute_denied("2.5.4.35"));
+  EXPECT_TRUE(policy.attribute_denied("2.5.4.35;binary"));
+  EXPECT_FALSE(policy.attribute_denied("2.5.4.3"));  // cn
+  EXPECT_FALSE(Policy(config({"search"}, {}, {"userPassword"})).attribute_denied("2.5.4.35"));
+}
+
 TEST(LdapPolicy, FiltersOnDeniedAttributesAreRefused) {
   const Policy policy(config({"read-only"}, {}, {"userPassword"}));
   EXPECT_TRUE(policy.check(search("dc=x", Scope::subtree, {"cn", "mail"})).allowed);
