@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "report.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -260,12 +261,6 @@ asio::awaitable<void> connection_loop(SharedRun& run, ThreadResult& result) {
   --result.loops_running;
 }
 
-std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto index = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(index, sorted.size() - 1)];
-}
-
 int run_client(const Options& options) {
   const unsigned threads = std::min(options.threads ? options.threads : 1, options.concurrency);
   const auto duration =
@@ -316,31 +311,26 @@ int run_client(const Options& options) {
   for (auto& worker : workers) worker.join();
   const auto end = Clock::now();
 
-  std::vector<std::uint32_t> latencies;
   std::uint64_t errors = 0;
   std::uint64_t timeouts = 0;
-  for (auto& result : results) {
-    latencies.insert(latencies.end(), result.latencies_us.begin(), result.latencies_us.end());
+  for (const auto& result : results) {
     errors += result.errors;
     timeouts += result.loops_running;
   }
-  std::sort(latencies.begin(), latencies.end());
+  const bench::LatencyReport latency = bench::latency_report(results);
   // Rate over the measured interval: from the start to the deadline, or to the end when that came first
   // (count limit reached).
   const double measured = std::chrono::duration<double>(std::min(end, run.deadline) - start).count();
-  const double rate = measured > 0 ? static_cast<double>(latencies.size()) / measured : 0;
+  const double rate = measured > 0 ? static_cast<double>(latency.count) / measured : 0;
   std::printf(
       "connections=%zu seconds=%.3f conn_per_sec=%.1f p50_us=%u p90_us=%u p99_us=%u max_us=%u errors=%llu "
       "timeouts=%llu concurrency=%u threads=%u\n",
-      latencies.size(), measured, rate, percentile(latencies, 0.50), percentile(latencies, 0.90),
-      percentile(latencies, 0.99), latencies.empty() ? 0 : latencies.back(),
+      latency.count, measured, rate, latency.p50, latency.p90, latency.p99, latency.max,
       static_cast<unsigned long long>(errors), static_cast<unsigned long long>(timeouts), options.concurrency,
       threads);
-  for (const auto& [what, n] : run.error_kinds) {
-    std::fprintf(stderr, "error: %s (%llu)\n", what.c_str(), static_cast<unsigned long long>(n));
-  }
+  bench::print_error_kinds(run.error_kinds);
   std::fflush(stdout);
-  return latencies.empty() ? 1 : 0;
+  return latency.count == 0 ? 1 : 0;
 }
 
 }  // namespace

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "report.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -205,12 +206,6 @@ void raise_descriptor_limit() {
   }
 }
 
-void print_error_kinds(const Run& run) {
-  for (const auto& [what, n] : run.error_kinds) {
-    std::fprintf(stderr, "error: %s (%llu)\n", what.c_str(), static_cast<unsigned long long>(n));
-  }
-}
-
 int run_idle(const Options& options) {
   raise_descriptor_limit();
   asio::io_context context(1);
@@ -241,7 +236,7 @@ int run_idle(const Options& options) {
               static_cast<unsigned long long>(run.errors),
               std::chrono::duration<double>(Clock::now() - start).count());
   std::fflush(stdout);
-  print_error_kinds(run);
+  bench::print_error_kinds(run.error_kinds);
   std::fflush(stderr);
 
   bool stop = false;
@@ -265,7 +260,7 @@ int run_idle(const Options& options) {
                        std::printf("alive=%llu failed=%llu\n", static_cast<unsigned long long>(*alive),
                                    static_cast<unsigned long long>(*failed));
                        std::fflush(stdout);
-                       print_error_kinds(run);
+                       bench::print_error_kinds(run.error_kinds);
                        std::fflush(stderr);
                      });
     }

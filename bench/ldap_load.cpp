@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "report.hpp"
 
 using Clock = std::chrono::steady_clock;
 
@@ -257,12 +258,6 @@ void connection_thread(Shared& shared, ThreadResult& result, unsigned index) {
   if (ld) ldap_unbind_ext_s(ld, nullptr, nullptr);
 }
 
-std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  auto index = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(index, sorted.size() - 1)];
-}
-
 int run(const Options& options) {
   Shared shared;
   shared.options = &options;
@@ -285,28 +280,23 @@ int run(const Options& options) {
   for (auto& thread : threads) thread.join();
   const auto end = Clock::now();
 
-  std::vector<std::uint32_t> latencies;
   std::uint64_t errors = 0;
   std::uint64_t entries = 0;
-  for (auto& result : results) {
-    latencies.insert(latencies.end(), result.latencies_us.begin(), result.latencies_us.end());
+  for (const auto& result : results) {
     errors += result.errors;
     entries += result.entries;
   }
-  std::sort(latencies.begin(), latencies.end());
+  const bench::LatencyReport latency = bench::latency_report(results);
   const double measured = std::chrono::duration<double>(end - start).count();
-  const double rate = measured > 0 ? static_cast<double>(latencies.size()) / measured : 0;
+  const double rate = measured > 0 ? static_cast<double>(latency.count) / measured : 0;
   std::printf(
       "searches=%zu seconds=%.3f rate=%.1f p50_us=%u p90_us=%u p99_us=%u max_us=%u errors=%llu entries=%llu "
       "connections=%u\n",
-      latencies.size(), measured, rate, percentile(latencies, 0.50), percentile(latencies, 0.90),
-      percentile(latencies, 0.99), latencies.empty() ? 0 : latencies.back(),
+      latency.count, measured, rate, latency.p50, latency.p90, latency.p99, latency.max,
       static_cast<unsigned long long>(errors), static_cast<unsigned long long>(entries), options.connections);
-  for (const auto& [what, n] : shared.error_kinds) {
-    std::fprintf(stderr, "error: %s (%llu)\n", what.c_str(), static_cast<unsigned long long>(n));
-  }
+  bench::print_error_kinds(shared.error_kinds);
   std::fflush(stdout);
-  return latencies.empty() ? 1 : 0;
+  return latency.count == 0 ? 1 : 0;
 }
 
 }  // namespace
