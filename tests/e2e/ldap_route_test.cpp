@@ -369,6 +369,25 @@ TEST(LdapRouteTls, AnInternetDestinationSpeaksLdapsOrStartTlsItself) {
   CommandResult starttls =
       ldapwhoami(entry_url(gateway, "starttls"), {"-D", slapd.person_dn(8), "-w", Slapd::person_password(8)});
   EXPECT_EQ(starttls.out, "dn:" + slapd.person_dn(8) + "\n") << describe(starttls);
+
+  // Without a connector, the edge audits each operation itself.
+  EXPECT_FALSE(gateway
+                   .wait_for_audit(audit_event("ldap.operation", {{"destination", "ldaps"},
+                                                                  {"operation", "bind"},
+                                                                  {"dn", slapd.service_dn()},
+                                                                  {"result_code", "0"}}))
+                   .empty());
+  EXPECT_FALSE(gateway
+                   .wait_for_audit(audit_event("ldap.operation", {{"destination", "starttls"},
+                                                                  {"operation", "bind"},
+                                                                  {"dn", slapd.person_dn(8)},
+                                                                  {"result_code", "0"}}))
+                   .empty());
+  EXPECT_EQ(
+      gateway
+          .wait_for_audit(audit_event("ldap.operation", {{"operation", "extended"}, {"result_code", "0"}}), 2)
+          .size(),
+      2u);
 }
 
 TEST_F(LdapRoute, MalformedBerEndsTheConnectionWithANoticeOfDisconnection) {

@@ -50,11 +50,12 @@ bool same_secret(std::string_view a, std::string_view b) {
 struct Common {
   std::size_t max_message_size;
   bool starttls;
+  std::size_t max_pending;  // operations in progress per connection, where responses are decoded
 };
 
 Common read_common(const Settings& settings, const TlsClientOptions& tls) {
-  Common common{static_cast<std::size_t>(settings.get_int("max_message_size")),
-                settings.get_bool("starttls")};
+  Common common{static_cast<std::size_t>(settings.get_int("max_message_size")), settings.get_bool("starttls"),
+                static_cast<std::size_t>(settings.get_int("max_pending_operations"))};
   if (common.starttls && !tls.enabled) {
     throw RouteConfigError("settings.starttls",
                            "starttls needs tls.enabled: true (and the tls options to verify with)");
@@ -91,29 +92,60 @@ constexpr std::string_view kStartTlsRefusal =
 class RequestRelay {
  public:
   virtual ~RequestRelay() = default;
+  // Bytes relayed from the directory to the client so far.
+  std::uint64_t bytes_down() const noexcept { return bytes_down_; }
 
  protected:
+  // What becomes of the directory's responses: relayed as bytes, or decoded to audit every operation
+  // (`ldap.operation`; each request is remembered by message id until its result, at most max_pending at
+  // a time) and, with `strip`, to remove the policy's denied attributes from entries.
+  struct Responses {
+    bool decode = false;
+    std::size_t max_pending = 0;
+    const Policy* strip = nullptr;
+  };
+
   // `route` names the destination or system in records; `client_label` names the client side in the
   // reasons a connection ends with ("client", "edge").
   RequestRelay(Host& host, Stream& client, Stream& directory, std::size_t max_message_size,
                const Limits& limits, AuditField route, const std::string& request_id,
-               std::string client_label)
+               const std::string& principal, std::string client_label, Responses responses)
       : host_(host),
         directory_(directory),
         connection_(client.executor(), client, limits.idle_timeout),
         from_client_(client, max_message_size, connection_.last_activity),
         route_(std::move(route)),
         request_id_(request_id),
-        client_label_(std::move(client_label)) {
+        principal_(principal),
+        client_label_(std::move(client_label)),
+        max_message_size_(max_message_size),
+        responses_(responses),
+        buffer_size_(limits.buffer_size) {
     connection_.directory = &directory;
   }
 
   // Decides on one request; false when no more requests are to be read (unbind).
   virtual asio::awaitable<bool> handle(const Message& request) = 0;
-  // Called after each write to the directory.
-  virtual void flushed() {}
   // Fields that say who the client is, for audit records (the client's address, the principal).
   virtual std::vector<AuditField> client_fields() const = 0;
+
+  // Remembers a request about to be forwarded until its result arrives, for its audit record (`dn` is
+  // the DN to record). False when max_pending operations are in progress already: answer it busy.
+  bool remember(const Message& request, std::string dn) {
+    if (!responses_.decode) return true;
+    if (pending_.size() >= responses_.max_pending) return false;
+    pending_[request.id] = Pending{request.op, std::move(dn), Clock::now()};
+    return true;
+  }
+  void forget(std::int32_t id) { pending_.erase(id); }
+
+  asio::awaitable<void> answer_busy(const Message& request) {
+    co_await answer(
+        request, result::busy,
+        "more than " + std::to_string(responses_.max_pending) + " operations in progress on this connection");
+  }
+
+  bool responses_started() const noexcept { return responses_started_; }
 
   // Reads, decodes and handles requests until the client's end of stream (then half-closes the
   // directory), an unbind, a malformed message or a failure; then waits for the other tasks.
@@ -136,7 +168,7 @@ class RequestRelay {
       connection_.stop("directory: " + w.error.message());
       co_return false;
     }
-    flushed();
+    start_responses();
     co_return true;
   }
 
@@ -178,9 +210,109 @@ class RequestRelay {
   MessageReader from_client_;
   AuditField route_;
   const std::string& request_id_;
+  const std::string& principal_;
   std::string client_label_;
+  std::size_t max_message_size_;
 
  private:
+  struct Pending {
+    Op op;
+    std::string dn;
+    Clock::time_point start;
+    std::int64_t entries = 0;
+  };
+
+  // The responses are relayed from the first write to the directory on (until then nothing can come
+  // back, and the edge may read the answer to a bind of its own first).
+  void start_responses() {
+    if (responses_started_) return;
+    responses_started_ = true;
+    if (responses_.decode) {
+      from_directory_.emplace(directory_, max_message_size_, connection_.last_activity);
+      connection_.spawn(relay_responses());
+    } else {
+      connection_.spawn(relay_raw(connection_, directory_, buffer_size_, bytes_down_));
+    }
+  }
+
+  asio::awaitable<void> relay_responses() {
+    Bytes out;
+    for (;;) {
+      MessageReader::Next next = co_await from_directory_->next();
+      if (next.status == MessageReader::Status::eof) break;
+      if (next.status == MessageReader::Status::io_error) {
+        connection_.stop("directory: " + next.error);
+        co_return;
+      }
+      std::string error;
+      std::optional<Message> response;
+      if (next.status == MessageReader::Status::message) response = decode(next.message, error);
+      if (next.status == MessageReader::Status::malformed) error = next.error;
+      if (!response || (is_request(response->op))) {
+        if (response) error = "a " + std::string(op_name(response->op)) + " is not a response";
+        if (!out.empty()) co_await connection_.to_client.write(out);
+        co_await disconnect_malformed("directory", error);
+        co_return;
+      }
+      forward_response(*response, out);
+      if (from_directory_->ready() || out.empty()) continue;  // send what arrived together at once
+      IoResult w = co_await connection_.to_client.write(out);
+      bytes_down_ += w.bytes;
+      out.clear();
+      if (w.error) {
+        connection_.stop(client_label_ + ": " + w.error.message());
+        co_return;
+      }
+    }
+    if (!out.empty()) {
+      IoResult w = co_await connection_.to_client.write(out);
+      bytes_down_ += w.bytes;
+    }
+    co_await connection_.client.shutdown_write();
+  }
+
+  void forward_response(const Message& response, Bytes& out) {
+    switch (response.op) {
+      case Op::search_result_entry: {
+        if (auto it = pending_.find(response.id); it != pending_.end()) ++it->second.entries;
+        if (responses_.strip && responses_.strip->has_denied_attributes()) {
+          const Policy& policy = *responses_.strip;
+          const Bytes stripped = encode_entry_without(
+              response, [&policy](std::string_view attribute) { return policy.attribute_denied(attribute); });
+          out.insert(out.end(), stripped.begin(), stripped.end());
+          return;
+        }
+        break;
+      }
+      case Op::search_result_reference:
+      case Op::intermediate_response:
+        break;
+      default:
+        if (auto it = pending_.find(response.id); it != pending_.end()) {
+          audit_operation(response, it->second);
+          pending_.erase(it);
+        }
+        break;
+    }
+    out.insert(out.end(), response.raw.begin(), response.raw.end());
+  }
+
+  void audit_operation(const Message& response, const Pending& pending) {
+    if (!host_.audit().enabled(AuditClass::access)) return;
+    AuditEvent event{AuditClass::access,
+                     "ldap.operation",
+                     {route_,
+                      {"request_id", request_id_},
+                      {"principal", principal_},
+                      {"operation", std::string(op_name(pending.op))},
+                      {"message_id", static_cast<std::int64_t>(response.id)},
+                      {"dn", pending.dn},
+                      {"result_code", static_cast<std::int64_t>(response.result_code)},
+                      {"duration_ms", elapsed_ms(pending.start)}}};
+    if (pending.op == Op::search_request) event.fields.push_back({"entries", pending.entries});
+    host_.audit().record(event);
+  }
+
   // False when the connection failed or was stopped.
   asio::awaitable<bool> relay_requests() {
     for (;;) {
@@ -205,7 +337,13 @@ class RequestRelay {
     }
   }
 
+  Responses responses_;
+  std::size_t buffer_size_;
   Bytes to_directory_;
+  std::optional<MessageReader> from_directory_;  // when responses are decoded
+  std::unordered_map<std::int32_t, Pending> pending_;
+  bool responses_started_ = false;
+  std::uint64_t bytes_down_ = 0;
 };
 
 // ---- edge ------------------------------------------------------------------------------------------
@@ -219,17 +357,19 @@ struct BindInjection {
 
 class EdgeConnection final : public RequestRelay {
  public:
+  // An Internet destination's responses are decoded for the per-operation audit; an on-premise one's
+  // pass as bytes (its connector audits them).
   EdgeConnection(Host& host, const EdgeSession& session, const Common& common,
                  const std::optional<BindInjection>& injection, Stream& directory)
       : RequestRelay(host, session.client, directory, common.max_message_size, session.destination.limits,
-                     {"destination", session.destination.name}, session.request_id, "client"),
+                     {"destination", session.destination.name}, session.request_id, session.principal,
+                     "client",
+                     {session.destination.proxy_type == ProxyType::internet, common.max_pending, nullptr}),
         session_(session),
-        injection_(injection),
-        max_message_size_(common.max_message_size) {}
+        injection_(injection) {}
 
   // Relays until either side ends; returns why it ended (empty for a normal end).
   asio::awaitable<std::string> relay() { return run(); }
-  std::uint64_t bytes_down() const noexcept { return bytes_down_; }
 
  private:
   asio::awaitable<bool> handle(const Message& request) override {
@@ -241,7 +381,9 @@ class EdgeConnection final : public RequestRelay {
         append(request.raw);
         co_return false;
       case Op::abandon_request:
-        if (responses_started_) append(request.raw);  // before that, nothing can be in progress
+        if (!responses_started()) co_return true;  // nothing can be in progress yet
+        forget(request.abandoned_id);
+        append(request.raw);
         co_return true;
       case Op::extended_request:
         if (request.oid == kStartTlsOid) {
@@ -267,12 +409,20 @@ class EdgeConnection final : public RequestRelay {
         }
       }
     }
+    if (!remember(request, request.dn)) {
+      co_await answer_busy(request);
+      co_return true;
+    }
     append(request.raw);
     co_return true;
   }
 
   asio::awaitable<void> handle_bind(const Message& bind) {
     if (!injection_) {
+      if (!remember(bind, bind.dn)) {
+        co_await answer_busy(bind);
+        co_return;
+      }
       append(bind.raw);
       co_return;
     }
@@ -301,6 +451,10 @@ class EdgeConnection final : public RequestRelay {
       client_authenticated_ = false;
       audit_bind_refused(bind, why);
       co_await answer(bind, refusal, why);
+      co_return;
+    }
+    if (!remember(bind, injection_->bind_dn)) {
+      co_await answer_busy(bind);
       co_return;
     }
     const Bytes replaced = encode_simple_bind(bind.id, injection_->bind_dn, injection_->bind_password);
@@ -342,14 +496,6 @@ class EdgeConnection final : public RequestRelay {
     co_return std::string();
   }
 
-  // The first write to the directory starts relaying its responses.
-  void flushed() override {
-    if (responses_started_) return;
-    responses_started_ = true;
-    connection_.spawn(
-        relay_raw(connection_, directory_, session_.destination.limits.buffer_size, bytes_down_));
-  }
-
   std::vector<AuditField> client_fields() const override { return {{"client", session_.client.info().peer}}; }
 
   void audit_bind_refused(const Message& bind, const std::string& why) {
@@ -365,11 +511,8 @@ class EdgeConnection final : public RequestRelay {
 
   const EdgeSession& session_;
   const std::optional<BindInjection>& injection_;
-  std::size_t max_message_size_;
-  bool responses_started_ = false;
   bool bound_ = false;
   bool client_authenticated_ = false;
-  std::uint64_t bytes_down_ = 0;
 };
 
 class LdapEdgeHandler final : public EdgeRouteHandler {
@@ -501,7 +644,6 @@ struct SystemConfig {
   std::string name;  // "virtual_host:port"
   Common common;
   Policy policy;
-  std::size_t max_pending;
 };
 
 class ConnectorConnection final : public RequestRelay {
@@ -509,26 +651,16 @@ class ConnectorConnection final : public RequestRelay {
   ConnectorConnection(Host& host, const SystemConfig& config, OperationCounters& counters,
                       const ConnectorSession& session, Stream& directory)
       : RequestRelay(host, session.stream, directory, config.common.max_message_size, session.system.limits,
-                     {"system", config.name}, session.request_id, "edge"),
+                     {"system", config.name}, session.request_id, session.principal, "edge",
+                     {true, config.common.max_pending, &config.policy}),
         config_(config),
         counters_(counters),
-        session_(session),
-        from_directory_(directory, config.common.max_message_size, connection_.last_activity) {}
+        session_(session) {}
 
   // Relays until either side ends; returns why it ended (empty for a normal end).
-  asio::awaitable<std::string> relay() {
-    connection_.spawn(relay_responses());
-    return run();
-  }
+  asio::awaitable<std::string> relay() { return run(); }
 
  private:
-  struct Pending {
-    Op op;
-    std::string dn;
-    Clock::time_point start;
-    std::int64_t entries = 0;
-  };
-
   asio::awaitable<bool> handle(const Message& request) override {
     if (request.op == Op::unbind_request) {
       counters_.count(request.op, false);
@@ -543,7 +675,7 @@ class ConnectorConnection final : public RequestRelay {
       co_return true;
     }
     if (request.op == Op::abandon_request) {
-      pending_.erase(request.abandoned_id);
+      forget(request.abandoned_id);
       append(request.raw);
       co_return true;
     }
@@ -551,13 +683,10 @@ class ConnectorConnection final : public RequestRelay {
       co_await answer(request, result::protocol_error, kStartTlsRefusal);
       co_return true;
     }
-    if (pending_.size() >= config_.max_pending) {
-      co_await answer(
-          request, result::busy,
-          "more than " + std::to_string(config_.max_pending) + " operations in progress on this connection");
+    if (!remember(request, request.dn)) {
+      co_await answer_busy(request);
       co_return true;
     }
-    pending_[request.id] = Pending{request.op, request.dn, Clock::now()};
     if (decision.size_limit || decision.time_limit || decision.deref_aliases) {
       const Bytes capped =
           encode_search_with_limits(request, decision.size_limit.value_or(request.size_limit),
@@ -567,65 +696,6 @@ class ConnectorConnection final : public RequestRelay {
       append(request.raw);
     }
     co_return true;
-  }
-
-  asio::awaitable<void> relay_responses() {
-    Bytes out;
-    for (;;) {
-      MessageReader::Next next = co_await from_directory_.next();
-      if (next.status == MessageReader::Status::eof) break;
-      if (next.status == MessageReader::Status::io_error) {
-        connection_.stop("directory: " + next.error);
-        co_return;
-      }
-      std::string error;
-      std::optional<Message> response;
-      if (next.status == MessageReader::Status::message) response = decode(next.message, error);
-      if (next.status == MessageReader::Status::malformed) error = next.error;
-      if (!response || (is_request(response->op))) {
-        if (response) error = "a " + std::string(op_name(response->op)) + " is not a response";
-        if (!out.empty()) co_await connection_.to_client.write(out);
-        co_await disconnect_malformed("directory", error);
-        co_return;
-      }
-      forward_response(*response, out);
-      if (!from_directory_.ready() && !out.empty()) {
-        IoResult w = co_await connection_.to_client.write(out);
-        out.clear();
-        if (w.error) {
-          connection_.stop("edge: " + w.error.message());
-          co_return;
-        }
-      }
-    }
-    if (!out.empty()) co_await connection_.to_client.write(out);
-    co_await connection_.client.shutdown_write();
-  }
-
-  void forward_response(const Message& response, Bytes& out) {
-    switch (response.op) {
-      case Op::search_result_entry: {
-        if (auto it = pending_.find(response.id); it != pending_.end()) ++it->second.entries;
-        if (config_.policy.has_denied_attributes()) {
-          const Bytes stripped = encode_entry_without(response, [this](std::string_view attribute) {
-            return config_.policy.attribute_denied(attribute);
-          });
-          out.insert(out.end(), stripped.begin(), stripped.end());
-          return;
-        }
-        break;
-      }
-      case Op::search_result_reference:
-      case Op::intermediate_response:
-        break;
-      default:
-        if (auto it = pending_.find(response.id); it != pending_.end()) {
-          audit_operation(response, it->second);
-          pending_.erase(it);
-        }
-        break;
-    }
-    out.insert(out.end(), response.raw.begin(), response.raw.end());
   }
 
   std::vector<AuditField> client_fields() const override { return {{"principal", session_.principal}}; }
@@ -644,27 +714,9 @@ class ConnectorConnection final : public RequestRelay {
                            {"reason", reason}}});
   }
 
-  void audit_operation(const Message& response, const Pending& pending) {
-    if (!host_.audit().enabled(AuditClass::access)) return;
-    AuditEvent event{AuditClass::access,
-                     "ldap.operation",
-                     {route_,
-                      {"request_id", session_.request_id},
-                      {"principal", session_.principal},
-                      {"operation", std::string(op_name(pending.op))},
-                      {"message_id", static_cast<std::int64_t>(response.id)},
-                      {"dn", pending.dn},
-                      {"result_code", static_cast<std::int64_t>(response.result_code)},
-                      {"duration_ms", elapsed_ms(pending.start)}}};
-    if (pending.op == Op::search_request) event.fields.push_back({"entries", pending.entries});
-    host_.audit().record(event);
-  }
-
   const SystemConfig& config_;
   OperationCounters& counters_;
   const ConnectorSession& session_;
-  MessageReader from_directory_;
-  std::unordered_map<std::int32_t, Pending> pending_;
 };
 
 PolicyConfig read_policy(const Settings& settings) {
@@ -693,8 +745,7 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
   LdapConnectorHandler(Host& host, HealthChecker& health, const System& system)
       : host_(host),
         config_{system.virtual_host + ":" + std::to_string(system.virtual_port_first),
-                read_common(system.settings, system.tls), Policy(read_policy(system.settings)),
-                static_cast<std::size_t>(system.settings.get_int("max_pending_operations"))},
+                read_common(system.settings, system.tls), Policy(read_policy(system.settings))},
         counters_(host.metrics(), config_.name) {
     const Settings& s = system.settings;
     const auto interval = s.get_duration("health_check_interval");
