@@ -6,6 +6,7 @@
 #include <boost/beast/http/status.hpp>
 #include <optional>
 
+#include "gateway/plugin/authority.hpp"
 #include "gateway/plugin/deadline.hpp"
 #include "net/prefixed_stream.hpp"
 #include "socks/jwt.hpp"
@@ -45,38 +46,12 @@ std::string answer(int status, std::string_view message, const std::string& requ
   return out;
 }
 
-// "host:port" or "[v6]:port" (CONNECT), or the authority of an absolute URL with a default port.
-bool split_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
-                     std::uint16_t& port) {
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return false;
-      port_text = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (host.empty() || host.find_first_of(" \t/@") != std::string::npos) return false;
-  if (port_text.empty()) {
-    if (default_port == 0) return false;
-    port = default_port;
-    return true;
-  }
-  unsigned value = 0;
-  for (char c : port_text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value > 65535) return false;
-  }
-  if (value == 0) return false;
-  port = static_cast<std::uint16_t>(value);
-  return true;
+// A CONNECT target ("host:port", "[v6]:port") or an absolute URL's authority (with a default port),
+// split; hosts with spaces, slashes or user information are refused.
+bool split_proxy_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
+                           std::uint16_t& port) {
+  return split_authority(authority, default_port, host, port) &&
+         host.find_first_of(" \t/@") == std::string::npos;
 }
 
 }  // namespace
@@ -210,7 +185,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   if (connect) {
     std::string host;
     std::uint16_t port = 0;
-    if (!split_authority(target, 0, host, port)) {
+    if (!split_proxy_authority(target, 0, host, port)) {
       co_await refuse(400, "CONNECT needs host:port");
       co_return;
     }
@@ -230,7 +205,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
     const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
     std::string host;
     std::uint16_t port = 0;
-    if (!split_authority(authority, 80, host, port)) {
+    if (!split_proxy_authority(authority, 80, host, port)) {
       co_await refuse(400, "malformed URL authority");
       co_return;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gateway/plugin/abi.hpp"
+#include "gateway/plugin/authority.hpp"
 #include "gateway/plugin/deadline.hpp"
 #include "gateway/plugin/host.hpp"
 #include "gateway/plugin/plugin.hpp"

@@ -71,38 +71,6 @@ std::string origin_form(std::string_view absolute) {
   return out;
 }
 
-// "host", "host:port", "[v6]" or "[v6]:port" -> the host (without brackets) and the port
-// (`default_port` when absent). False for an empty host or a port outside 1..65535.
-bool split_authority(std::string_view authority, std::uint16_t default_port, std::string& host,
-                     std::uint16_t& port) {
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return false;
-      port_text = authority.substr(close + 2);
-    }
-  } else {
-    const std::size_t colon = authority.rfind(':');
-    host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (host.empty()) return false;
-  port = default_port;
-  if (port_text.empty()) return true;
-  unsigned value = 0;
-  for (char c : port_text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value > 65535) return false;
-  }
-  if (value == 0) return false;
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 // Whether an absolute http:// URL names the destination's host and port.
 bool same_origin(std::string_view absolute, const Destination& destination) {
   std::string_view authority = absolute.substr(7);
