@@ -297,27 +297,7 @@ done
 while read -r child; do pids+=("$child"); done < <(cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '
   { pid = $1; sub(/^.*\) /, ""); if (index(own, " " $2 " ") && !index(own, " " pid " ")) print pid }')
 
-declare -A RESULT=()  # "test|path" -> value
-declare -A CPU=()     # "test|path" -> proxy processes' CPU, % of one core
-declare -A BUSY=()    # "test|path" -> machine busy, % of all cores
-OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
-DISTURBED=""          # tests during which other processes used more than 10% of the machine
 
-run_wrk() {
-  local path file
-  for path in $PATHS; do
-    file="$RESULTS_DIR/wrk-$path.txt"
-    note "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -> $path"
-    measure wrk "$path" timeout $((DURATION + 30)) \
-      wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$path]}/" \
-      >"$file" 2>&1 || true
-    RESULT[wrk|$path]=$(wrk_field "$file" rps)
-    RESULT[wrk-p50|$path]=$(wrk_field "$file" p50)
-    RESULT[wrk-p99|$path]=$(wrk_field "$file" p99)
-    RESULT[wrk-errors|$path]=$(wrk_field "$file" errors)
-    sleep 1
-  done
-}
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -335,7 +315,7 @@ run_wrk() {
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
 
-if has_test wrk; then run_wrk; fi
+if has_test wrk; then run_wrk ""; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 
 # --- report -------------------------------------------------------------------------------------------------
@@ -352,18 +332,7 @@ declare -A GOAL=(  # "test|A B" -> the target for A/B
   ["wrk-p99|gatewayd-tunnel haproxy-pair"]=1
 )
 if has_test wrk; then
-  header="| Test"
-  rule="|---"
-  for path in $PATHS; do
-    header="$header | $path"
-    rule="$rule|---:"
-  done
-  for pair in "${COMPARISONS[@]}"; do
-    header="$header | ${pair% *} / ${pair#* } | target"
-    rule="$rule|---:|---"
-  done
-  echo "$header |"
-  echo "$rule|"
+  comparison_header
   comparison_row wrk "HTTP requests/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS)" 1
   comparison_row wrk-p50 "HTTP p50, ms" 0
   comparison_row wrk-p99 "HTTP p99, ms" 0
@@ -371,15 +340,7 @@ if has_test wrk; then
   echo
   echo "CPU of the path's proxy processes together (% of one core) and machine busy (% of all $(nproc) cores):"
   echo
-  header="| Test"
-  rule="|---"
-  for path in $PATHS; do
-    [ "$path" = direct ] && continue
-    header="$header | $path CPU"
-    rule="$rule|---:"
-  done
-  echo "$header | machine busy ($(echo "$PATHS" | sed 's/ / \/ /g')) |"
-  echo "$rule|---|"
+  cpu_table_header "machine busy ($(paths_slashed))"
   line="| wrk"
   busy=""
   for path in $PATHS; do

@@ -230,12 +230,7 @@ for path in $PATHS; do
 done
 
 # --- measurements ---------------------------------------------------------------------------------------
-declare -A RESULT=()     # "test|path" -> value
-declare -A CPU=()        # "test|path" -> proxy processes' CPU, % of one core
-declare -A BUSY=()       # "test|path" -> machine busy, % of all cores
 declare -A SLAPD_CPU=()  # path -> slapd's CPU, % of one core
-OTHER_MAX=0              # highest share of the machine used by anything else during a test, %
-DISTURBED=""             # tests during which other processes used more than 10% of the machine
 
 run_search() {
   local path file t0 t1 s0 s1 bind
@@ -294,18 +289,7 @@ for pair in "gatewayd direct" "gatewayd haproxy"; do
 done
 declare -A GOAL=(["search|gatewayd direct"]=0.8)  # "test|A B" -> the target for A/B
 {
-  header="| Test"
-  rule="|---"
-  for path in $PATHS; do
-    header="$header | $path"
-    rule="$rule|---:"
-  done
-  for pair in ${COMPARISONS[@]+"${COMPARISONS[@]}"}; do
-    header="$header | ${pair% *} / ${pair#* } | target"
-    rule="$rule|---:|---"
-  done
-  echo "$header |"
-  echo "$rule|"
+  comparison_header
   comparison_row search "LDAP searches/s (c=$CONNECTIONS)" 1
   comparison_row p50 "search p50, µs" 0
   comparison_row p99 "search p99, µs" 0
@@ -314,15 +298,7 @@ declare -A GOAL=(["search|gatewayd direct"]=0.8)  # "test|A B" -> the target for
   echo "CPU of the path's proxy processes together and of slapd (% of one core), and machine busy (% of all" \
     "$(nproc) cores):"
   echo
-  header="| Test"
-  rule="|---"
-  for path in $PATHS; do
-    [ "$path" = direct ] && continue
-    header="$header | $path CPU"
-    rule="$rule|---:"
-  done
-  echo "$header | slapd CPU ($(echo "$PATHS" | sed 's/ / \/ /g')) | machine busy ($(echo "$PATHS" | sed 's/ / \/ /g')) |"
-  echo "$rule|---|---|"
+  cpu_table_header "slapd CPU ($(paths_slashed))" "machine busy ($(paths_slashed))"
   line="| search"
   slapd=""
   busy=""

@@ -492,6 +492,33 @@ select_paths() {
 }
 has_path() { case " $PATHS " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# --- measurements -------------------------------------------------------------------------------------------
+# What measure() and the run_* functions fill, and the summary tables read.
+declare -A RESULT=()  # "test|path" -> value
+declare -A CPU=()     # "test|path" -> proxy processes' CPU, % of one core
+declare -A BUSY=()    # "test|path" -> machine busy, % of all cores
+OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
+DISTURBED=""          # tests during which other processes used more than 10% of the machine
+
+# run_wrk KEY: wrk -tWRK_THREADS -cWRK_CONNECTIONS for DURATION seconds against every path's
+# http://127.0.0.1:PORT[PATHKEY]/ (KEY is appended to the path's name, e.g. ":http"): requests per
+# second, p50, p99 and errors into RESULT[wrk|PATH], RESULT[wrk-p50|PATH], ...
+run_wrk() {
+  local path file
+  for path in $PATHS; do
+    file="$RESULTS_DIR/wrk-$path.txt"
+    note "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -> $path"
+    measure wrk "$path" timeout $((DURATION + 30)) \
+      wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$path$1]}/" \
+      >"$file" 2>&1 || true
+    RESULT[wrk|$path]=$(wrk_field "$file" rps)
+    RESULT[wrk-p50|$path]=$(wrk_field "$file" p50)
+    RESULT[wrk-p99|$path]=$(wrk_field "$file" p99)
+    RESULT[wrk-errors|$path]=$(wrk_field "$file" errors)
+    sleep 1
+  done
+}
+
 # --- report -----------------------------------------------------------------------------------------------
 # The summary tables of the scripts read RESULT["TEST|PATH"] (a figure, or nothing), and for
 # comparison_row PATHS, COMPARISONS ("A B" pairs of paths) and GOAL["TEST|A B"] (a target for A/B).
@@ -510,6 +537,42 @@ ratio() {
       verdict = sprintf(" | %s (%s %s)", ok ? "meets" : "misses", higher ? ">=" : "<=", goal)
     }
     printf "%.2f%s\n", r, verdict }'
+}
+
+# comparison_header: the header and rule of the table comparison_row fills: Test, every path, then
+# "A / B" and "target" for every comparison.
+comparison_header() {
+  local header="| Test" rule="|---" path pair
+  for path in $PATHS; do
+    header="$header | $path"
+    rule="$rule|---:"
+  done
+  for pair in ${COMPARISONS[@]+"${COMPARISONS[@]}"}; do
+    header="$header | ${pair% *} / ${pair#* } | target"
+    rule="$rule|---:|---"
+  done
+  echo "$header |"
+  echo "$rule|"
+}
+
+# paths_slashed: "direct / gatewayd / haproxy", the paths for a column that lists one figure of each.
+paths_slashed() { echo "${PATHS// / \/ }"; }
+
+# cpu_table_header COLUMN...: the header and rule of a CPU table: Test, "PATH CPU" for every path but
+# direct, then the given columns.
+cpu_table_header() {
+  local header="| Test" rule="|---" path column
+  for path in $PATHS; do
+    [ "$path" = direct ] && continue
+    header="$header | $path CPU"
+    rule="$rule|---:"
+  done
+  for column in "$@"; do
+    header="$header | $column"
+    rule="$rule|---"
+  done
+  echo "$header |"
+  echo "$rule|"
 }
 
 # comparison_row TEST LABEL [HIGHER]: one Markdown row: the figure of every path, then for every

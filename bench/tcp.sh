@@ -189,10 +189,6 @@ SYSCALL_EVENTS=raw_syscalls:sys_enter
 for name in $SYSCALL_NAMES; do SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$name"; done
 slug() { echo "$1" | tr -c 'A-Za-z0-9\n' '-' | sed 's/--*/-/g; s/-$//'; }
 
-declare -A RESULT=()  # "test|target" -> value
-declare -A CPU=()     # "test|target" -> proxy CPU, % of one core
-declare -A BUSY=()    # "test|target" -> machine busy, % of all cores
-OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
 
 # measure TEST TARGET COMMAND...: runs the command (raw output to stdout), recording proxy and machine CPU.
 measure() {

@@ -316,11 +316,6 @@ for path in $PATHS; do
 done
 
 # --- measurements ---------------------------------------------------------------------------------------
-declare -A RESULT=()  # "test|path" -> value
-declare -A CPU=()     # "test|path" -> proxy processes' CPU, % of one core
-declare -A BUSY=()    # "test|path" -> machine busy, % of all cores
-OTHER_MAX=0           # highest share of the machine used by anything else during a test, %
-DISTURBED=""          # tests during which other processes used more than 10% of the machine
 
 us_to_ms() { awk -v us="$1" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }'; }
 run_iperf() {
@@ -336,21 +331,6 @@ run_iperf() {
   done
 }
 
-run_wrk() {
-  local path file
-  for path in $PATHS; do
-    file="$RESULTS_DIR/wrk-$path.txt"
-    note "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -> $path"
-    measure wrk "$path" timeout $((DURATION + 30)) \
-      wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$path:http]}/" \
-      >"$file" 2>&1 || true
-    RESULT[wrk|$path]=$(wrk_field "$file" rps)
-    RESULT[wrk-p50|$path]=$(wrk_field "$file" p50)
-    RESULT[wrk-p99|$path]=$(wrk_field "$file" p99)
-    RESULT[wrk-errors|$path]=$(wrk_field "$file" errors)
-    sleep 1
-  done
-}
 
 run_connrate() {
   local path file
@@ -452,7 +432,7 @@ if has_test iperf; then
     if [ "$REVERSE" = 1 ]; then run_iperf "$streams" -R; fi
   done
 fi
-if has_test wrk; then run_wrk; fi
+if has_test wrk; then run_wrk :http; fi
 if has_test connrate; then run_connrate; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/environment.txt"
 # HAProxy's own counters (TLS handshakes, session reuse), through its stats socket when python3 is there.
@@ -523,15 +503,7 @@ if has_test iperf || has_test wrk || has_test connrate; then
   echo
   echo "CPU of the path's proxy processes together (% of one core) and machine busy (% of all $(nproc) cores):"
   echo
-  header="| Test"
-  rule="|---"
-  for path in $PATHS; do
-    [ "$path" = direct ] && continue
-    header="$header | $path CPU"
-    rule="$rule|---:"
-  done
-  echo "$header | machine busy ($(echo "$PATHS" | sed 's/ / \/ /g')) |"
-  echo "$rule|---|"
+  cpu_table_header "machine busy ($(paths_slashed))"
   for test in $(if has_test iperf; then for streams in $STREAMS; do
     echo "iperf3_-P_$streams"
     if [ "$REVERSE" = 1 ]; then echo "iperf3_-P_${streams}_-R"; fi
