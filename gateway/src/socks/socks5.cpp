@@ -389,6 +389,11 @@ asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
   result.method = method == Method::jwt ? "jwt" : method == Method::password ? "password" : "none";
 
   // Authentication.
+  auto admit = [&result](const Identity& identity) {
+    result.tenant = identity.tenant;
+    result.principal = identity.principal;
+    result.location_id = identity.location_id;
+  };
   switch (method) {
     case Method::jwt: {
       const std::size_t cap = std::min(options.max_token, JwtVerifier::kMaxTokenSize);
@@ -401,9 +406,7 @@ asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
       std::string error;
       const auto identity = authenticate_jwt(options, auth.value.token, auth.value.location_id, error);
       if (!identity) co_return co_await refuse_auth(Failure::auth_failed, "jwt: " + error);
-      result.tenant = identity->tenant;
-      result.principal = identity->principal;
-      result.location_id = identity->location_id;
+      admit(*identity);
       if (auto ec = co_await send(kAuthSuccess)) co_return io_failure(ec, "jwt reply");
       break;
     }
@@ -416,9 +419,7 @@ asio::awaitable<Negotiation> negotiate(Stream& client, const Options& options) {
       std::string error;
       const auto identity = authenticate_password(options, auth.value.username, auth.value.password, error);
       if (!identity) co_return co_await refuse_auth(Failure::auth_failed, "password: " + error);
-      result.tenant = identity->tenant;
-      result.location_id = identity->location_id;
-      result.principal = identity->principal;
+      admit(*identity);
       if (auto ec = co_await send(kAuthSuccess)) co_return io_failure(ec, "password reply");
       break;
     }
