@@ -455,6 +455,18 @@ class TokenCacheTest : public ::testing::Test {
     io.restart();
   }
 
+  // A caller that arrives now waits while the refresh held by `gate` runs, then gets the new token,
+  // which was the second fetch.
+  void expect_caller_waits_for_the_refresh(Gate& gate) {
+    const auto waiter = start();
+    poll();
+    EXPECT_EQ(outcome(*waiter), "pending");
+    gate.open();
+    poll();
+    EXPECT_EQ(outcome(*waiter), "token-2");
+    EXPECT_EQ(server.calls, 2);
+  }
+
   asio::io_context io;
   FakeClock clock;
   FakeTokenServer server{clock};
@@ -556,13 +568,7 @@ TEST_F(TokenCacheTest, RefreshStillRunningWhenTheTokenExpires) {
   clock.advance(3590s);
   EXPECT_EQ(get(), "token-1");  // starts the refresh
   clock.advance(10s);           // expired while the refresh runs: wait for it, no second fetch
-  const auto waiter = start();
-  poll();
-  EXPECT_EQ(outcome(*waiter), "pending");
-  gate.open();
-  poll();
-  EXPECT_EQ(outcome(*waiter), "token-2");
-  EXPECT_EQ(server.calls, 2);
+  expect_caller_waits_for_the_refresh(gate);
 }
 
 TEST_F(TokenCacheTest, FailureIsNotCached) {
@@ -613,13 +619,7 @@ TEST_F(TokenCacheTest, InvalidateDuringARefreshMakesCallersWait) {
   clock.advance(3590s);
   EXPECT_EQ(get(), "token-1");  // refresh running
   cache.invalidate("dest/tenant", "token-1");
-  const auto waiter = start();
-  poll();
-  EXPECT_EQ(outcome(*waiter), "pending");
-  gate.open();
-  poll();
-  EXPECT_EQ(outcome(*waiter), "token-2");
-  EXPECT_EQ(server.calls, 2);
+  expect_caller_waits_for_the_refresh(gate);
 }
 
 TEST_F(TokenCacheTest, FetchThatThrowsBecomesAnError) {
