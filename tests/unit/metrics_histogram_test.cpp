@@ -230,6 +230,18 @@ TEST(MetricsHistogram, DurationsAreRecordedInSeconds) {
   EXPECT_NE(text.find("d_seconds_count 4\n"), std::string::npos) << text;
 }
 
+// `threads` threads, each observing `per_thread` of `values` in turn (thread t starting at values[t % 4]).
+std::vector<std::thread> start_observers(Histogram& histogram, const std::array<double, 4>& values,
+                                         int threads, int per_thread) {
+  std::vector<std::thread> started;
+  for (int t = 0; t < threads; ++t) {
+    started.emplace_back([&histogram, &values, t, per_thread] {
+      for (int i = 0; i < per_thread; ++i) histogram.observe(values[static_cast<std::size_t>(i + t) % 4]);
+    });
+  }
+  return started;
+}
+
 TEST(MetricsHistogram, ConcurrentObservesAddUpExactly) {
   const std::array<double, 3> bounds{1, 2, 4};
   Histogram histogram(bounds);
@@ -237,13 +249,7 @@ TEST(MetricsHistogram, ConcurrentObservesAddUpExactly) {
   const std::array<double, 4> values{0.5, 1.5, 3.0, 8.0};
   constexpr int kThreads = 4;
   constexpr int kPerThread = 100000;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) histogram.observe(values[static_cast<std::size_t>(i + t) % 4]);
-    });
-  }
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : start_observers(histogram, values, kThreads, kPerThread)) thread.join();
 
   constexpr std::uint64_t kPerBucket = kThreads * kPerThread / 4;
   EXPECT_EQ(bucket_counts(histogram),
@@ -259,12 +265,7 @@ TEST(MetricsHistogram, SnapshotsStayConsistentDuringObserves) {
   const std::array<double, 4> values{0.5, 1.5, 3.0, 8.0};
   constexpr int kWriters = 3;
   constexpr int kPerWriter = 50000;
-  std::vector<std::thread> writers;
-  for (int t = 0; t < kWriters; ++t) {
-    writers.emplace_back([&, t] {
-      for (int i = 0; i < kPerWriter; ++i) histogram.observe(values[static_cast<std::size_t>(i + t) % 4]);
-    });
-  }
+  std::vector<std::thread> writers = start_observers(histogram, values, kWriters, kPerWriter);
   // Reads while the writers run (as many snapshots as it takes, however the threads are scheduled).
   Histogram::Snapshot previous;
   bool consistent = true;
