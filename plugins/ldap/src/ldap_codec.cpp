@@ -14,93 +14,64 @@
 
 namespace gw::ldap {
 
-std::string_view op_name(Op op) noexcept {
-  switch (op) {
-    case Op::bind_request:
-      return "bind";
-    case Op::bind_response:
-      return "bind_response";
-    case Op::unbind_request:
-      return "unbind";
-    case Op::search_request:
-      return "search";
-    case Op::search_result_entry:
-      return "search_result_entry";
-    case Op::search_result_done:
-      return "search_result_done";
-    case Op::search_result_reference:
-      return "search_result_reference";
-    case Op::modify_request:
-      return "modify";
-    case Op::modify_response:
-      return "modify_response";
-    case Op::add_request:
-      return "add";
-    case Op::add_response:
-      return "add_response";
-    case Op::delete_request:
-      return "delete";
-    case Op::delete_response:
-      return "delete_response";
-    case Op::modify_dn_request:
-      return "modify_dn";
-    case Op::modify_dn_response:
-      return "modify_dn_response";
-    case Op::compare_request:
-      return "compare";
-    case Op::compare_response:
-      return "compare_response";
-    case Op::abandon_request:
-      return "abandon";
-    case Op::extended_request:
-      return "extended";
-    case Op::extended_response:
-      return "extended_response";
-    case Op::intermediate_response:
-      return "intermediate_response";
+namespace {
+
+// Everything the codec knows about each protocolOp, in one place.
+struct OpInfo {
+  Op op;
+  std::string_view name;     // for logs and audit records
+  std::string_view context;  // how decoding errors name it
+  bool request;
+  std::optional<Op> response;  // the response that answers a request (unbind and abandon have none)
+};
+
+constexpr std::array<OpInfo, 21> kOps{{
+    {Op::bind_request, "bind", "bind request", true, Op::bind_response},
+    {Op::bind_response, "bind_response", "bind response", false, std::nullopt},
+    {Op::unbind_request, "unbind", "unbind request", true, std::nullopt},
+    {Op::search_request, "search", "search request", true, Op::search_result_done},
+    {Op::search_result_entry, "search_result_entry", "search result entry", false, std::nullopt},
+    {Op::search_result_done, "search_result_done", "search result done", false, std::nullopt},
+    {Op::search_result_reference, "search_result_reference", "search result reference", false, std::nullopt},
+    {Op::modify_request, "modify", "modify request", true, Op::modify_response},
+    {Op::modify_response, "modify_response", "modify response", false, std::nullopt},
+    {Op::add_request, "add", "add request", true, Op::add_response},
+    {Op::add_response, "add_response", "add response", false, std::nullopt},
+    {Op::delete_request, "delete", "delete request", true, Op::delete_response},
+    {Op::delete_response, "delete_response", "delete response", false, std::nullopt},
+    {Op::modify_dn_request, "modify_dn", "modify_dn request", true, Op::modify_dn_response},
+    {Op::modify_dn_response, "modify_dn_response", "modify_dn response", false, std::nullopt},
+    {Op::compare_request, "compare", "compare request", true, Op::compare_response},
+    {Op::compare_response, "compare_response", "compare response", false, std::nullopt},
+    {Op::abandon_request, "abandon", "abandon request", true, std::nullopt},
+    {Op::extended_request, "extended", "extended request", true, Op::extended_response},
+    {Op::extended_response, "extended_response", "extended response", false, std::nullopt},
+    {Op::intermediate_response, "intermediate_response", "intermediate response", false, std::nullopt},
+}};
+
+// Null for a tag that is not an LDAPv3 protocolOp.
+const OpInfo* info(ber_tag_t tag) noexcept {
+  for (const OpInfo& entry : kOps) {
+    if (static_cast<ber_tag_t>(entry.op) == tag) return &entry;
   }
-  return "unknown";
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view op_name(Op op) noexcept {
+  const OpInfo* entry = info(static_cast<ber_tag_t>(op));
+  return entry ? entry->name : "unknown";
 }
 
 bool is_request(Op op) noexcept {
-  switch (op) {
-    case Op::bind_request:
-    case Op::unbind_request:
-    case Op::search_request:
-    case Op::modify_request:
-    case Op::add_request:
-    case Op::delete_request:
-    case Op::modify_dn_request:
-    case Op::compare_request:
-    case Op::abandon_request:
-    case Op::extended_request:
-      return true;
-    default:
-      return false;
-  }
+  const OpInfo* entry = info(static_cast<ber_tag_t>(op));
+  return entry && entry->request;
 }
 
 std::optional<Op> response_to(Op request) noexcept {
-  switch (request) {
-    case Op::bind_request:
-      return Op::bind_response;
-    case Op::search_request:
-      return Op::search_result_done;
-    case Op::modify_request:
-      return Op::modify_response;
-    case Op::add_request:
-      return Op::add_response;
-    case Op::delete_request:
-      return Op::delete_response;
-    case Op::modify_dn_request:
-      return Op::modify_dn_response;
-    case Op::compare_request:
-      return Op::compare_response;
-    case Op::extended_request:
-      return Op::extended_response;
-    default:
-      return std::nullopt;
-  }
+  const OpInfo* entry = info(static_cast<ber_tag_t>(request));
+  return entry ? entry->response : std::nullopt;
 }
 
 // ---- framing ----------------------------------------------------------------------------------------
@@ -357,80 +328,8 @@ class Reader {
 
 // How errors name an operation: "search request", "search result entry", ...
 std::string_view context_for(Op op) {
-  switch (op) {
-    case Op::bind_request:
-      return "bind request";
-    case Op::bind_response:
-      return "bind response";
-    case Op::unbind_request:
-      return "unbind request";
-    case Op::search_request:
-      return "search request";
-    case Op::search_result_entry:
-      return "search result entry";
-    case Op::search_result_done:
-      return "search result done";
-    case Op::search_result_reference:
-      return "search result reference";
-    case Op::modify_request:
-      return "modify request";
-    case Op::modify_response:
-      return "modify response";
-    case Op::add_request:
-      return "add request";
-    case Op::add_response:
-      return "add response";
-    case Op::delete_request:
-      return "delete request";
-    case Op::delete_response:
-      return "delete response";
-    case Op::modify_dn_request:
-      return "modify_dn request";
-    case Op::modify_dn_response:
-      return "modify_dn response";
-    case Op::compare_request:
-      return "compare request";
-    case Op::compare_response:
-      return "compare response";
-    case Op::abandon_request:
-      return "abandon request";
-    case Op::extended_request:
-      return "extended request";
-    case Op::extended_response:
-      return "extended response";
-    case Op::intermediate_response:
-      return "intermediate response";
-  }
-  return "LDAPMessage";
-}
-
-bool known_op(ber_tag_t tag) {
-  switch (tag) {
-    case tag_of(Op::bind_request):
-    case tag_of(Op::bind_response):
-    case tag_of(Op::unbind_request):
-    case tag_of(Op::search_request):
-    case tag_of(Op::search_result_entry):
-    case tag_of(Op::search_result_done):
-    case tag_of(Op::search_result_reference):
-    case tag_of(Op::modify_request):
-    case tag_of(Op::modify_response):
-    case tag_of(Op::add_request):
-    case tag_of(Op::add_response):
-    case tag_of(Op::delete_request):
-    case tag_of(Op::delete_response):
-    case tag_of(Op::modify_dn_request):
-    case tag_of(Op::modify_dn_response):
-    case tag_of(Op::compare_request):
-    case tag_of(Op::compare_response):
-    case tag_of(Op::abandon_request):
-    case tag_of(Op::extended_request):
-    case tag_of(Op::extended_response):
-    case tag_of(Op::intermediate_response):
-      return true;
-    default:
-      return false;
-  }
+  const OpInfo* entry = info(static_cast<ber_tag_t>(op));
+  return entry ? entry->context : "LDAPMessage";
 }
 
 std::string attribute_description(Reader& reader, ber_tag_t tag, std::string_view what) {
@@ -679,7 +578,7 @@ Message decode_message(ByteView pdu) {
   message.id = envelope.integer(kInteger, "messageID");
   if (message.id < 0) envelope.fail("negative message id " + std::to_string(message.id));
   const Element op_element = envelope.peek("protocolOp");
-  if (!known_op(op_element.tag)) envelope.fail("unknown protocolOp tag " + hex_tag(op_element.tag));
+  if (!info(op_element.tag)) envelope.fail("unknown protocolOp tag " + hex_tag(op_element.tag));
   message.op = static_cast<Op>(op_element.tag);
   const std::string_view context = context_for(message.op);
   if (is_request(message.op) && message.id == 0) envelope.fail(cat("message id 0 in a ", context));
