@@ -64,6 +64,13 @@ std::string_view op_name(Op op) noexcept {
   return entry ? entry->name : "unknown";
 }
 
+std::optional<Op> request_named(std::string_view name) noexcept {
+  for (const OpInfo& entry : kOps) {
+    if (entry.request && entry.name == name) return entry.op;
+  }
+  return std::nullopt;
+}
+
 bool is_request(Op op) noexcept {
   const OpInfo* entry = info(static_cast<ber_tag_t>(op));
   return entry && entry->request;

@@ -48,6 +48,8 @@ enum class Op : std::uint8_t {
 // A stable lower-case name for logs and audit records ("search", "bind_response", ...), or
 // "unknown" for a tag that is not an LDAPv3 protocolOp.
 std::string_view op_name(Op op) noexcept;
+// The request operation whose op_name() is `name` ("search", "modify_dn", ...); nullopt for any other.
+std::optional<Op> request_named(std::string_view name) noexcept;
 // True for the tags of request operations (bind, unbind, search, modify, add, delete, modify_dn,
 // compare, abandon, extended).
 bool is_request(Op op) noexcept;

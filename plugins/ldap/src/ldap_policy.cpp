@@ -12,19 +12,6 @@ constexpr Op kReadOnly[] = {Op::bind_request, Op::unbind_request, Op::abandon_re
                             Op::compare_request};
 constexpr Op kWrites[] = {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request};
 
-std::optional<Op> operation_named(std::string_view name) {
-  if (name == "bind") return Op::bind_request;
-  if (name == "unbind") return Op::unbind_request;
-  if (name == "abandon") return Op::abandon_request;
-  if (name == "search") return Op::search_request;
-  if (name == "compare") return Op::compare_request;
-  if (name == "modify") return Op::modify_request;
-  if (name == "add") return Op::add_request;
-  if (name == "delete") return Op::delete_request;
-  if (name == "modify_dn") return Op::modify_dn_request;
-  return std::nullopt;
-}
-
 // numericoid = number 1*( DOT number ), number = DIGIT / ( LDIGIT 1*DIGIT )  (RFC 4512)
 bool is_numeric_oid(std::string_view oid) {
   std::size_t components = 0;
@@ -90,7 +77,7 @@ OperationSet OperationSet::parse(const std::vector<std::string>& names) {
       if (!is_numeric_oid(oid))
         throw std::invalid_argument(where + "malformed OID " + quoted(oid) + " in " + quoted(name));
       set.extended_oids.insert(oid);
-    } else if (const std::optional<Op> op = operation_named(name)) {
+    } else if (const std::optional<Op> op = request_named(name); op && op != Op::extended_request) {
       set.ops.insert(*op);
     } else if (name == "whoami") {
       set.extended_oids.insert(std::string(kWhoAmIOid));
