@@ -10,7 +10,6 @@ namespace gw::ldap {
 
 namespace {
 constexpr std::size_t kInitialBuffer = 16 * 1024;
-constexpr std::size_t kMaxHeader = 6;  // 0x30, a length octet announcing 4 more, 4 length octets
 // The message id of the gateway's own StartTLS request: the connection is fresh, nothing else is in flight.
 constexpr std::int32_t kStartTlsId = 1;
 }  // namespace
@@ -48,15 +47,9 @@ asio::awaitable<MessageReader::Next> MessageReader::next() {
       end_ -= begin_;
       begin_ = 0;
     }
-    if (end_ == buffer_.size()) {
-      const std::size_t limit = max_message_size_ + kMaxHeader;
-      if (buffer_.size() >= limit) {  // cannot happen: frame() refuses such sizes first
-        out.status = Status::malformed;
-        out.error = "message exceeds " + std::to_string(max_message_size_) + " bytes";
-        co_return out;
-      }
-      buffer_.resize(std::min(buffer_.size() * 2, limit));
-    }
+    // A full buffer holds part of a message that frame() found within max_message_size, so growing
+    // up to that size always makes room.
+    if (end_ == buffer_.size()) buffer_.resize(std::min(buffer_.size() * 2, max_message_size_));
     IoResult r = co_await stream_.read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_));
     end_ += r.bytes;
     if (r.bytes > 0) last_activity_ = Clock::now();

@@ -17,8 +17,8 @@ namespace gw::ldap {
 
 using Clock = std::chrono::steady_clock;
 
-// Reads whole LDAP messages. The buffer starts small and grows (doubling) only as far as a message
-// needs, never beyond max_message_size plus its header: a peer cannot make it allocate more.
+// Reads whole LDAP messages. The buffer starts small (16 KiB) and grows (doubling) only as far as a
+// message needs, never beyond max_message_size (header included): a peer cannot make it allocate more.
 class MessageReader {
  public:
   MessageReader(Stream& stream, std::size_t max_message_size, Clock::time_point& last_activity);
