@@ -538,6 +538,105 @@ TEST(H2Connection, AtThePeersStreamLimitOpenFailsWithBusy) {
   kept.clear();
 }
 
+// ---- early data ------------------------------------------------------------------------------------
+
+TEST(H2Connection, EarlyDataReachesTheServerAheadOfLaterWrites) {
+  IoThread io;
+  Link link = connect(io.context, io.context, echo_handler());
+  // Larger than one DATA frame, so that it spans several.
+  const std::string early = "early:" + std::string(100 * 1024, 'e');
+  auto [echoed, written] =
+      run(io.context,
+          [](std::shared_ptr<H2Connection> client,
+             const std::string& first) -> asio::awaitable<std::pair<std::string, std::uint64_t>> {
+            OpenResult opened = co_await client->open(sample_request(), asio::buffer(first));
+            EXPECT_TRUE(opened) << opened.reason;
+            if (!opened) co_return std::pair<std::string, std::uint64_t>{};
+            IoResult w = co_await opened.stream->write(asio::buffer(std::string_view(":later")));
+            EXPECT_FALSE(w.error);
+            EXPECT_FALSE(co_await opened.stream->shutdown_write());
+            std::string back = co_await read_to_eof(*opened.stream);
+            co_return std::pair{back, opened.stream->bytes_written()};
+          }(link.client, early));
+  EXPECT_EQ(echoed, early + ":later");
+  EXPECT_EQ(written, early.size() + 6);
+  link.close_and_wait();
+}
+
+TEST(H2Connection, RefusedStreamsDropTheirEarlyDataAndGiveTheWindowBack) {
+  // The smallest connection window: early data that a refusal left unconsumed would use it up after
+  // four streams, and the transfer at the end would stall.
+  H2Options server_options;
+  server_options.connection_window = 65535;
+  IoThread io;
+  Link link = connect(
+      io.context, io.context,
+      [](std::unique_ptr<IncomingStream> incoming) {
+        auto executor = incoming->executor();
+        if (incoming->request().port == 403) {
+          asio::co_spawn(
+              executor,
+              [](std::unique_ptr<IncomingStream> stream) -> asio::awaitable<void> {
+                co_await stream->respond(403, "not on the allowlist");
+              }(std::move(incoming)),
+              [](std::exception_ptr) {});
+          return;
+        }
+        asio::co_spawn(executor, echo(std::move(incoming)), [](std::exception_ptr) {});
+      },
+      {}, server_options);
+
+  const std::string early(16 * 1024, 'x');
+  for (int i = 0; i < 10; ++i) {
+    SCOPED_TRACE(i);
+    bool unprocessed = true;
+    OpenResult refused =
+        run(io.context,
+            [](std::shared_ptr<H2Connection> client, const std::string& first,
+               bool* result_unprocessed) -> asio::awaitable<OpenResult> {
+              TunnelRequest request = sample_request();
+              request.port = 403;
+              co_return co_await client->open(request, asio::buffer(first), result_unprocessed);
+            }(link.client, early, &unprocessed));
+    EXPECT_FALSE(refused);
+    EXPECT_EQ(refused.error, make_error_code(TunnelErrc::denied));
+    EXPECT_EQ(refused.reason, "not on the allowlist");
+    // The server answered: it may have acted on the request.
+    EXPECT_FALSE(unprocessed);
+  }
+  const std::string payload(256 * 1024, 'p');
+  std::string echoed =
+      run(io.context,
+          [](std::shared_ptr<H2Connection> client, const std::string& data) -> asio::awaitable<std::string> {
+            OpenResult opened = co_await client->open(sample_request(), asio::buffer(data));
+            EXPECT_TRUE(opened) << opened.reason;
+            if (!opened) co_return std::string{};
+            EXPECT_FALSE(co_await opened.stream->shutdown_write());
+            co_return co_await read_to_eof(*opened.stream);
+          }(link.client, payload));
+  EXPECT_EQ(echoed.size(), payload.size());
+  EXPECT_EQ(echoed, payload);
+  link.close_and_wait();
+}
+
+TEST(H2Connection, AStreamTheServerRefusedUnseenIsReportedUnprocessed) {
+  IoThread io;
+  // No handler: the server resets every request with REFUSED_STREAM, before acting on it.
+  Link link = connect(io.context, io.context, H2Connection::StreamHandler{});
+  bool unprocessed = false;
+  const std::string early = "hello";
+  OpenResult result =
+      run(io.context,
+          [](std::shared_ptr<H2Connection> client, const std::string& first,
+             bool* result_unprocessed) -> asio::awaitable<OpenResult> {
+            co_return co_await client->open(sample_request(), asio::buffer(first), result_unprocessed);
+          }(link.client, early, &unprocessed));
+  EXPECT_FALSE(result);
+  EXPECT_EQ(result.error, make_error_code(TunnelErrc::busy)) << result.error.message();
+  EXPECT_TRUE(unprocessed);
+  link.close_and_wait();
+}
+
 // ---- connection loss, graceful shutdown, keepalive -------------------------------------------------
 
 TEST(H2Connection, PeerClosingTheTransportFailsPendingReadsWithTunnelLost) {

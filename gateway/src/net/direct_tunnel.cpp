@@ -59,14 +59,21 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   }
   if (request.no_delay) socket.set_option(tcp::no_delay(true), ec);
 
-  if (!request.tls.enabled) {
-    deadline.disarm();
-    result.stream = std::make_unique<TcpStream>(std::move(socket), &connected);
-    co_return result;
-  }
-
   deadline.disarm();
-  co_return co_await handshake(std::move(socket), request);
+  if (!request.tls.enabled) {
+    result.stream = std::make_unique<TcpStream>(std::move(socket), &connected);
+  } else {
+    result = co_await handshake(std::move(socket), request);
+  }
+  if (result && request.early_data.size() > 0) {
+    IoResult written = co_await result.stream->write(request.early_data);
+    if (written.error) {
+      result.stream.reset();
+      result.error = written.error;
+      result.reason = "write to " + target + ": " + written.error.message();
+    }
+  }
+  co_return result;
 }
 
 asio::awaitable<OpenResult> DirectTunnel::start_tls(std::unique_ptr<Stream> plain,

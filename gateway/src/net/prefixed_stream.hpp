@@ -25,6 +25,17 @@ class PrefixedStream final : public Stream {
     bytes_read_ += result.bytes;
     co_return result;
   }
+  std::size_t read_available(asio::mutable_buffer buffer) override {
+    std::size_t n = 0;
+    if (offset_ < prefix_.size()) {
+      n = asio::buffer_copy(buffer, asio::buffer(prefix_) + offset_);
+      offset_ += n;
+      bytes_read_ += n;
+    }
+    const std::size_t more = inner_.read_available(buffer + n);
+    bytes_read_ += more;
+    return n + more;
+  }
   asio::awaitable<IoResult> write(asio::const_buffer buffer) override {
     IoResult result = co_await inner_.write(buffer);
     bytes_written_ += result.bytes;

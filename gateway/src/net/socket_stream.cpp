@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -51,6 +52,14 @@ asio::awaitable<IoResult> TcpStream::read_some(asio::mutable_buffer buffer) {
   result.bytes = co_await socket_.async_read_some(buffer, asio::redirect_error(use_awaitable, result.error));
   bytes_read_ += result.bytes;
   co_return result;
+}
+
+std::size_t TcpStream::read_available(asio::mutable_buffer buffer) {
+  if (buffer.size() == 0 || !socket_.is_open()) return 0;
+  const ssize_t n = ::recv(socket_.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+  if (n <= 0) return 0;  // nothing yet, the end, or an error: the next read_some says which
+  bytes_read_ += static_cast<std::size_t>(n);
+  return static_cast<std::size_t>(n);
 }
 
 asio::awaitable<IoResult> TcpStream::write(asio::const_buffer buffer) {

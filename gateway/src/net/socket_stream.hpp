@@ -29,6 +29,7 @@ class TcpStream final : public Stream {
 
   asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
+  std::size_t read_available(asio::mutable_buffer buffer) override;
   asio::awaitable<IoResult> write(asio::const_buffer buffer) override;
   asio::awaitable<error_code> shutdown_write() override;
   void close() noexcept override;

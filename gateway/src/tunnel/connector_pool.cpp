@@ -75,11 +75,15 @@ asio::awaitable<OpenResult> ConnectorPool::open(const std::string& tenant, const
   wire.request_id = request.request_id;
   wire.principal = request.principal;
   // A connection that fails before the connector answered (lost, going away, full) does not fail the
-  // client: the next live connection of the location gets the stream.
+  // client: the next live connection of the location gets the stream. Not when early data went out
+  // and the connector may have acted on it: it could then reach the internal system twice.
+  const bool early_data = request.early_data.size() > 0;
   for (auto& connection : connections) {
-    result = co_await connection->open(wire);
+    bool unprocessed = false;
+    result = co_await connection->open(wire, request.early_data, &unprocessed);
     if (result) co_return result;
     if (result.error != TunnelErrc::tunnel_lost && result.error != TunnelErrc::busy) co_return result;
+    if (early_data && !unprocessed) co_return result;
   }
   co_return result;
 }

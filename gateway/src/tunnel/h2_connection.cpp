@@ -200,11 +200,13 @@ struct StreamState {
 
   std::int32_t id = 0;
   Phase phase;
-  bool in_session = false;  // nghttp2 knows the stream (from submission until on_stream_close)
-  bool remote_eof = false;  // END_STREAM received
-  bool send_eof = false;    // shutdown_write() asked for END_STREAM
-  bool eof_taken = false;   // ... and nghttp2 took it
-  bool deferred = false;    // the data provider is parked (NGHTTP2_ERR_DEFERRED) until a write
+  bool in_session = false;    // nghttp2 knows the stream (from submission until on_stream_close)
+  bool remote_eof = false;    // END_STREAM received
+  bool send_eof = false;      // shutdown_write() asked for END_STREAM
+  bool eof_taken = false;     // ... and nghttp2 took it
+  bool deferred = false;      // the data provider is parked (NGHTTP2_ERR_DEFERRED) until a write
+  bool request_sent = false;  // client: the HEADERS of the request went out
+  bool unprocessed = false;   // client: the server certainly did not act on it (see H2Connection::open)
   std::atomic<bool> user_closed{false};
   std::uint32_t reset_code = NGHTTP2_NO_ERROR;  // the code the stream closed with
   error_code failure;                           // why the stream ended abnormally
@@ -260,7 +262,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown();
   void finish(const std::string& reason);
 
-  asio::awaitable<OpenResult> open(TunnelRequest request, asio::any_io_executor caller);
+  asio::awaitable<OpenResult> open(TunnelRequest request, asio::any_io_executor caller,
+                                   asio::const_buffer early_data, bool* unprocessed);
   asio::awaitable<IoResult> read(std::shared_ptr<StreamState> s, asio::mutable_buffer buffer);
   asio::awaitable<IoResult> write(std::shared_ptr<StreamState> s, asio::const_buffer buffer);
   asio::awaitable<error_code> shutdown_write(std::shared_ptr<StreamState> s);
@@ -793,8 +796,12 @@ void Session::on_request(StreamState& s) {
   accepted_.emplace_back(it->second, std::move(*request));
 }
 
-asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_executor caller) {
+asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_executor caller,
+                                          asio::const_buffer early_data, bool* unprocessed) {
   OpenResult result;
+  bool ignored_unprocessed = true;
+  if (!unprocessed) unprocessed = &ignored_unprocessed;
+  *unprocessed = true;
   HeaderList headers = encode_request(request);
   std::string error;
   if (!parse_request(headers, error)) {
@@ -827,6 +834,9 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   }
 
   auto s = std::make_shared<StreamState>(Phase::opening);
+  // Taken by the data provider right behind the HEADERS, in the same write when the window allows.
+  s->send_data = static_cast<const std::uint8_t*>(early_data.data());
+  s->send_left = early_data.size();
   std::vector<nghttp2_nv> nva;
   nva.reserve(headers.size());
   for (const auto& [name, value] : headers) nva.push_back(make_nv(name, value));
@@ -836,6 +846,8 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   const std::int32_t stream_id =
       nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, s.get());
   if (stream_id < 0) {
+    s->send_data = nullptr;
+    s->send_left = 0;
     if (stream_id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) shutdown();
     result.error = TunnelErrc::tunnel_lost;
     result.reason = std::string("cannot open a stream: ") + nghttp2_strerror(stream_id);
@@ -850,8 +862,12 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   if (nghttp2_session_get_next_stream_id(session_) > kMaxStreamId) shutdown();
   wake_writer();
 
-  // A failure below: stop the stream (if it still exists) and hand back what it received.
-  auto discard = [this, &s] {
+  // A failure below: stop the stream (if it still exists) and hand back what it received. The early
+  // data's buffer belongs to the caller, who gets it back now.
+  auto discard = [this, &s, unprocessed] {
+    *unprocessed = s->unprocessed || !s->request_sent || s->reset_code == NGHTTP2_REFUSED_STREAM;
+    s->send_data = nullptr;
+    s->send_left = 0;
     s->user_closed.store(true);
     reset(s);
   };
@@ -866,11 +882,22 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
       co_return result;
     }
   }
-  if (s->phase == Phase::open) {
-    result.stream.reset(new H2Stream(shared_from_this(), s, caller, request));
+  // Accepted: the early data may still wait for the server's window.
+  while (s->phase == Phase::open && s->send_left > 0 && !stream_error(*s)) {
+    co_await s->writer.wait(executor_);
+    s->writer.woken();
+  }
+  if (s->phase == Phase::open && s->send_left == 0) {
+    s->send_data = nullptr;
+    auto* stream = new H2Stream(shared_from_this(), s, caller, request);
+    stream->bytes_written_ = early_data.size();
+    result.stream.reset(stream);
     co_return result;
   }
-  if (s->phase == Phase::refused) {
+  if (s->phase == Phase::open) {
+    result.error = stream_error(*s);
+    result.reason = "the stream ended before its first bytes were sent: " + result.error.message();
+  } else if (s->phase == Phase::refused) {
     result.error = errc_for_status(s->status);
     result.reason = s->reason.empty() ? "the connector answered " + std::to_string(s->status) : s->reason;
   } else if (finished_ || s->failure == TunnelErrc::tunnel_lost) {
@@ -1040,6 +1067,7 @@ int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint
       } else if (error_code == NGHTTP2_REFUSED_STREAM && self->peer_goaway_ &&
                  stream_id > self->peer_goaway_last_id_) {
         s->failure = TunnelErrc::tunnel_lost;  // the peer is going away and never saw this stream
+        s->unprocessed = true;
       } else if (error_code != NGHTTP2_NO_ERROR || !s->remote_eof) {
         s->failure = asio::error::connection_reset;
       }
@@ -1054,8 +1082,10 @@ int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint
 
 int Session::on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
   auto* self = static_cast<Session*>(user_data);
-  if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-      self->side_ == Side::server) {
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    if (auto* s = self->state_of(frame->hd.stream_id)) s->request_sent = true;
+  } else if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+             self->side_ == Side::server) {
     // A refusal ended our side; the client may still be sending: tell it to stop (RFC 9113 §8.1).
     auto* s = self->state_of(frame->hd.stream_id);
     if (s && s->phase == Phase::refused &&
@@ -1079,6 +1109,7 @@ int Session::on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int
   self->streams_.erase(it);
   self->update_active();
   s->in_session = false;
+  s->unprocessed = true;
   if (!s->failure) s->failure = TunnelErrc::tunnel_lost;
   s->reader.wake();
   return 0;
@@ -1217,10 +1248,12 @@ asio::any_io_executor H2Connection::executor() const {
   return session_->executor();
 }
 
-asio::awaitable<OpenResult> H2Connection::open(const TunnelRequest& request) {
+asio::awaitable<OpenResult> H2Connection::open(const TunnelRequest& request, asio::const_buffer early_data,
+                                               bool* unprocessed) {
   auto caller = co_await asio::this_coro::executor;
   auto session = session_;  // the connection may be dropped by others while we wait
-  co_return co_await on_connection(session->executor(), session->open(request, caller));
+  co_return co_await on_connection(session->executor(),
+                                   session->open(request, caller, early_data, unprocessed));
 }
 
 void H2Connection::shutdown() {

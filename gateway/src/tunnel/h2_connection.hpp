@@ -133,7 +133,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // Connection closed or going away: tunnel_lost. At the peer's concurrent-stream limit: busy (at once).
   // Reset by the peer before answering: busy for REFUSED_STREAM, refused otherwise. No answer within
   // open_timeout: timed_out. A request that parse_request would refuse: errc::invalid_argument.
-  asio::awaitable<OpenResult> open(const TunnelRequest& request);
+  //
+  // `early_data` (not copied; valid until open() completes) is sent as DATA right behind the request,
+  // without waiting for the answer; the server's stream delivers it first once accepted, and drops it
+  // with a refusal. On success all of it has been handed to the connection.
+  //
+  // On failure, `unprocessed` (when given) says whether the server certainly did not act on the request
+  // (it never left, was refused with REFUSED_STREAM, or lay above the server's GOAWAY): only then may
+  // a request with early data be sent again elsewhere without the server perhaps seeing it twice.
+  asio::awaitable<OpenResult> open(const TunnelRequest& request, asio::const_buffer early_data = {},
+                                   bool* unprocessed = nullptr);
 
   // Any thread. Graceful: no new streams; GOAWAY (a server first sends a shutdown notice, then the final
   // GOAWAY after one round trip, RFC 9113 §6.8); the connection closes when its last stream ends.

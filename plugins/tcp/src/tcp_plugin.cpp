@@ -2,6 +2,8 @@
 // honouring half-close, with the destination's idle timeout. No protocol awareness, so no resource
 // level access control: on a connector, a tcp system admits any traffic to its internal host:port.
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "gateway/plugin_api.hpp"
@@ -10,6 +12,10 @@ namespace {
 
 using namespace gw;
 using Clock = std::chrono::steady_clock;
+
+// At most this much of what the client sent before the target was reached travels with the open
+// request (one TLS record; a client's first flight, such as a TLS ClientHello, fits).
+constexpr std::size_t kEarlyDataMax = 16 * 1024;
 
 std::string outcome_of(const SpliceResult& result) {
   if (result.idle_timeout) return "idle_timeout";
@@ -64,7 +70,13 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
                           {"duration_ms", elapsed_ms(start)}}});
   };
 
+  // What the client already sent goes with the open request: through a connector that saves a round
+  // trip before the target sees the client's first bytes.
+  std::unique_ptr<std::uint8_t[]> early(new std::uint8_t[kEarlyDataMax]);
+  const std::size_t early_bytes = client.read_available(asio::buffer(early.get(), kEarlyDataMax));
+  target.early_data = asio::buffer(early.get(), early_bytes);
   OpenResult opened = co_await tunnel.open(target);
+  early.reset();
   if (!opened) {
     metrics.connect_failed.add();
     host.logger().log(LogLevel::warn, "connection_failed",
@@ -77,8 +89,10 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
   options.buffer_size = limits.buffer_size;
   options.bytes_a_to_b = &metrics.bytes_up;
   options.bytes_b_to_a = &metrics.bytes_down;
+  metrics.bytes_up.add(early_bytes);
   SpliceResult result = co_await host.splice(client, *opened.stream, options);
   opened.stream->close();
+  result.bytes_a_to_b += early_bytes;
 
   std::string outcome = outcome_of(result);
   std::string reason;

@@ -58,6 +58,12 @@ class GW_PLUGIN_VISIBLE Stream {
   // Reads at least one byte unless an error (or eof) is returned.
   virtual asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) = 0;
 
+  // Takes bytes that have already arrived, without waiting: returns how many were placed in `buffer`,
+  // 0 when none are there (also at the end of the stream or after an error, which the next read_some
+  // reports). A handler uses it to send a client's first bytes with the request that opens the target
+  // (OpenRequest::early_data). Streams that cannot tell without waiting return 0.
+  virtual std::size_t read_available(asio::mutable_buffer buffer) { return 0; }
+
   // Writes the whole buffer, waiting as long as the peer applies backpressure.
   virtual asio::awaitable<IoResult> write(asio::const_buffer buffer) = 0;
 

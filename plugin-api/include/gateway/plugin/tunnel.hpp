@@ -117,6 +117,12 @@ struct OpenRequest {
   std::string destination;
   std::string request_id;
   std::string principal;
+  // Bytes the client already sent (Stream::read_available), delivered to the target as soon as it is
+  // reached: through a connector they travel with the request that opens the stream, which saves the
+  // round trip of waiting for the answer before sending them; a direct connection writes them right
+  // after connecting. When open() succeeds they have been handed over; when it fails they were not
+  // delivered. Not copied: the bytes must stay valid until open() completes.
+  asio::const_buffer early_data;
 };
 
 struct OpenResult {
