@@ -64,7 +64,7 @@ std::vector<Read> read_all(std::vector<Bytes> pieces, std::size_t max_message_si
   asio::io_context context;
   PieceStream stream(context, std::move(pieces));
   std::vector<Read> out;
-  auto activity = Clock::time_point();
+  Watchdog activity(stream.executor(), std::chrono::milliseconds(0), [] {});
   MessageReader reader(stream, max_message_size, activity);
   asio::co_spawn(
       context,

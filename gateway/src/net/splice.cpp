@@ -8,19 +8,23 @@
 #include <chrono>
 #include <memory>
 
+#include "gateway/plugin/watchdog.hpp"
+
 namespace gw::net {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Shared by the two directions and the idle watchdog; they all run on one executor (a worker thread),
 // so no synchronisation is needed.
 struct SpliceState {
-  SpliceState(Stream& first, Stream& second) : a(first), b(second) {}
+  SpliceState(Stream& first, Stream& second, asio::any_io_executor executor,
+              std::chrono::milliseconds idle_timeout)
+      : a(first), b(second), activity(std::move(executor), idle_timeout, [this] {
+          this->idle = true;
+          fail(asio::error::timed_out, false);
+        }) {}
   Stream& a;
   Stream& b;
-  Clock::time_point last_activity = Clock::now();
-  int running = 2;  // directions still copying
+  Watchdog activity;  // reads that bring bytes touch() it
   bool failed = false;
   bool idle = false;
   SpliceResult result;
@@ -43,7 +47,7 @@ asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool fr
   for (;;) {
     IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
     if (r.bytes > 0) {
-      state.last_activity = Clock::now();
+      state.activity.touch();
       IoResult w = co_await to.write(asio::buffer(buffer.get(), r.bytes));
       total += w.bytes;
       if (counter) counter->add(w.bytes);
@@ -67,24 +71,16 @@ asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool fr
 
 asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options) {
   auto executor = co_await asio::this_coro::executor;
-  SpliceState state(a, b);
-  asio::steady_timer watchdog(executor);
-  const bool idle_timeout = options.idle_timeout.count() > 0;
+  SpliceState state(a, b, executor, options.idle_timeout);
 
-  // The two directions and the watchdog run as their own coroutines on this executor; `all_done` is
-  // cancelled when the last of them ends, which is what this coroutine waits for.
-  int pending = 0;
+  // The two directions run as their own coroutines on this executor; `all_done` is cancelled when the
+  // second of them ends, which is what this coroutine waits for.
+  int pending = 2;
   asio::steady_timer all_done(executor);
-  auto task_done = [&](std::exception_ptr error) {
+  auto direction_done = [&](std::exception_ptr error) {
     if (error) state.fail(asio::error::fault, false);
     if (--pending == 0) all_done.cancel();
   };
-  auto direction_done = [&](std::exception_ptr error) {
-    if (--state.running == 0) watchdog.cancel();
-    task_done(error);
-  };
-
-  pending = idle_timeout ? 3 : 2;
   asio::co_spawn(
       executor,
       pump(state, b, a, false, options.buffer_size, options.bytes_b_to_a, state.result.bytes_b_to_a),
@@ -92,30 +88,13 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
   asio::co_spawn(
       executor, pump(state, a, b, true, options.buffer_size, options.bytes_a_to_b, state.result.bytes_a_to_b),
       direction_done);
-  if (idle_timeout) {
-    // Sleeps until the last activity plus the timeout; activity in the meantime moves the deadline,
-    // so there is no timer operation per read.
-    auto watch = [&]() -> asio::awaitable<void> {
-      while (state.running > 0 && !state.failed) {
-        watchdog.expires_at(state.last_activity + options.idle_timeout);
-        error_code ec;
-        co_await watchdog.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
-        if (state.running > 0 && !state.failed &&
-            Clock::now() >= state.last_activity + options.idle_timeout) {
-          state.idle = true;
-          state.fail(asio::error::timed_out, false);
-        }
-      }
-    };
-    asio::co_spawn(executor, watch(), task_done);
-  }
 
   while (pending > 0) {
     all_done.expires_at(asio::steady_timer::time_point::max());
     error_code ignored;
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
+  state.activity.stop();
   state.result.idle_timeout = state.idle;
   co_return state.result;
 }

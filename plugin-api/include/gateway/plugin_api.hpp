@@ -9,3 +9,4 @@
 #include "gateway/plugin/route.hpp"
 #include "gateway/plugin/stream.hpp"
 #include "gateway/plugin/tunnel.hpp"
+#include "gateway/plugin/watchdog.hpp"

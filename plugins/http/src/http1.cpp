@@ -70,7 +70,11 @@ int status_for(const ReadError& error) {
 }
 
 MessageReader::MessageReader(Stream& stream, const MessageLimits& limits)
-    : stream_(stream), limits_(limits), buffer_(limits.max_header + kReadChunk) {}
+    : stream_(stream),
+      limits_(limits),
+      buffer_(limits.max_header + kReadChunk),
+      read_watch_(
+          stream.executor(), limits.read_timeout, [&stream] { stream.close(); }, false) {}
 
 asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   if (buffer_.size() >= buffer_.max_size())
@@ -78,24 +82,10 @@ asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   const std::size_t room = std::min(kReadChunk, buffer_.max_size() - buffer_.size());
   auto space = buffer_.prepare(room);
 
-  // The read timeout closes the stream, which fails the pending read.
-  if (!timer_) {
-    timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
-    watch_ = std::make_shared<Watch>();
-    watch_->stream = &stream_;
-  }
-  const std::uint64_t generation = ++watch_->generation;
-  watch_->armed = true;
-  watch_->fired = false;
-  timer_->expires_after(limits_.read_timeout);
-  timer_->async_wait([watch = watch_, generation](const error_code& ec) {
-    if (ec || !watch->armed || watch->generation != generation) return;
-    watch->fired = true;
-    watch->stream->close();
-  });
+  read_watch_.resume();
   IoResult r = co_await stream_.read_some(space);
-  watch_->armed = false;
-  const bool fired = watch_->fired;
+  read_watch_.pause();
+  const bool fired = read_watch_.expired();
   buffer_.commit(r.bytes);
   if (r.bytes > 0) co_return ReadError{};
   if (fired) co_return ReadError{ReadFailure::timeout, "no data within the read timeout"};

@@ -87,20 +87,12 @@ class MessageReader {
   // `checked` is how far the bytes were checked already (the same header, more bytes arrived).
   ReadError check_header_block(bool at_start_line, std::size_t& checked) const;
 
-  // The read timeout: one timer per reader, re-armed for every read. A wait that fires for an earlier
-  // read (its handler already queued when the read completed) is recognised by its generation.
-  struct Watch {
-    Stream* stream = nullptr;
-    std::uint64_t generation = 0;
-    bool armed = false;
-    bool fired = false;
-  };
-
   Stream& stream_;
   MessageLimits limits_;
   beast::flat_buffer buffer_;
-  std::shared_ptr<Watch> watch_;
-  std::unique_ptr<asio::steady_timer> timer_;
+  // The read timeout: watches only while a read is pending, and closes the stream when it expires,
+  // which fails that read.
+  Watchdog read_watch_;
 };
 
 // Writes `text` whole.

@@ -16,11 +16,8 @@ constexpr std::int32_t kStartTlsId = 1;
 
 // ---- MessageReader ---------------------------------------------------------------------------------
 
-MessageReader::MessageReader(Stream& stream, std::size_t max_message_size, Clock::time_point& last_activity)
-    : stream_(stream),
-      max_message_size_(max_message_size),
-      last_activity_(last_activity),
-      buffer_(kInitialBuffer) {}
+MessageReader::MessageReader(Stream& stream, std::size_t max_message_size, Watchdog& activity)
+    : stream_(stream), max_message_size_(max_message_size), activity_(activity), buffer_(kInitialBuffer) {}
 
 bool MessageReader::ready() const noexcept {
   return frame(buffered(), max_message_size_).status != Frame::Status::need_more;
@@ -52,7 +49,7 @@ asio::awaitable<MessageReader::Next> MessageReader::next() {
     if (end_ == buffer_.size()) buffer_.resize(std::min(buffer_.size() * 2, max_message_size_));
     IoResult r = co_await stream_.read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_));
     end_ += r.bytes;
-    if (r.bytes > 0) last_activity_ = Clock::now();
+    if (r.bytes > 0) activity_.touch();
     if (r.error) {
       if (r.bytes > 0) continue;  // frame what arrived first
       if (is_eof(r.error)) {
@@ -88,12 +85,14 @@ Connection::Connection(asio::any_io_executor executor, Stream& client_stream,
                        std::chrono::milliseconds idle_timeout)
     : client(client_stream),
       to_client(client_stream, executor),
+      activity(executor, idle_timeout,
+               [this] {
+                 idle_ = true;
+                 stop("idle for " + std::to_string(idle_timeout_.count()) + "ms");
+               }),
       executor_(executor),
       idle_timeout_(idle_timeout),
-      watchdog_(executor),
-      all_done_(executor) {
-  if (idle_timeout_.count() > 0) spawn(watch_idle());
-}
+      all_done_(executor) {}
 
 Connection::~Connection() = default;
 
@@ -107,9 +106,7 @@ void Connection::spawn(asio::awaitable<void> task) {
         stop(std::string("internal error: ") + e.what());
       }
     }
-    // The watchdog is the last task standing once the directions are done: end it too.
-    if (--running_ == (idle_timeout_.count() > 0 ? 1 : 0)) watchdog_.cancel();
-    if (running_ == 0) all_done_.cancel();
+    if (--running_ == 0) all_done_.cancel();
   });
 }
 
@@ -127,22 +124,7 @@ void Connection::stop(std::string why) {
   reason_ = std::move(why);
   client.close();
   if (directory) directory->close();
-  watchdog_.cancel();
-}
-
-// Sleeps until the last activity plus the timeout; activity in the meantime moves the deadline, so
-// reads cost no timer operation.
-asio::awaitable<void> Connection::watch_idle() {
-  while (!stopped_) {
-    watchdog_.expires_at(last_activity + idle_timeout_);
-    error_code ec;
-    co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || stopped_) co_return;
-    if (Clock::now() >= last_activity + idle_timeout_) {
-      idle_ = true;
-      stop("idle for " + std::to_string(idle_timeout_.count()) + "ms");
-    }
-  }
+  activity.stop();
 }
 
 asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_t buffer_size,
@@ -151,7 +133,7 @@ asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_
   for (;;) {
     IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
     if (r.bytes > 0) {
-      connection.last_activity = Clock::now();
+      connection.activity.touch();
       IoResult w = co_await connection.to_client.write(ByteView(buffer.get(), r.bytes));
       bytes += w.bytes;
       if (w.error) {
@@ -208,8 +190,9 @@ asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, 
 
   const Bytes starttls_request = encode_extended_request(kStartTlsId, kStartTlsOid);
   IoResult w = co_await opened.stream->write(asio::buffer(starttls_request));
-  Clock::time_point activity;
-  MessageReader reader(*opened.stream, max_message_size, activity);
+  Watchdog no_idle_limit(opened.stream->executor(), std::chrono::milliseconds(0),
+                         {});  // the deadline bounds it
+  MessageReader reader(*opened.stream, max_message_size, no_idle_limit);
   MessageReader::Next answer;
   if (!w.error) answer = co_await reader.next();
   deadline.disarm();

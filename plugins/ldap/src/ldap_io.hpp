@@ -21,7 +21,8 @@ using Clock = std::chrono::steady_clock;
 // message needs, never beyond max_message_size (header included): a peer cannot make it allocate more.
 class MessageReader {
  public:
-  MessageReader(Stream& stream, std::size_t max_message_size, Clock::time_point& last_activity);
+  // Every read that brings bytes is progress for `activity` (the connection's idle watchdog).
+  MessageReader(Stream& stream, std::size_t max_message_size, Watchdog& activity);
 
   enum class Status { message, eof, io_error, malformed };
   struct Next {
@@ -40,7 +41,7 @@ class MessageReader {
  private:
   Stream& stream_;
   std::size_t max_message_size_;
-  Clock::time_point& last_activity_;
+  Watchdog& activity_;
   std::vector<std::uint8_t> buffer_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
@@ -70,11 +71,12 @@ class Connection {
   Stream& client;
   Stream* directory = nullptr;
   WriteGate to_client;
-  Clock::time_point last_activity = Clock::now();
+  // Reads that bring bytes touch() it; idle for idle_timeout, it stops the connection.
+  Watchdog activity;
 
   // Runs `task` concurrently; an exception in it stops the connection.
   void spawn(asio::awaitable<void> task);
-  // Waits for every spawned task (the idle watchdog included) to end.
+  // Waits for every spawned task to end.
   asio::awaitable<void> wait();
   // Records why the connection ends (the first reason wins) and closes both streams.
   void stop(std::string reason);
@@ -83,11 +85,8 @@ class Connection {
   const std::string& reason() const noexcept { return reason_; }
 
  private:
-  asio::awaitable<void> watch_idle();
-
   asio::any_io_executor executor_;
   std::chrono::milliseconds idle_timeout_;
-  asio::steady_timer watchdog_;
   asio::steady_timer all_done_;
   int running_ = 0;
   bool stopped_ = false;

@@ -113,7 +113,7 @@ class RequestRelay {
       : host_(host),
         directory_(directory),
         connection_(client.executor(), client, limits.idle_timeout),
-        from_client_(client, max_message_size, connection_.last_activity),
+        from_client_(client, max_message_size, connection_.activity),
         route_(std::move(route)),
         request_id_(request_id),
         principal_(principal),
@@ -228,7 +228,7 @@ class RequestRelay {
     if (responses_started_) return;
     responses_started_ = true;
     if (responses_.decode) {
-      from_directory_.emplace(directory_, max_message_size_, connection_.last_activity);
+      from_directory_.emplace(directory_, max_message_size_, connection_.activity);
       connection_.spawn(relay_responses());
     } else {
       connection_.spawn(relay_raw(connection_, directory_, buffer_size_, bytes_down_));
@@ -469,7 +469,7 @@ class EdgeConnection final : public RequestRelay {
     const Bytes bind = encode_simple_bind(kInjectedBindId, injection_->bind_dn, injection_->bind_password);
     IoResult w = co_await directory_.write(asio::buffer(bind));
     if (w.error) co_return "directory: " + w.error.message();
-    MessageReader from_directory(directory_, max_message_size_, connection_.last_activity);
+    MessageReader from_directory(directory_, max_message_size_, connection_.activity);
     MessageReader::Next next = co_await from_directory.next();
     if (next.status != MessageReader::Status::message) {
       co_return next.status == MessageReader::Status::eof ? "the directory closed the connection"
