@@ -1,5 +1,7 @@
 #include "net/splice.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,13 +41,19 @@ struct SpliceState {
   }
 };
 
+// A direction's buffer starts at this size and grows to the configured one when a read fills it, so
+// the many short exchanges (a request and its answer) never take a large buffer, which also costs
+// the allocator more, while bulk transfers have the full size from their second read on.
+constexpr std::size_t kFirstBufferSize = 4 * 1024;
+
 // Copies from -> to until eof (then half-closes `to`) or an error. One buffer: the next read is issued
 // only after the previous write completed, which is what propagates backpressure.
 asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool from_is_a,
                            std::size_t buffer_size, Counter* counter, std::uint64_t& total) {
-  std::unique_ptr<char[]> buffer(new char[buffer_size]);
+  std::size_t size = std::min(buffer_size, kFirstBufferSize);
+  std::unique_ptr<char[]> buffer(new char[size]);
   for (;;) {
-    IoResult r = co_await from.read_some(asio::buffer(buffer.get(), buffer_size));
+    IoResult r = co_await from.read_some(asio::buffer(buffer.get(), size));
     if (r.bytes > 0) {
       state.activity.touch();
       IoResult w = co_await to.write(asio::buffer(buffer.get(), r.bytes));
@@ -54,6 +62,10 @@ asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool fr
       if (w.error) {
         if (!state.failed) state.fail(w.error, !from_is_a);
         co_return;
+      }
+      if (r.bytes == size && size < buffer_size) {
+        size = buffer_size;
+        buffer.reset(new char[size]);
       }
     }
     if (r.error == asio::error::eof) {

@@ -14,8 +14,8 @@ using namespace gw;
 using Clock = std::chrono::steady_clock;
 
 // At most this much of what the client sent before the target was reached travels with the open
-// request (one TLS record; a client's first flight, such as a TLS ClientHello, fits).
-constexpr std::size_t kEarlyDataMax = 16 * 1024;
+// request: a client's first flight (a TLS ClientHello, an HTTP request header) usually fits.
+constexpr std::size_t kEarlyDataMax = 4 * 1024;
 
 std::string outcome_of(const SpliceResult& result) {
   if (result.idle_timeout) return "idle_timeout";
