@@ -293,9 +293,7 @@ for path in $PATHS; do
 done
 
 # --- measurements ---------------------------------------------------------------------------------------
-# The backend nginx's worker is not one of our pids (the master forks it): count it as ours anyway.
-while read -r child; do pids+=("$child"); done < <(cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '
-  { pid = $1; sub(/^.*\) /, ""); if (index(own, " " $2 " ") && !index(own, " " pid " ")) print pid }')
+adopt_children
 
 
 

@@ -72,6 +72,14 @@ start() {
   pids+=("$started")
 }
 
+# adopt_children: adds the children of our processes that are not ours yet (nginx's workers, forked by
+# the master after start) to $pids, so that their CPU counts as the benchmark's, not as other processes'.
+adopt_children() {
+  local child
+  while read -r child; do pids+=("$child"); done < <(cat /proc/[0-9]*/stat 2>/dev/null | awk -v own=" ${pids[*]} " '
+    { pid = $1; sub(/^.*\) /, ""); if (index(own, " " $2 " ") && !index(own, " " pid " ")) print pid }')
+}
+
 # A TCP port is in use when any socket (any state) has it as its local port.
 port_in_use() {
   local hex

@@ -316,6 +316,7 @@ for path in $PATHS; do
 done
 
 # --- measurements ---------------------------------------------------------------------------------------
+adopt_children
 
 us_to_ms() { awk -v us="$1" 'BEGIN { if (us == "") print "error"; else printf "%.2f", us / 1000 }'; }
 run_iperf() {
