@@ -31,9 +31,9 @@ class ProbePlugin final : public gw::Plugin {
 // 0: a good plugin; 2: throws while initialising.
 GW_DECLARE_PLUGIN(ProbePlugin)
 #elif PROBE_MODE == 1
-// Built "for another gateway": plugin API 3 and another compiler.
+// Built "for another gateway": the next plugin API and another compiler.
 GW_PLUGIN_EXPORT const char* gw_plugin_abi_tag() noexcept {
-  return "api=5;compiler=gcc-11;cxxabi=1016;stdlib=libstdc++-cxx11abi-1;boost=107400;std=202002;debug-"
+  return "api=" GW_ABI_STR(PROBE_OTHER_API) ";compiler=gcc-11;cxxabi=1016;stdlib=libstdc++-cxx11abi-1;boost=107400;std=202002;debug-"
          "containers=0";
 }
 GW_PLUGIN_EXPORT gw::Plugin* gw_plugin_create(gw::Host& host) {
