@@ -261,6 +261,30 @@ TEST_F(LdapRoute, ReadWriteLetsTheSameChangesThrough) {
   EXPECT_EQ(denied[0].get("request_id"), done[0].get("request_id"));
 }
 
+TEST_F(LdapRoute, APasswordChangeIsAllowedOnlyForIdentitiesInsideTheAllowedSubtrees) {
+  Route route = read_only(slapd_);
+  route.system_settings = "{operations: [read-write], base_dns: ['ou=people,dc=example,dc=com']}";
+  GatewayProcess gateway(standalone({route}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  // The service account itself lies outside ou=people: its password stays as it is.
+  CommandResult outside = ldappasswd(entry_url(gateway), {"-s", "taken-over", slapd_.service_dn()});
+  EXPECT_NE(exit_code(outside), 0) << describe(outside);  // ldappasswd prints the result, exits 1
+  EXPECT_NE(outside.out.find("Insufficient access (50)"), std::string::npos) << describe(outside);
+  EXPECT_EQ(exit_code(ldapwhoami(slapd_.url(), {"-D", slapd_.service_dn(), "-w", "svc-secret"})), 0);
+  auto denied = gateway.wait_for_audit(audit_event("ldap.denied", {{"operation", "extended"}}));
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_NE(denied[0].get("reason").find("outside the allowed subtrees"), std::string::npos)
+      << denied[0].get("reason");
+
+  // A person's: changed (the service account may write passwords), as a bind straight to slapd shows.
+  CommandResult inside = ldappasswd(entry_url(gateway), {"-s", "new-password-3", slapd_.person_dn(3)});
+  EXPECT_EQ(exit_code(inside), 0) << describe(inside);
+  EXPECT_EQ(exit_code(ldapwhoami(slapd_.url(), {"-D", slapd_.person_dn(3), "-w", "new-password-3"})), 0);
+  EXPECT_EQ(exit_code(ldapwhoami(slapd_.url(), {"-D", slapd_.person_dn(3), "-w", Slapd::person_password(3)})),
+            49);
+}
+
 TEST_F(LdapRoute, ASearchOutsideTheAllowedSubtreesIsAnsweredWithResult50) {
   Route route = read_only(slapd_);
   route.system_settings = "{operations: [read-only], base_dns: ['ou=people,dc=example,dc=com']}";

@@ -300,6 +300,10 @@ CommandResult ldapadd(const std::string& url, const std::vector<std::string>& ar
   return run_change("ldapadd", url, args, ldif);
 }
 
+CommandResult ldappasswd(const std::string& url, const std::vector<std::string>& args) {
+  return run_client("ldappasswd", url, {}, args);
+}
+
 // ---- LDIF -----------------------------------------------------------------------------------------------
 
 namespace {

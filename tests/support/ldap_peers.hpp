@@ -126,6 +126,10 @@ CommandResult ldapwhoami(const std::string& url, const std::vector<std::string>&
 //   ldapadd plain entries) written to FILE
 CommandResult ldapmodify(const std::string& url, const std::vector<std::string>& args, std::string_view ldif);
 CommandResult ldapadd(const std::string& url, const std::vector<std::string>& args, std::string_view ldif);
+//   ldappasswd:  `ldappasswd -x -H URL ARGS...`: the password modify extended operation (RFC 3062);
+//   ARGS end with the identity whose password changes (none: the bound user's own); a refusal
+//   exits 1 with "Result: <text> (<code>)" on stdout
+CommandResult ldappasswd(const std::string& url, const std::vector<std::string>& args);
 
 // ---- LDIF ---------------------------------------------------------------------------------------------
 

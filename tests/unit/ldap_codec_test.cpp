@@ -545,6 +545,39 @@ TEST(LdapDecode, ExtendedRequestWithAndWithoutValue) {
   EXPECT_REJECTED_WITH(ber("{it{ts}}", num(1), tag(0x77), tag(0x80), ""), "empty requestName");
 }
 
+// A password modify request (RFC 3062) whose value is `value` (a PasswdModifyRequestValue).
+Bytes password_modify(const Bytes& value) {
+  return ber("{it{tsto}}", num(4), tag(0x77), tag(0x80), kPasswordModifyOid.data(), tag(0x81),
+             reinterpret_cast<const char*>(value.data()), len(value.size()));
+}
+
+TEST(LdapDecode, PasswordModifyNamesTheIdentityWhosePasswordChanges) {
+  auto other = ok(password_modify(
+      ber("{tststs}", tag(0x80), "uid=bob,ou=People,dc=example,dc=com", tag(0x81), "old", tag(0x82), "new")));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->password_identity, "uid=bob,ou=People,dc=example,dc=com");
+  // Only new and old passwords: the bound user's own.
+  auto own = ok(password_modify(ber("{tsts}", tag(0x81), "old", tag(0x82), "new")));
+  ASSERT_TRUE(own);
+  EXPECT_FALSE(own->password_identity);
+  auto empty = ok(password_modify(ber("{}")));
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->password_identity);
+  // Not a SEQUENCE, fields out of order or unknown, trailing bytes: malformed.
+  EXPECT_REJECTED_WITH(password_modify(ber("ts", tag(0x80), "uid=bob")), "PasswdModifyRequestValue");
+  EXPECT_REJECTED_WITH(password_modify(ber("{tsts}", tag(0x82), "new", tag(0x80), "uid=bob")),
+                       "unexpected element");
+  EXPECT_REJECTED_WITH(password_modify(ber("{ts}", tag(0x83), "x")), "unexpected element");
+  Bytes trailing = ber("{ts}", tag(0x80), "uid=bob");
+  trailing.insert(trailing.end(), {0x04, 0x00});  // an empty OCTET STRING after the SEQUENCE
+  EXPECT_REJECTED_WITH(password_modify(trailing), "unexpected element");
+  trailing.pop_back();  // and a half one
+  EXPECT_REJECTED_WITH(password_modify(trailing), "password modify request: bad or truncated");
+  Bytes truncated = ber("{ts}", tag(0x80), "uid=bob");
+  truncated.pop_back();
+  EXPECT_REJECTED_WITH(password_modify(truncated), "PasswdModifyRequestValue");
+}
+
 TEST(LdapDecode, ExtendedAndIntermediateResponses) {
   auto ext = ok(ber("{it{essts}}", num(0), tag(0x78), num(52), "", "shutting down", tag(0x8a),
                     kNoticeOfDisconnectionOid.data()));

@@ -507,3 +507,24 @@ TEST(LdapPolicy, ConfigIsKept) {
   EXPECT_EQ(policy.config().base_dns[0].normalized(), "ou=people,dc=example,dc=com");
   EXPECT_EQ(policy.config().denied_attributes, std::vector<std::string>{"userPassword"});
 }
+
+TEST(LdapPolicy, PasswordModifyOfAnIdentityOutsideTheSubtreesIsRefused) {
+  const Policy policy(config({"read-write"}, kPeople));
+  Message own = extended(kPasswordModifyOid);
+  EXPECT_TRUE(policy.check(own).allowed);
+  Message inside = extended(kPasswordModifyOid);
+  inside.password_identity = "uid=bob,OU=People,dc=example,dc=com";
+  EXPECT_TRUE(policy.check(inside).allowed);
+  inside.password_identity = "dn:uid=bob,ou=people,dc=example,dc=com";
+  EXPECT_TRUE(policy.check(inside).allowed);
+  Message outside = extended(kPasswordModifyOid);
+  outside.password_identity = "cn=admin,dc=example,dc=com";
+  expect_denied(policy.check(outside), result::insufficient_access_rights, "outside the allowed subtrees");
+  outside.password_identity = "u:bob";
+  expect_denied(policy.check(outside), result::insufficient_access_rights, "not a DN");
+  outside.password_identity = "";
+  expect_denied(policy.check(outside), result::insufficient_access_rights, "outside the allowed subtrees");
+  // Without base DNs any identity is the directory's business.
+  const Policy open_policy(config({"read-write"}));
+  EXPECT_TRUE(open_policy.check(outside).allowed);
+}

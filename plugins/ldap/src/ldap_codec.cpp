@@ -535,10 +535,31 @@ void read_compare_request(Reader& op, Message& message) {
   op.finish("the assertion");
 }
 
+// PasswdModifyRequestValue ::= SEQUENCE { userIdentity [0] OCTET STRING OPTIONAL,
+//   oldPasswd [1] OCTET STRING OPTIONAL, newPasswd [2] OCTET STRING OPTIONAL }  (RFC 3062), itself
+// the contents of the requestValue OCTET STRING.
+void read_password_modify_value(const std::string& value, Message& message) {
+  const ByteView bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size());
+  BerInput input(bytes);
+  Reader whole(input, input.size(), "password modify request");
+  Reader fields = whole.enter(kSequence, "PasswdModifyRequestValue");
+  if (fields.next_is(0x80)) message.password_identity = fields.string(0x80, "userIdentity");
+  if (fields.next_is(0x81)) fields.skip(0x81, "oldPasswd");
+  if (fields.next_is(0x82)) fields.skip(0x82, "newPasswd");
+  fields.finish("the new password");
+  whole.finish("PasswdModifyRequestValue");
+}
+
 void read_extended_request(Reader& op, Message& message) {
   message.oid = op.string(0x80, "requestName");
   if (message.oid.empty()) op.fail("empty requestName");
-  if (op.next_is(0x81)) op.skip(0x81, "requestValue");
+  if (op.next_is(0x81)) {
+    if (message.oid == kPasswordModifyOid) {
+      read_password_modify_value(op.string(0x81, "requestValue"), message);
+    } else {
+      op.skip(0x81, "requestValue");
+    }
+  }
   op.finish("the request value");
 }
 

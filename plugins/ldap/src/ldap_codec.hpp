@@ -149,6 +149,9 @@ struct Message {
 
   // extended_request: requestName. extended_response / intermediate_response: responseName (may be empty).
   std::string oid;
+  // extended_request of the password modify operation (RFC 3062) whose value names a userIdentity:
+  // whose password to change (absent: the bound user's own).
+  std::optional<std::string> password_identity;
 
   // Responses that carry an LDAPResult (bind, search_result_done, modify, add, delete, modify_dn,
   // compare, extended): resultCode and diagnosticMessage.

@@ -120,6 +120,28 @@ bool Policy::attribute_denied(std::string_view description) const {
       [type](const std::string& denied) { return equal_ignoring_case(attribute_type(denied), type); });
 }
 
+bool Policy::inside(const Dn& dn) const {
+  return config_.base_dns.empty() || std::any_of(config_.base_dns.begin(), config_.base_dns.end(),
+                                                 [&dn](const Dn& base) { return dn.within(base); });
+}
+
+Decision Policy::check_password_modify(const Message& request) const {
+  // Without a userIdentity the bound user changes its own password; the bind decided who that is.
+  if (config_.base_dns.empty() || !request.password_identity) return allow();
+  // RFC 3062 leaves the identity's form to the server: OpenLDAP takes a DN, also as an authzId
+  // "dn:<DN>". Anything else (a "u:" user name, say) cannot be placed in a subtree, so it is refused.
+  std::string_view identity = *request.password_identity;
+  if (identity.size() >= 3 && equal_ignoring_case(identity.substr(0, 3), "dn:")) identity.remove_prefix(3);
+  std::string error;
+  const std::optional<Dn> dn = Dn::parse(identity, error);
+  if (!dn || dn->is_root() || !inside(*dn)) {
+    return deny(result::insufficient_access_rights,
+                "password change for " + quoted(*request.password_identity) +
+                    (dn ? ", which is outside the allowed subtrees" : ", which is not a DN: " + error));
+  }
+  return allow();
+}
+
 Decision Policy::check(const Message& request) const {
   if (!is_request(request.op)) {
     return deny(result::protocol_error, std::string(op_name(request.op)) + " is not a request");
@@ -129,6 +151,7 @@ Decision Policy::check(const Message& request) const {
       return deny(result::insufficient_access_rights,
                   "extended operation " + quoted(request.oid) + " is not allowed");
     }
+    if (request.oid == kPasswordModifyOid) return check_password_modify(request);
     return allow();
   }
   if (!config_.operations.allows(request.op)) {
@@ -152,11 +175,6 @@ Decision Policy::check(const Message& request) const {
     return deny(result::invalid_dn_syntax, "invalid " + role + " " + quoted(request.dn) + ": " + error);
 
   const bool root_dse = request.op == Op::search_request && dn->is_root() && request.scope == Scope::base;
-  auto inside = [this](const Dn& candidate) {
-    return config_.base_dns.empty() ||
-           std::any_of(config_.base_dns.begin(), config_.base_dns.end(),
-                       [&candidate](const Dn& base) { return candidate.within(base); });
-  };
   if (!root_dse && !inside(*dn)) {
     return deny(result::insufficient_access_rights,
                 role + " " + quoted(request.dn) + " is outside the allowed subtrees");

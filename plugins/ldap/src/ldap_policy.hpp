@@ -33,7 +33,7 @@ struct OperationSet {
 struct PolicyConfig {
   OperationSet operations;
   // Subtrees requests may touch (a search's base, the entry of compare, modify, add, delete and
-  // modify_dn, and modify_dn's new location). Empty: any DN.
+  // modify_dn, modify_dn's new location, and the userIdentity of a password modify). Empty: any DN.
   std::vector<Dn> base_dns;
   std::int32_t max_size_limit = 0;  // 0: no cap
   std::int32_t max_time_limit = 0;  // seconds; 0: no cap
@@ -75,6 +75,11 @@ class Policy {
   const PolicyConfig& config() const noexcept { return config_; }
 
  private:
+  // Within one of the base DNs (or no base DNs are set).
+  bool inside(const Dn& dn) const;
+  // A password modify request: with base DNs set, a userIdentity must name an entry inside them.
+  Decision check_password_modify(const Message& request) const;
+
   PolicyConfig config_;
 };
 
