@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/write.hpp>
+
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
 #include "support/ldap_peers.hpp"
@@ -437,6 +439,75 @@ TEST_F(LdapRoute, MalformedBerEndsTheConnectionWithANoticeOfDisconnection) {
   // The gateway goes on serving.
   CommandResult after = ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=user9)", "dn"});
   EXPECT_EQ(ldif_dns(after.out), std::vector<std::string>{slapd_.person_dn(9)}) << describe(after);
+}
+
+// One LDAPMessage element: tag, short-form length, contents (under 128 octets).
+std::string tlv(unsigned char tag, const std::string& contents) {
+  EXPECT_LT(contents.size(), 128u);
+  return std::string(1, static_cast<char>(tag)) + static_cast<char>(contents.size()) + contents;
+}
+
+// A subtree search (objectClass=*) below `base` asking for no attributes, with message id `id`.
+std::string search_request(char id, const std::string& base) {
+  const std::string zero(1, '\0');
+  const std::string search = tlv(0x04, base) + tlv(0x0a, "\x02") + tlv(0x0a, zero) + tlv(0x02, zero) +
+                             tlv(0x02, zero) + tlv(0x01, zero) + tlv(0x87, "objectClass") +
+                             tlv(0x30, tlv(0x04, "1.1"));
+  return tlv(0x30, tlv(0x02, std::string(1, id)) + tlv(0x63, search));
+}
+
+// The start of the SearchResultDone of message `id` (messageID, then the op's tag).
+std::string search_done(char id) {
+  return std::string("\x02\x01", 2) + id + "\x65";
+}
+
+// Reads from `socket` until `received` holds `wanted` (true) or the connection ends (false).
+bool read_until(tcp::socket& socket, std::string& received, const std::string& wanted) {
+  std::array<char, 4096> buffer;
+  while (received.find(wanted) == std::string::npos) {
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(buffer), ec);
+    if (ec) return false;
+    received.append(buffer.data(), n);
+  }
+  return true;
+}
+
+TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesOn) {
+  GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 1")}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  asio::io_context io;
+  tcp::socket client(io);
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway.port("directory")));
+  const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};  // a failure, not a hang
+  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+
+  // A first search (after the injected bind) opens the connection to the directory.
+  std::string received;
+  asio::write(client, asio::buffer(search_request(1, slapd_.people_dn())));
+  ASSERT_TRUE(read_until(client, received, search_done(1)));
+
+  // With the directory paused, the second search stays in progress, so the third is one too many.
+  slapd_.pause();
+  struct Resume {
+    Slapd& slapd;
+    ~Resume() { slapd.resume(); }
+  } resume_on_exit{slapd_};
+  received.clear();
+  asio::write(client,
+              asio::buffer(search_request(2, slapd_.people_dn()) + search_request(3, slapd_.people_dn())));
+  ASSERT_TRUE(read_until(client, received, "operations in progress on this connection")) << received.size();
+  const std::size_t busy = received.find(search_done(3));
+  ASSERT_NE(busy, std::string::npos);
+  // SearchResultDone's length octet, then resultCode ENUMERATED 51 (busy).
+  EXPECT_EQ(received.substr(busy + 5, 3), std::string("\x0a\x01\x33", 3));
+  EXPECT_EQ(received.find(search_done(2)), std::string::npos);
+
+  // Once the directory answers, the second search completes normally on the same connection.
+  slapd_.resume();
+  ASSERT_TRUE(read_until(client, received, search_done(2)));
+  const std::size_t done = received.find(search_done(2));
+  EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
 }
 
 TEST_F(LdapRoute, AnIdleConnectionIsClosedAfterTheIdleTimeout) {

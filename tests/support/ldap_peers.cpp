@@ -1,5 +1,7 @@
 #include "support/ldap_peers.hpp"
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
@@ -131,6 +133,7 @@ Slapd::Slapd(const TestPki* pki, std::size_t people) : people_(people) {
 
 Slapd::~Slapd() {
   if (process_) {
+    process_->signal(SIGCONT);
     process_->terminate();
     if (!process_->wait_for_exit()) process_->kill();
   }
@@ -246,6 +249,14 @@ std::vector<std::string> Slapd::tls_args() const {
 }
 std::string Slapd::output() const {
   return process_ ? process_->text() : std::string();
+}
+
+void Slapd::pause() {
+  if (process_) process_->signal(SIGSTOP);
+}
+
+void Slapd::resume() {
+  if (process_) process_->signal(SIGCONT);
 }
 
 // ---- command-line clients ----------------------------------------------------------------------------

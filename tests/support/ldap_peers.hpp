@@ -88,6 +88,11 @@ class Slapd {
   // slapd's output so far (it logs little: `loglevel 0`).
   std::string output() const;
 
+  // Stops the server (SIGSTOP) and lets it go on (SIGCONT): connections stay open, nothing is answered
+  // meanwhile. The destructor lets a paused server go on before it ends it.
+  void pause();
+  void resume();
+
  private:
   Slapd(const TestPki* pki, std::size_t people);
   void write_config(bool tls);
