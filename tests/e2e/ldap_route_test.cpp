@@ -441,6 +441,16 @@ TEST_F(LdapRoute, MalformedBerEndsTheConnectionWithANoticeOfDisconnection) {
   EXPECT_EQ(ldif_dns(after.out), std::vector<std::string>{slapd_.person_dn(9)}) << describe(after);
 }
 
+// A plain TCP client of the entry point on `port`, whose blocking reads give up after kGuard (a
+// failure, not a hang).
+tcp::socket connect_raw(asio::io_context& io, std::uint16_t port) {
+  tcp::socket client(io);
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};
+  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  return client;
+}
+
 // One LDAPMessage element: tag, short-form length, contents (under 128 octets).
 std::string tlv(unsigned char tag, const std::string& contents) {
   EXPECT_LT(contents.size(), 128u);
@@ -477,10 +487,7 @@ TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesO
   GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 1")}));
   ASSERT_TRUE(ready_with_tunnel(gateway));
   asio::io_context io;
-  tcp::socket client(io);
-  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway.port("directory")));
-  const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};  // a failure, not a hang
-  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  tcp::socket client = connect_raw(io, gateway.port("directory"));
 
   // A first search (after the injected bind) opens the connection to the directory.
   std::string received;
@@ -518,10 +525,7 @@ TEST_F(LdapRoute, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
 
   // A client that connects and says nothing: the gateway ends the connection, it does not wait forever.
   asio::io_context io;
-  tcp::socket client(io);
-  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway.port("directory")));
-  const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};  // a failure, not a hang
-  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+  tcp::socket client = connect_raw(io, gateway.port("directory"));
   std::array<char, 64> buffer;
   boost::system::error_code ec;
   client.read_some(asio::buffer(buffer), ec);
