@@ -43,38 +43,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_PATHS="direct gatewayd-entry gatewayd-tunnel nginx-proxy haproxy-http haproxy-pair"
-BUILD_DIR=${BUILD_DIR:-build/release}
-JOBS=${JOBS:-2}
-ONLY=${ONLY:-$ALL_PATHS}
 ALL_TESTS="wrk"
-TESTS=${TESTS:-$ALL_TESTS}
-DURATION=${DURATION:-10}
-DURATION=${DURATION%s}
 WRK_THREADS=${WRK_THREADS:-1}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-50}
-GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
-TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
-GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
-HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
-RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
 BENCH_NAME=http.sh
-WORK=""  # the scratch directory, made by make_dirs; empty until then, so an early exit removes nothing
 # shellcheck source=bench/lib.sh
 source bench/lib.sh  # the working directory is the repository root
 
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
-[[ $WRK_THREADS =~ ^[1-9][0-9]*$ ]] || die "WRK_THREADS must be a positive number"
-[[ $WRK_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "WRK_CONNECTIONS must be a positive number"
+require_positive WRK_THREADS WRK_CONNECTIONS
 [ "$WRK_CONNECTIONS" -ge "$WRK_THREADS" ] || die "WRK_CONNECTIONS must be at least WRK_THREADS"
-# 0 would mean one thread per core to gatewayd but is not a thread count to HAProxy or nginx.
-[[ $GATEWAY_WORKERS =~ ^[1-9][0-9]*$ ]] || die "GATEWAY_WORKERS must be a positive number"
-[[ $TUNNEL_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "TUNNEL_CONNECTIONS must be a positive number"
 select_paths
-for test in $TESTS; do
-  case " $ALL_TESTS " in *" $test "*) ;; *) die "unknown test '$test' in TESTS (known: $ALL_TESTS)" ;; esac
-done
-has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+select_tests
 has_gatewayd() { has_path gatewayd-entry || has_path gatewayd-tunnel; }
 has_haproxy() { has_path haproxy-http || has_path haproxy-pair; }
 
@@ -348,10 +328,4 @@ if has_test wrk; then
   echo "$line | $busy |"
 fi >"$RESULTS_DIR/summary.md"
 
-cat "$RESULTS_DIR/summary.md"
-echo
-echo "Highest share of the machine used outside the benchmark's processes during a test: ${OTHER_MAX}%"
-echo "(see cpu.txt). Raw outputs: $RESULTS_DIR"
-if [ -n "$DISTURBED" ]; then
-  echo "Other processes used more than 10% of the machine during: $DISTURBED. Those figures are not reliable."
-fi
+print_summary

@@ -48,34 +48,17 @@ if [ -n "${LDAP_LOAD:-}" ]; then LDAP_LOAD=$(cd "$(dirname "$LDAP_LOAD")" && pwd
 cd "$(dirname "$0")/.."
 
 ALL_PATHS="direct gatewayd haproxy"
-BUILD_DIR=${BUILD_DIR:-build/release}
-JOBS=${JOBS:-2}
-ONLY=${ONLY:-$ALL_PATHS}
-DURATION=${DURATION:-10}
-DURATION=${DURATION%s}
 CONNECTIONS=${CONNECTIONS:-16}
 PEOPLE=${PEOPLE:-1000}
 ATTRS=${ATTRS:-cn,mail,telephoneNumber}
 CLIENT_BIND=${CLIENT_BIND:-anonymous}
 SLAPD_THREADS=${SLAPD_THREADS:-2}
-GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
-TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
-GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
-HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
-RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
 BENCH_NAME=ldap.sh
-WORK=""  # the scratch directory, made by make_dirs; empty until then, so an early exit removes nothing
 # shellcheck source=bench/lib.sh
 source bench/lib.sh  # the working directory is the repository root
 
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
-[[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive number"
-[[ $PEOPLE =~ ^[1-9][0-9]*$ ]] || die "PEOPLE must be a positive number"
-[[ $SLAPD_THREADS =~ ^[1-9][0-9]*$ ]] || die "SLAPD_THREADS must be a positive number"
-# 0 would mean one thread per core to gatewayd but is not a thread count to HAProxy.
-[[ $GATEWAY_WORKERS =~ ^[1-9][0-9]*$ ]] || die "GATEWAY_WORKERS must be a positive number"
-[[ $TUNNEL_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "TUNNEL_CONNECTIONS must be a positive number"
+require_positive CONNECTIONS PEOPLE SLAPD_THREADS
 case "$CLIENT_BIND" in anonymous | none) ;; *) die "CLIENT_BIND must be anonymous or none" ;; esac
 select_paths
 
@@ -310,10 +293,4 @@ declare -A GOAL=(["search|gatewayd direct"]=0.8)  # "test|A B" -> the target for
   echo "$line | $slapd | $busy |"
 } >"$RESULTS_DIR/summary.md"
 
-cat "$RESULTS_DIR/summary.md"
-echo
-echo "Highest share of the machine used outside the benchmark's processes during a test: ${OTHER_MAX}%"
-echo "(see cpu.txt). Raw outputs: $RESULTS_DIR"
-if [ -n "$DISTURBED" ]; then
-  echo "Other processes used more than 10% of the machine during: $DISTURBED. Those figures are not reliable."
-fi
+print_summary

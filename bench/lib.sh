@@ -1,6 +1,7 @@
-# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh, bench/http.sh, bench/ldap.sh): build,
-# process clean-up, ports, polling, result parsing, and the two tunnel paths (gatewayd edge + connector,
-# the HAProxy TLS pair). The sourcing script sets BENCH_NAME, BUILD_DIR, JOBS and RESULTS_DIR.
+# Shared by the benchmark scripts (bench/tcp.sh, bench/tunnel.sh, bench/http.sh, bench/ldap.sh): the
+# settings they have in common, build, process clean-up, ports, polling, result parsing, the two tunnel
+# paths (gatewayd edge + connector, the HAProxy TLS pair) and the summary. The sourcing script sets
+# BENCH_NAME, its own settings and, where it has them, ALL_PATHS and ALL_TESTS before sourcing this.
 # shellcheck shell=bash
 
 die() {
@@ -8,6 +9,41 @@ die() {
   exit 1
 }
 note() { echo "$BENCH_NAME: $*" >&2; }
+
+# --- settings every script has --------------------------------------------------------------------------
+BUILD_DIR=${BUILD_DIR:-build/release}
+JOBS=${JOBS:-2}
+DURATION=${DURATION:-10}
+DURATION=${DURATION%s}  # "10s" is accepted
+GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
+TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
+GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
+HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
+RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
+WORK=""  # the scratch directory, made by make_dirs; empty until then, so an early exit removes nothing
+if [ -n "${ALL_PATHS:-}" ]; then ONLY=${ONLY:-$ALL_PATHS}; fi
+if [ -n "${ALL_TESTS:-}" ]; then TESTS=${TESTS:-$ALL_TESTS}; fi
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
+
+# require_positive NAME...: each of these variables holds a whole number above zero.
+require_positive() {
+  local name
+  for name in "$@"; do
+    [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive number"
+  done
+}
+
+# select_tests: TESTS names only tests of ALL_TESTS. has_test NAME: NAME is among them.
+select_tests() {
+  local test
+  for test in $TESTS; do
+    case " $ALL_TESTS " in *" $test "*) ;; *) die "unknown test '$test' in TESTS (known: $ALL_TESTS)" ;; esac
+  done
+}
+has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# 0 would mean one thread per core to gatewayd but is not a thread count to HAProxy or nginx.
+require_positive GATEWAY_WORKERS TUNNEL_CONNECTIONS
 
 # build_targets TARGET...: builds them in BUILD_DIR (the release preset when BUILD_DIR is
 # build/release) unless SKIP_BUILD=1, then makes BUILD_DIR absolute.
@@ -598,4 +634,15 @@ comparison_row() {
     line="$line | $r"
   done
   echo "$line |"
+}
+
+# print_summary: shows $RESULTS_DIR/summary.md, then how much other processes disturbed the tests.
+print_summary() {
+  cat "$RESULTS_DIR/summary.md"
+  echo
+  echo "Highest share of the machine used outside the benchmark's processes during a test: ${OTHER_MAX}%"
+  echo "(see cpu.txt). Raw outputs: $RESULTS_DIR"
+  if [ -n "$DISTURBED" ]; then
+    echo "Other processes used more than 10% of the machine during: $DISTURBED. Those figures are not reliable."
+  fi
 }

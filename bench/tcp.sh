@@ -29,9 +29,6 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-BUILD_DIR=${BUILD_DIR:-build/release}
-JOBS=${JOBS:-2}
-DURATION=${DURATION:-10}
 STREAMS=${STREAMS:-"1 8"}
 REVERSE=${REVERSE:-1}
 CONNRATE=${CONNRATE:-1}
@@ -39,10 +36,7 @@ CONCURRENCY=${CONCURRENCY:-64}
 CLIENT_THREADS=${CLIENT_THREADS:-1}
 WORKERS=${WORKERS:-2}
 TARGETS=${TARGETS:-"direct gatewayd haproxy"}
-GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
-HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
 SYSCALLS=${SYSCALLS:-0}
-RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
 BENCH_NAME=tcp.sh
 # shellcheck source=bench/lib.sh

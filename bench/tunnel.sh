@@ -48,13 +48,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_PATHS="direct gatewayd stunnel haproxy"
-BUILD_DIR=${BUILD_DIR:-build/release}
-JOBS=${JOBS:-2}
-ONLY=${ONLY:-$ALL_PATHS}
 ALL_TESTS="idle iperf wrk connrate"
-TESTS=${TESTS:-$ALL_TESTS}
-DURATION=${DURATION:-10}
-DURATION=${DURATION%s}
 STREAMS=${STREAMS:-"1 8"}
 REVERSE=${REVERSE:-1}
 WRK_THREADS=${WRK_THREADS:-1}
@@ -64,24 +58,15 @@ CLIENT_THREADS=${CLIENT_THREADS:-1}
 SKIP_IDLE=${SKIP_IDLE:-0}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 IDLE_PATHS=${IDLE_PATHS:-"gatewayd haproxy"}
-GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
-TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
 GATEWAY_MAX_STREAMS=${GATEWAY_MAX_STREAMS:-$((IDLE_CONNECTIONS > 1024 ? IDLE_CONNECTIONS + 100 : 1024))}
-GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
-HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
-RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 
 BENCH_NAME=tunnel.sh
 # shellcheck source=bench/lib.sh
 source bench/lib.sh  # the working directory is the repository root
 
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
-[[ $IDLE_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNECTIONS must be a positive number"
+require_positive IDLE_CONNECTIONS
 select_paths
-for test in $TESTS; do
-  case " $ALL_TESTS " in *" $test "*) ;; *) die "unknown test '$test' in TESTS (known: $ALL_TESTS)" ;; esac
-done
-has_test() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+select_tests
 IDLE_LIST=""
 if [ "$SKIP_IDLE" != 1 ] && has_test idle; then
   for path in $IDLE_PATHS; do
@@ -557,10 +542,4 @@ if [ -f "$RESULTS_DIR/haproxy-b-info.txt" ]; then
         " per second were full handshakes (the others resumed a session)" }' "$RESULTS_DIR/haproxy-b-info.txt")"
   } >>"$RESULTS_DIR/summary.md"
 fi
-cat "$RESULTS_DIR/summary.md"
-echo
-echo "Highest share of the machine used outside the benchmark's processes during a test: ${OTHER_MAX}%"
-echo "(see cpu.txt). Raw outputs: $RESULTS_DIR"
-if [ -n "$DISTURBED" ]; then
-  echo "Other processes used more than 10% of the machine during: $DISTURBED. Those figures are not reliable."
-fi
+print_summary
