@@ -91,7 +91,10 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
   asio::steady_timer all_done(executor);
   auto direction_done = [&](std::exception_ptr error) {
     if (error) state.fail(asio::error::fault, false);
-    if (--pending == 0) all_done.cancel();
+    if (--pending == 0) {
+      state.activity.stop();  // an idle verdict after both directions ended would be wrong
+      all_done.cancel();
+    }
   };
   asio::co_spawn(
       executor,
@@ -106,7 +109,6 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
     error_code ignored;
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
-  state.activity.stop();
   state.result.idle_timeout = state.idle;
   co_return state.result;
 }

@@ -106,7 +106,10 @@ void Connection::spawn(asio::awaitable<void> task) {
         stop(std::string("internal error: ") + e.what());
       }
     }
-    if (--running_ == 0) all_done_.cancel();
+    if (--running_ == 0) {
+      activity.stop();  // an idle verdict after every task ended would be wrong
+      all_done_.cancel();
+    }
   });
 }
 

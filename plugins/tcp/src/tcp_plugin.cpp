@@ -47,11 +47,12 @@ struct RouteMetrics {
   Counter& error;
 };
 
-// Opens the target, splices, and reports: shared by both sides, which differ only in what they
-// connect to and how they name things.
+// Opens the target, splices, and reports: shared by both sides, which differ in what they connect to,
+// how they name things, and `send_early_data`: the edge sends what its client already sent with the
+// open request; on the connector that client is a tunnel stream, whose early bytes already arrived.
 asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, Tunnel& tunnel,
                             OpenRequest target, const Limits& limits, const std::string& name,
-                            const std::string& request_id) {
+                            const std::string& request_id, bool send_early_data) {
   const auto start = Clock::now();
   const std::string target_text = target.host + ":" + std::to_string(target.port);
   auto report = [&](const std::string& outcome, const std::string& reason, std::int64_t up,
@@ -72,8 +73,8 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
 
   // What the client already sent goes with the open request: through a connector that saves a round
   // trip before the target sees the client's first bytes.
-  std::unique_ptr<std::uint8_t[]> early(new std::uint8_t[kEarlyDataMax]);
-  const std::size_t early_bytes = client.read_available(asio::buffer(early.get(), kEarlyDataMax));
+  std::unique_ptr<std::uint8_t[]> early(send_early_data ? new std::uint8_t[kEarlyDataMax] : nullptr);
+  const std::size_t early_bytes = early ? client.read_available(asio::buffer(early.get(), kEarlyDataMax)) : 0;
   target.early_data = asio::buffer(early.get(), early_bytes);
   OpenResult opened = co_await tunnel.open(target);
   early.reset();
@@ -136,7 +137,7 @@ class TcpEdgeHandler final : public EdgeRouteHandler {
     target.principal = session.principal;
     target.no_delay = nodelay_;
     co_await relay(host_, metrics_, session.client, session.tunnel, std::move(target),
-                   session.destination.limits, session.destination.name, session.request_id);
+                   session.destination.limits, session.destination.name, session.request_id, true);
   }
 
  private:
@@ -158,7 +159,8 @@ class TcpConnectorHandler final : public ConnectorRouteHandler {
     target.principal = session.principal;
     target.no_delay = nodelay_;
     co_await relay(host_, metrics_, session.stream, session.tunnel, std::move(target), session.system.limits,
-                   session.virtual_host + ":" + std::to_string(session.virtual_port), session.request_id);
+                   session.virtual_host + ":" + std::to_string(session.virtual_port), session.request_id,
+                   false);
   }
 
  private:
