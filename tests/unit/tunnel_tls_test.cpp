@@ -142,6 +142,20 @@ TEST_F(TunnelTls, MutualHandshakeSucceedsAndTheServerReadsTheIdentity) {
   EXPECT_FALSE(tunnel::identity_from_certificate(client_.stream->peer_certificate(), error));
 }
 
+TEST_F(TunnelTls, BothSidesChooseAes128GcmEvenIfTheConnectorPrefersAnother) {
+  const Pki pki;
+  auto server_ctx = server_context(pki.edge_source());
+  auto client_ctx = tunnel::make_connector_client_context(pki.connector_source());
+  auto client_ssl = tunnel::new_connector_session(client_ctx.get(), "edge.test");
+  ASSERT_EQ(SSL_set_ciphersuites(client_ssl.get(), "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"), 1);
+  connect(server_ctx.get(), std::move(client_ssl));
+
+  ASSERT_FALSE(server_.handshake) << server_.reason;
+  ASSERT_FALSE(client_.handshake) << client_.reason;
+  EXPECT_EQ(server_.stream->cipher_suite(), "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(client_.stream->cipher_suite(), "TLS_AES_128_GCM_SHA256");
+}
+
 TEST_F(TunnelTls, ContextsFromFilesAndAnIpAddressAsServerName) {
   const Pki pki;
   gw::testing::TempDir dir;

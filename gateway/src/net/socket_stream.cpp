@@ -94,6 +94,11 @@ TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
+std::string TlsStream::cipher_suite() const {
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_.get());
+  return cipher ? SSL_CIPHER_standard_name(cipher) : "";
+}
+
 void TlsStream::describe(StreamInfo& info) const {
   describe_endpoints(socket_, info);
 }

@@ -65,6 +65,9 @@ class TlsStream final : public Stream {
   // Borrowed: valid while this stream exists.
   X509* peer_certificate() const noexcept;
 
+  // The negotiated cipher suite's standard name ("TLS_AES_128_GCM_SHA256"); empty before the handshake.
+  std::string cipher_suite() const;
+
   asio::any_io_executor executor() const override { return const_cast<tcp::socket&>(socket_).get_executor(); }
   asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override;
   asio::awaitable<IoResult> write(asio::const_buffer buffer) override;

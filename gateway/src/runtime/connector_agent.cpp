@@ -143,6 +143,7 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
                {{"edge", edge_text}, {"connection", index}, {"reason", failure}});
     } else if (!stopping_) {
       link->closed = false;
+      const std::string cipher = stream->cipher_suite();
       auto connection = tunnel::H2Connection::create(
           std::move(stream), tunnel::H2Connection::Side::server, h2_options_,
           [this](std::unique_ptr<tunnel::IncomingStream> incoming) {
@@ -155,10 +156,11 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
         link->closed = true;
         link->wake.cancel();
       });
-      connection->on_established([this, edge_text, index] {
+      connection->on_established([this, edge_text, index, cipher] {
         log_.log(LogLevel::info, "tunnel_connected",
                  {{"edge", edge_text},
                   {"connection", index},
+                  {"cipher", cipher},
                   {"tenant", identity_.tenant},
                   {"location", identity_.location}});
       });
