@@ -334,6 +334,21 @@ TEST_F(LdapRoute, SizeLimitsAreCappedAndDeniedAttributesNeverLeaveTheDirectory) 
   CommandResult probe =
       ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(&(uid=user6)(telephoneNumber=+1*))"});
   EXPECT_EQ(exit_code(probe), 50) << describe(probe);
+  // The same under the type's OID, which the directory takes as the same attribute.
+  const std::vector<std::string> by_oid = {"-b", slapd_.people_dn(), "(&(uid=user6)(2.5.4.20=+1*))",
+                                           "2.5.4.20"};
+  CommandResult direct_by_oid = ldapsearch(slapd_.url(), by_oid);
+  EXPECT_EQ(ldif_dns(direct_by_oid.out), std::vector<std::string>{slapd_.person_dn(6)})
+      << describe(direct_by_oid);
+  CommandResult probe_by_oid = ldapsearch(entry_url(gateway), by_oid);
+  EXPECT_EQ(exit_code(probe_by_oid), 50) << describe(probe_by_oid);
+  EXPECT_TRUE(ldif_dns(probe_by_oid.out).empty()) << describe(probe_by_oid);
+  // Asked for by OID, it is still removed from the entry.
+  CommandResult asked_by_oid =
+      ldapsearch(entry_url(gateway), {"-b", slapd_.people_dn(), "(uid=user6)", "2.5.4.20", "mail"});
+  ASSERT_EQ(exit_code(asked_by_oid), 0) << describe(asked_by_oid);
+  EXPECT_EQ(asked_by_oid.out.find("elephoneNumber"), std::string::npos) << describe(asked_by_oid);
+  EXPECT_EQ(asked_by_oid.out.find("2.5.4.20"), std::string::npos) << describe(asked_by_oid);
 }
 
 TEST(LdapRouteTls, TheConnectorSpeaksLdapsOrStartTlsToTheDirectory) {

@@ -393,12 +393,65 @@ TEST(LdapPolicy, AttributeDeniedIgnoresCaseAndOptions) {
   EXPECT_FALSE(Policy(config({"search"})).has_denied_attributes());
 }
 
-TEST(LdapPolicy, AnAttributeListedByOidIsDeniedByOid) {
-  const Policy policy(config({"search"}, {}, {"userPassword", "2.5.4.35"}));
+TEST(LdapPolicy, AKnownTypeIsDeniedUnderEveryNameAndItsOid) {
+  const Policy policy(config({"search"}, {}, {"userPassword", "cn", "unicodePwd"}));
   EXPECT_TRUE(policy.attribute_denied("2.5.4.35"));
   EXPECT_TRUE(policy.attribute_denied("2.5.4.35;binary"));
-  EXPECT_FALSE(policy.attribute_denied("2.5.4.3"));  // cn
-  EXPECT_FALSE(Policy(config({"search"}, {}, {"userPassword"})).attribute_denied("2.5.4.35"));
+  EXPECT_TRUE(policy.attribute_denied("commonName"));
+  EXPECT_TRUE(policy.attribute_denied("2.5.4.3;lang-de"));
+  EXPECT_TRUE(policy.attribute_denied("1.2.840.113556.1.4.90"));
+  EXPECT_FALSE(policy.attribute_denied("2.5.4.4"));  // sn
+  EXPECT_FALSE(policy.attribute_denied("surname"));
+  // Listed by OID, denied by name.
+  const Policy by_oid(config({"search"}, {}, {"2.5.4.35"}));
+  EXPECT_TRUE(by_oid.attribute_denied("userPassword"));
+  EXPECT_TRUE(by_oid.attribute_denied("USERPASSWORD;binary"));
+}
+
+TEST(LdapPolicy, AnUnknownTypeIsDeniedAsListedAndUnknownOidsCountAsDenied) {
+  const Policy policy(config({"search"}, {}, {"x-apiToken", "1.3.6.1.4.1.99999.7"}));
+  EXPECT_TRUE(policy.attribute_denied("X-APITOKEN;binary"));
+  EXPECT_TRUE(policy.attribute_denied("1.3.6.1.4.1.99999.7"));
+  // Any other numeric OID may be x-apiToken's: the gateway cannot tell without the schema.
+  EXPECT_TRUE(policy.attribute_denied("1.3.6.1.4.1.99999.8"));
+  expect_denied(policy.check(search("dc=x", Scope::subtree, {"1.3.6.1.4.1.99999.8"})),
+                result::insufficient_access_rights, "filter on denied attribute '1.3.6.1.4.1.99999.8'");
+  EXPECT_FALSE(policy.attribute_denied("x-apiTokens"));
+  EXPECT_FALSE(policy.attribute_denied("2.5.4.3"));  // known: cn
+  // With nothing denied an unknown OID is just an attribute.
+  EXPECT_TRUE(
+      Policy(config({"search"})).check(search("dc=x", Scope::subtree, {"1.3.6.1.4.1.99999.8"})).allowed);
+}
+
+TEST(LdapPolicy, FiltersAndComparesOnASupertypeOfADeniedTypeAreRefused) {
+  const Policy policy(config({"read-write"}, {}, {"sn", "member"}));
+  // (name=Smith) matches sn values as well.
+  expect_denied(policy.check(search("dc=x", Scope::subtree, {"objectClass", "NAME"})),
+                result::insufficient_access_rights, "filter on denied attribute 'NAME'");
+  expect_denied(policy.check(search("dc=x", Scope::subtree, {"2.5.4.41"})),
+                result::insufficient_access_rights, "filter on denied attribute '2.5.4.41'");
+  expect_denied(policy.check(compare("cn=g,dc=x", "distinguishedName")), result::insufficient_access_rights,
+                "compare of denied attribute 'distinguishedName'");
+  EXPECT_TRUE(policy.check(search("dc=x", Scope::subtree, {"cn", "givenName"})).allowed);
+  // Entries and modifies name real types: a supertype is not the denied type itself.
+  EXPECT_FALSE(policy.attribute_denied("name"));
+  EXPECT_FALSE(policy.attribute_denied("distinguishedName"));
+  EXPECT_TRUE(policy.attribute_reveals_denied("surname"));
+  EXPECT_FALSE(policy.attribute_reveals_denied("cn"));
+}
+
+TEST(LdapPolicy, ADeniedAttributeMustBeAnAttributeType) {
+  for (const char* bad : {"", "user password", "1.", "2.5.4.035", "cn;", "-cn", "cn;lang de", "cn=x"}) {
+    try {
+      Policy{config({"search"}, {}, {"mail", bad})};
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("denied_attributes[1]: '" + std::string(bad) + "'"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_NO_THROW(Policy{config({"search"}, {}, {"cn;lang-de", "2.5.4.35", "x-api-Token1"})});
 }
 
 TEST(LdapPolicy, FiltersOnDeniedAttributesAreRefused) {

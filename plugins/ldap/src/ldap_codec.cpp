@@ -1,5 +1,7 @@
 #include "ldap_codec.hpp"
 
+#include "attribute_types.hpp"
+
 #include <lber.h>
 #include <ldap.h>
 
@@ -894,38 +896,11 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-// The usual naming attributes (RFC 4519) under their short names, so that "commonName=x",
-// "2.5.4.3=x" and "cn=x" compare equal.
-std::string canonical_type(std::string type) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 20> kAliases{{
-      {"commonname", "cn"},
-      {"2.5.4.3", "cn"},
-      {"surname", "sn"},
-      {"2.5.4.4", "sn"},
-      {"countryname", "c"},
-      {"2.5.4.6", "c"},
-      {"localityname", "l"},
-      {"2.5.4.7", "l"},
-      {"stateorprovincename", "st"},
-      {"2.5.4.8", "st"},
-      {"streetaddress", "street"},
-      {"2.5.4.9", "street"},
-      {"organizationname", "o"},
-      {"2.5.4.10", "o"},
-      {"organizationalunitname", "ou"},
-      {"2.5.4.11", "ou"},
-      {"domaincomponent", "dc"},
-      {"0.9.2342.19200300.100.1.25", "dc"},
-      {"userid", "uid"},
-      {"0.9.2342.19200300.100.1.1", "uid"},
-  }};
-  type = lower(type);
+// One spelling per attribute type, so that "commonName=x", "2.5.4.3=x" and "cn=x" compare equal.
+std::string canonical_type(std::string_view type) {
   // LDAPv3 parsing already refuses the LDAPv2 "OID.2.5.4.3" form; never let it into the normal form.
-  if (type.rfind("oid.", 0) == 0) type.erase(0, 4);
-  for (const auto& [alias, name] : kAliases) {
-    if (type == alias) return std::string(name);
-  }
-  return type;
+  if (type.size() > 4 && lower(type.substr(0, 4)) == "oid.") type.remove_prefix(4);
+  return canonical_attribute_type(type);
 }
 
 // caseIgnoreMatch for ASCII with insignificant space handling (RFC 4518): letters lower-cased,
@@ -968,7 +943,7 @@ std::string escape_value(std::string_view value) {
 }
 
 std::string normalize_ava(const LDAPAVA& ava) {
-  std::string type = canonical_type(std::string(ava.la_attr.bv_val, ava.la_attr.bv_len));
+  std::string type = canonical_type(std::string_view(ava.la_attr.bv_val, ava.la_attr.bv_len));
   const std::string_view value(ava.la_value.bv_val == nullptr ? "" : ava.la_value.bv_val,
                                ava.la_value.bv_len);
   if ((ava.la_flags & LDAP_AVA_BINARY) != 0) {

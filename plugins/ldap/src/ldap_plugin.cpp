@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "attribute_types.hpp"
 #include "gateway/plugin_api.hpp"
 #include "health_check.hpp"
 #include "ldap_codec.hpp"
@@ -737,6 +738,12 @@ PolicyConfig read_policy(const Settings& settings) {
   config.max_size_limit = static_cast<std::int32_t>(settings.get_int("max_size_limit"));
   config.max_time_limit = static_cast<std::int32_t>(settings.get_int("max_time_limit"));
   config.denied_attributes = settings.get_list("denied_attributes");
+  for (std::size_t i = 0; i < config.denied_attributes.size(); ++i) {
+    if (!is_attribute_description(config.denied_attributes[i])) {
+      throw RouteConfigError("settings.denied_attributes[" + std::to_string(i) + "]",
+                             "not an attribute type (a name or a numeric OID)");
+    }
+  }
   return config;
 }
 

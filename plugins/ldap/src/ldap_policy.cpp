@@ -1,5 +1,7 @@
 #include "ldap_policy.hpp"
 
+#include "attribute_types.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
@@ -12,32 +14,11 @@ constexpr Op kReadOnly[] = {Op::bind_request, Op::unbind_request, Op::abandon_re
                             Op::compare_request};
 constexpr Op kWrites[] = {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request};
 
-// numericoid = number 1*( DOT number ), number = DIGIT / ( LDIGIT 1*DIGIT )  (RFC 4512)
-bool is_numeric_oid(std::string_view oid) {
-  std::size_t components = 0;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = oid.find('.', start);
-    const std::string_view number = oid.substr(start, dot == std::string_view::npos ? oid.npos : dot - start);
-    if (number.empty() || (number.size() > 1 && number[0] == '0')) return false;
-    if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
-    ++components;
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return components >= 2;
-}
-
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            auto fold = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
            return fold(x) == fold(y);
          });
-}
-
-// The attribute type of a description: what precedes the first ';' (the options).
-std::string_view attribute_type(std::string_view description) {
-  return description.substr(0, description.find(';'));
 }
 
 Decision deny(int result_code, std::string reason) {
@@ -111,13 +92,34 @@ bool OperationSet::allows_extended(std::string_view oid) const {
 Policy::Policy(PolicyConfig config) : config_(std::move(config)) {
   if (config_.max_size_limit < 0) throw std::invalid_argument("max_size_limit is negative");
   if (config_.max_time_limit < 0) throw std::invalid_argument("max_time_limit is negative");
+  for (std::size_t i = 0; i < config_.denied_attributes.size(); ++i) {
+    const std::string& denied = config_.denied_attributes[i];
+    if (!is_attribute_description(denied)) {
+      throw std::invalid_argument("denied_attributes[" + std::to_string(i) + "]: " + quoted(denied) +
+                                  " is not an attribute type (a name or a numeric OID)");
+    }
+    std::string type = canonical_attribute_type(denied);
+    for (std::string& supertype : attribute_supertypes(type)) revealing_types_.insert(std::move(supertype));
+    revealing_types_.insert(type);
+    denied_types_.insert(std::move(type));
+  }
+}
+
+bool Policy::unknown_oid(const std::string& type) const {
+  // A known type's OID has become its name; what remains numeric may be a denied type's OID.
+  return !denied_types_.empty() && is_numeric_oid(type);
 }
 
 bool Policy::attribute_denied(std::string_view description) const {
-  const std::string_view type = attribute_type(description);
-  return std::any_of(
-      config_.denied_attributes.begin(), config_.denied_attributes.end(),
-      [type](const std::string& denied) { return equal_ignoring_case(attribute_type(denied), type); });
+  if (denied_types_.empty()) return false;
+  const std::string type = canonical_attribute_type(description);
+  return denied_types_.count(type) != 0 || unknown_oid(type);
+}
+
+bool Policy::attribute_reveals_denied(std::string_view description) const {
+  if (denied_types_.empty()) return false;
+  const std::string type = canonical_attribute_type(description);
+  return revealing_types_.count(type) != 0 || unknown_oid(type);
 }
 
 bool Policy::inside(const Dn& dn) const {
@@ -183,7 +185,7 @@ Decision Policy::check(const Message& request) const {
   switch (request.op) {
     case Op::search_request: {
       for (const std::string& attribute : request.filter_attributes) {
-        if (attribute_denied(attribute)) {
+        if (attribute_reveals_denied(attribute)) {
           return deny(result::insufficient_access_rights, "filter on denied attribute " + quoted(attribute));
         }
       }
@@ -200,7 +202,7 @@ Decision Policy::check(const Message& request) const {
     }
     case Op::compare_request:
       for (const std::string& attribute : request.entry_attributes) {
-        if (attribute_denied(attribute)) {
+        if (attribute_reveals_denied(attribute)) {
           return deny(result::insufficient_access_rights, "compare of denied attribute " + quoted(attribute));
         }
       }

@@ -37,9 +37,11 @@ struct PolicyConfig {
   std::vector<Dn> base_dns;
   std::int32_t max_size_limit = 0;  // 0: no cap
   std::int32_t max_time_limit = 0;  // seconds; 0: no cap
-  // Attribute types (case-insensitive; options such as ";binary" are ignored when matching) that
-  // never leave the directory: searches filtering on them (or with an extensible match that tests
-  // every attribute) and compares of them are refused, and they are removed from returned entries.
+  // Attribute types that never leave the directory: searches filtering on them (or on one of their
+  // supertypes, or with an extensible match that tests every attribute), compares and modifies of
+  // them are refused, and they are removed from returned entries. Matched in canonical form
+  // (attribute_types.hpp): any case, without options, a known type by any name or its OID. While
+  // any type is denied, a numeric OID the gateway does not know counts as denied too.
   std::vector<std::string> denied_attributes;
 };
 
@@ -60,7 +62,8 @@ struct Decision {
 
 class Policy {
  public:
-  // Throws std::invalid_argument for a negative cap.
+  // Throws std::invalid_argument for a negative cap or a denied attribute that is not an attribute
+  // type ("denied_attributes[1]: ...").
   explicit Policy(PolicyConfig config);
 
   // The decision for one decoded request (is_request(request.op)). A search with scope base on the
@@ -68,8 +71,12 @@ class Policy {
   // the server's capabilities. Bind is judged by operation only (a bind DN is an identity, not data).
   Decision check(const Message& request) const;
 
-  // True when an attribute description (as sent: any case, maybe with options) names a denied type.
+  // True when an attribute description (as sent: any case, maybe with options, a name or an OID)
+  // names a denied type: for returned entries and modifies.
   bool attribute_denied(std::string_view description) const;
+  // True when a filter or compare on the description would test a denied type's values: it names a
+  // denied type or a supertype of one ("name" when "cn" is denied).
+  bool attribute_reveals_denied(std::string_view description) const;
   bool has_denied_attributes() const noexcept { return !config_.denied_attributes.empty(); }
 
   const PolicyConfig& config() const noexcept { return config_; }
@@ -80,7 +87,13 @@ class Policy {
   // A password modify request: with base DNs set, a userIdentity must name an entry inside them.
   Decision check_password_modify(const Message& request) const;
 
+  // A numeric OID left after canonicalisation while some type is denied: it cannot be told apart
+  // from a denied type's OID.
+  bool unknown_oid(const std::string& type) const;
+
   PolicyConfig config_;
+  std::set<std::string> denied_types_;     // canonical
+  std::set<std::string> revealing_types_;  // denied_types_ and their supertypes
 };
 
 }  // namespace gw::ldap
