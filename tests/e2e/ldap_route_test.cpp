@@ -524,6 +524,15 @@ TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesO
   // SearchResultDone's length octet, then resultCode ENUMERATED 51 (busy).
   EXPECT_EQ(received.substr(busy + 5, 3), std::string("\x0a\x01\x33", 3));
   EXPECT_EQ(received.find(search_done(2)), std::string::npos);
+  // Operators see it: a counter, and the operation's audit record with its result.
+  EXPECT_EQ(
+      metric_value(gateway.admin_port(), "gateway_ldap_busy_total", {{"system", "directory.internal:389"}}),
+      1);
+  EXPECT_EQ(gateway
+                .wait_for_audit(audit_event(
+                    "ldap.operation", {{"operation", "search"}, {"message_id", "3"}, {"result_code", "51"}}))
+                .size(),
+            1u);
 
   // Once the directory answers, the second search completes normally on the same connection.
   slapd_.resume();

@@ -140,7 +140,15 @@ class RequestRelay {
   }
   void forget(std::int32_t id) { pending_.erase(id); }
 
+  // Answers busy (51) without forwarding: counted in gateway_ldap_busy_total and audited as the
+  // operation's outcome.
   asio::awaitable<void> answer_busy(const Message& request) {
+    host_.metrics()
+        .counter("gateway_ldap_busy_total",
+                 "LDAP requests answered busy (51) because max_pending_operations were in progress",
+                 {{route_.key, std::get<std::string>(route_.value)}})
+        .add();
+    audit_operation(request.op, request.id, request.dn, result::busy, Clock::now());
     co_await answer(
         request, result::busy,
         "more than " + std::to_string(responses_.max_pending) + " operations in progress on this connection");
@@ -299,18 +307,25 @@ class RequestRelay {
   }
 
   void audit_operation(const Message& response, const Pending& pending) {
+    audit_operation(
+        pending.op, response.id, pending.dn, response.result_code, pending.start,
+        pending.op == Op::search_request ? std::optional<std::int64_t>(pending.entries) : std::nullopt);
+  }
+
+  void audit_operation(Op op, std::int32_t message_id, const std::string& dn, int result_code,
+                       Clock::time_point start, std::optional<std::int64_t> entries = std::nullopt) {
     if (!host_.audit().enabled(AuditClass::access)) return;
     AuditEvent event{AuditClass::access,
                      "ldap.operation",
                      {route_,
                       {"request_id", request_id_},
                       {"principal", principal_},
-                      {"operation", std::string(op_name(pending.op))},
-                      {"message_id", static_cast<std::int64_t>(response.id)},
-                      {"dn", pending.dn},
-                      {"result_code", static_cast<std::int64_t>(response.result_code)},
-                      {"duration_ms", elapsed_ms(pending.start)}}};
-    if (pending.op == Op::search_request) event.fields.push_back({"entries", pending.entries});
+                      {"operation", std::string(op_name(op))},
+                      {"message_id", static_cast<std::int64_t>(message_id)},
+                      {"dn", dn},
+                      {"result_code", static_cast<std::int64_t>(result_code)},
+                      {"duration_ms", elapsed_ms(start)}}};
+    if (entries) event.fields.push_back({"entries", *entries});
     host_.audit().record(event);
   }
 
