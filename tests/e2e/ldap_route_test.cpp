@@ -614,6 +614,40 @@ TEST_F(LdapRoute, TheConnectorChecksTheDirectoryWithABind) {
                               {{"system", "directory.internal:389"}, {"outcome", "ok"}}, more_than_two));
 }
 
+// The health check reaches the directory at its internal address but verifies its certificate under
+// tls.server_name, as the data path does.
+TEST(LdapRouteTls, TheHealthCheckVerifiesTheDirectoryUnderTheTlsServerName) {
+  TestPki pki;
+  Slapd slapd(pki);
+  auto ldaps = [&](const std::string& name, const std::string& server_name) {
+    Route route = read_only(slapd, "health_check_interval: 200ms");
+    route.name = name;
+    route.virtual_host = name + ".internal";
+    route.internal_port = slapd.ldaps_port();
+    route.system_tls =
+        "{enabled: true, ca_file: " + pki.ca_file().string() + ", server_name: " + server_name + "}";
+    return route;
+  };
+  // The certificate names localhost and 127.0.0.1; libldap checks "localhost" against the machine's
+  // host name instead, so the address stands in for a name here.
+  GatewayProcess gateway(standalone({ldaps("named", "127.0.0.1"), ldaps("misnamed", "other.example")}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  EXPECT_TRUE(
+      gateway.wait_for_log(log_event("ldap.health", {{"system", "named.internal:389"}, {"state", "up"}})));
+  auto down = gateway.wait_for_log(
+      log_event("ldap.health", {{"system", "misnamed.internal:390"}, {"state", "down"}}));
+  ASSERT_TRUE(down.has_value());
+  EXPECT_NE(down->get("reason").find("ldaps://other.example:"), std::string::npos) << down->get("reason");
+  // The data path agrees with the checks.
+  CommandResult found =
+      ldapsearch(entry_url(gateway, "named"), {"-b", slapd.people_dn(), "(uid=user2)", "dn"});
+  EXPECT_EQ(ldif_dns(found.out), std::vector<std::string>{slapd.person_dn(2)}) << describe(found);
+  CommandResult refused =
+      ldapsearch(entry_url(gateway, "misnamed"), {"-b", slapd.people_dn(), "(uid=user2)"});
+  EXPECT_NE(exit_code(refused), 0) << describe(refused);
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
   if (at == std::string::npos) {

@@ -1,9 +1,15 @@
 #include "health_check.hpp"
 
 #include <ldap.h>
+#include <netdb.h>
+#include <openldap.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace gw::ldap {
 
@@ -26,22 +32,66 @@ std::string describe(LDAP* ld, int rc) {
   return text + " [" + std::to_string(rc) + "]";
 }
 
+timeval to_timeval(std::chrono::milliseconds timeout) {
+  const auto ms = std::max<std::int64_t>(timeout.count(), 1);
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+// A blocking TCP connection to host:port, trying each address; the timeout bounds each connect (and
+// later sends). Returns the socket, or -1 with `error` set.
+int connect_to(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout,
+               std::string& error) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* addresses = nullptr;
+  const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses);
+  if (gai != 0) {
+    error = "cannot resolve " + host + ": " + gai_strerror(gai);
+    return -1;
+  }
+  const timeval send_timeout = to_timeval(timeout);
+  int fd = -1;
+  for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);  // bounds connect()
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      const int failure = errno;
+      error = "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+              (failure == EINPROGRESS ? std::string("timed out") : std::strerror(failure));
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(addresses);
+  return fd;
+}
+
 }  // namespace
 
 std::string check_directory(const HealthTarget& target) {
-  const bool v6 = target.host.find(':') != std::string::npos;
-  const std::string url = std::string(target.ldaps ? "ldaps://" : "ldap://") + (v6 ? "[" : "") + target.host +
+  // The gateway connects the socket itself and names the directory to libldap by the TLS server name
+  // (ldap_init_fd), so that SNI and certificate verification use tls.server_name as the data path does.
+  const std::string& name = target.tls.server_name.empty() ? target.host : target.tls.server_name;
+  const bool v6 = name.find(':') != std::string::npos;
+  const std::string url = std::string(target.ldaps ? "ldaps://" : "ldap://") + (v6 ? "[" : "") + name +
                           (v6 ? "]" : "") + ":" + std::to_string(target.port);
+  std::string connect_error;
+  const int fd = connect_to(target.host, target.port, target.timeout, connect_error);
+  if (fd < 0) return connect_error;
   LdapHandle handle;
-  int rc = ldap_initialize(&handle.ld, url.c_str());
-  if (rc != LDAP_SUCCESS) return "cannot use " + url + ": " + describe(nullptr, rc);
-  LDAP* ld = handle.ld;
+  int rc = ldap_init_fd(fd, LDAP_PROTO_TCP, url.c_str(), &handle.ld);
+  if (rc != LDAP_SUCCESS) {
+    close(fd);
+    return "cannot use " + url + ": " + describe(nullptr, rc);
+  }
+  LDAP* ld = handle.ld;  // owns the socket from here
 
   int version = LDAP_VERSION3;
   ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
   ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-  const auto ms = std::max<std::int64_t>(target.timeout.count(), 1);
-  timeval timeout{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  timeval timeout = to_timeval(target.timeout);
   ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &timeout);
   ldap_set_option(ld, LDAP_OPT_TIMEOUT, &timeout);
 
@@ -57,6 +107,10 @@ std::string check_directory(const HealthTarget& target) {
     int is_server = 0;
     rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
     if (rc != LDAP_OPT_SUCCESS) return "TLS set-up for " + url + " failed: " + describe(ld, rc);
+  }
+  if (target.ldaps) {
+    rc = ldap_install_tls(ld);
+    if (rc != LDAP_SUCCESS) return "TLS with " + url + " failed: " + describe(ld, rc);
   }
   if (target.starttls) {
     rc = ldap_start_tls_s(ld, nullptr, nullptr);
