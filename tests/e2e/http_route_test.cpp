@@ -13,6 +13,7 @@
 #include "support/digest.hpp"
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
+#include "support/metrics.hpp"
 #include "support/peers.hpp"
 #include "support/poll.hpp"
 #include "support/record.hpp"
@@ -70,6 +71,7 @@ std::string on_premise(std::uint16_t backend_port, const std::string& system_set
   return R"(node: {name: standalone, role: standalone}
 log: {level: info, format: text}
 audit: {level: all, file: audit.log}
+admin: {listen: 127.0.0.1:0}
 connector: {tenant: demo, location_id: ""}
 systems:
   - virtual_host: web.internal
@@ -174,6 +176,9 @@ TEST(HttpRoute, ConnectorAdmitsOnlyItsResourcesAndAuditsDenials) {
   CommandResult allowed = curl({url(port, "/allowed/x.txt")});
   ASSERT_TRUE(allowed.status && allowed.status->success()) << allowed.err;
   EXPECT_EQ(allowed.out, "allowed file\n");
+  // A request without a body travels with the stream's CONNECT: at least its request line arrived early.
+  EXPECT_GT(metric_value(gateway.admin_port(), "gateway_tunnel_early_data_bytes_total", {}),
+            static_cast<double>(std::string("GET /allowed/x.txt HTTP/1.1\r\n").size()));
 
   for (const std::string path :
        {"/secret.txt", "/allowedx.txt", "/allowed/../secret.txt", "/allowed/%2e%2e/secret.txt",

@@ -563,6 +563,30 @@ TEST(H2Connection, EarlyDataReachesTheServerAheadOfLaterWrites) {
   link.close_and_wait();
 }
 
+TEST(H2Connection, TheServerCountsTheBytesThatCameWithTheRequest) {
+  IoThread io;
+  gw::Counter early_bytes;
+  H2Options server_options;
+  server_options.early_data_bytes = &early_bytes;
+  Link link = connect(io.context, io.context, echo_handler(), {}, server_options);
+  const std::string early = "hello";
+  std::string echoed =
+      run(io.context,
+          [](std::shared_ptr<H2Connection> client, const std::string& first) -> asio::awaitable<std::string> {
+            OpenResult opened = co_await client->open(sample_request(), asio::buffer(first));
+            EXPECT_TRUE(opened) << opened.reason;
+            if (!opened) co_return std::string();
+            // Sent after the answer arrived: not early.
+            IoResult w = co_await opened.stream->write(asio::buffer(std::string_view(":later")));
+            EXPECT_FALSE(w.error);
+            EXPECT_FALSE(co_await opened.stream->shutdown_write());
+            co_return co_await read_to_eof(*opened.stream);
+          }(link.client, early));
+  EXPECT_EQ(echoed, "hello:later");
+  EXPECT_EQ(early_bytes.value(), early.size());
+  link.close_and_wait();
+}
+
 TEST(H2Connection, RefusedStreamsDropTheirEarlyDataAndGiveTheWindowBack) {
   // The smallest connection window: early data that a refusal left unconsumed would use it up after
   // four streams, and the transfer at the end would stall.

@@ -72,7 +72,11 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
       host_(host),
       log_(log),
       server_(server),
-      h2_options_(h2_options(config.tuning)) {}
+      h2_options_(h2_options(config.tuning)) {
+  h2_options_.early_data_bytes = &host.metrics().counter(
+      "gateway_tunnel_early_data_bytes_total",
+      "Bytes that arrived with a tunnel stream's request, before the connector answered it", {});
+}
 
 ConnectorAgent::~ConnectorAgent() = default;
 

@@ -1033,6 +1033,9 @@ int Session::on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int
     nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
+  if (s->phase == Phase::requested && self->options_.early_data_bytes) {
+    self->options_.early_data_bytes->add(len);
+  }
   if (s->read_dest && s->queue.empty() && s->read_filled < s->read_room) {
     // Straight into the waiting reader's buffer: no queue, no second copy.
     const std::size_t n = std::min(len, s->read_room - s->read_filled);

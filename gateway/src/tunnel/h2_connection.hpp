@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/plugin/host.hpp"
 #include "gateway/plugin/stream.hpp"
 #include "gateway/plugin/tunnel.hpp"
 #include "tunnel/tunnel_request.hpp"
@@ -49,6 +50,8 @@ struct H2Options {
   std::chrono::milliseconds ping_interval{10000};  // PING after this long without receiving; 0: never
   std::chrono::milliseconds ping_timeout{5000};    // nothing received this long after a PING: dead peer
   std::chrono::milliseconds open_timeout{10000};   // client: wait for the response headers
+  // Server: counts the DATA bytes that arrive with a request, before it is answered (early data).
+  Counter* early_data_bytes = nullptr;
 };
 
 namespace detail {

@@ -139,17 +139,38 @@ struct OpenFailure {
   std::string reason;
 };
 
+// A request's header as it goes to the next hop.
+struct OutgoingRequest {
+  std::string head;  // serialised
+  bool has_body = false;
+  bool sent_with_open = false;  // the head travelled as early data of the open (Upstream::ensure)
+};
+
+// Serialises `upstream_header` (already rewritten for the next hop), with chunked framing when the
+// client's body is chunked.
+OutgoingRequest prepare_request(const RequestParser& request, RequestHeader& upstream_header) {
+  OutgoingRequest out;
+  if (request.chunked()) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
+  out.has_body = request.chunked() || request.content_length().value_or(0) > 0;
+  out.head = serialize(upstream_header);
+  return out;
+}
+
 // An upstream connection kept across the requests of one client connection.
 struct Upstream {
   std::unique_ptr<Stream> stream;
   std::unique_ptr<MessageReader> reader;
 
-  // Opens the connection unless one is open.
-  asio::awaitable<std::optional<OpenFailure>> ensure(Tunnel& tunnel, const OpenRequest& request,
-                                                     const MessageLimits& limits) {
+  // Opens the connection unless one is open. A `first` request without a body then travels with the
+  // open as early data: through a connector it leaves with the stream's CONNECT instead of a round
+  // trip later.
+  asio::awaitable<std::optional<OpenFailure>> ensure(Tunnel& tunnel, OpenRequest& request,
+                                                     const MessageLimits& limits, OutgoingRequest& first) {
     if (stream) co_return std::nullopt;
+    if (!first.has_body) request.early_data = asio::buffer(first.head);
     OpenResult opened = co_await tunnel.open(request);
     if (!opened) co_return OpenFailure{http_status_for(opened.error), opened.reason};
+    first.sent_with_open = !first.has_body;
     stream = std::move(opened.stream);
     reader = std::make_unique<MessageReader>(*stream, limits);
     co_return std::nullopt;
@@ -161,19 +182,16 @@ struct Upstream {
   }
 };
 
-// Sends `request` (already rewritten for the next hop) and its body, then relays the response back to
-// the client. `rewrite` adjusts the response header before it goes out.
+// Sends `outgoing` (unless it went with the open) and the request's body, then relays the response back
+// to the client. `rewrite` adjusts the response header before it goes out.
 template <class Rewrite>
 asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
-                                  RequestHeader& upstream_header, Upstream& upstream, RelayBuffer& scratch,
+                                  const OutgoingRequest& outgoing, Upstream& upstream, RelayBuffer& scratch,
                                   bool client_keep_alive, Rewrite&& rewrite) {
   Outcome outcome;
-  const bool request_chunked = request.chunked();
-  if (request_chunked) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
-  BodyRelay<true> request_body(client, request, request_chunked, scratch);
-  const bool has_body = request_chunked || request.content_length().value_or(0) > 0;
+  BodyRelay<true> request_body(client, request, request.chunked(), scratch);
   const bool expects_continue = beast::iequals(request.get()[bhttp::field::expect], "100-continue");
-  if (has_body && !expects_continue) {
+  if (outgoing.has_body && !expects_continue) {
     // A body that is malformed from its first bytes never reaches the target. (A client that waits
     // for 100 Continue sends nothing before the target answers, so its body is checked as it flows.)
     ReadError first = co_await request_body.read_first();
@@ -183,10 +201,11 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
       co_return outcome;
     }
   }
-  const std::string head = serialize(upstream_header);
   ReadError read_error;
   error_code write_error;
-  outcome.bytes_up = co_await request_body.relay(*upstream.stream, head, read_error, write_error);
+  if (!outgoing.sent_with_open) {
+    outcome.bytes_up = co_await request_body.relay(*upstream.stream, outgoing.head, read_error, write_error);
+  }
   if (read_error) {
     outcome.status = status_for(read_error);  // 0: the client broke off its own request
     outcome.error = "reading the request body: " + read_error.detail;
@@ -543,7 +562,8 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
       open.tls.enabled = tls_;
       open.request_id = session.request_id;
       open.principal = session.principal;
-      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
+      OutgoingRequest next = prepare_request(request, outgoing);
+      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message, next)) {
         metrics_.upstream_failed.add();
         co_await answer_and_close(client,
                                   error_response(failure->status, failure->reason, session.request_id));
@@ -551,7 +571,7 @@ class HttpEdgeHandler final : public EdgeRouteHandler {
         co_return;
       }
 
-      Outcome outcome = co_await exchange(client, request, outgoing, upstream, scratch, request.keep_alive(),
+      Outcome outcome = co_await exchange(client, request, next, upstream, scratch, request.keep_alive(),
                                           [](ResponseHeader&) {});
       // A target that rejects the token (revoked, rotated keys) gets a fresh one on the next request.
       if (outcome.status == 401 && !bearer_token.empty()) tokens_.invalidate(token_key_, bearer_token);
@@ -758,7 +778,8 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       OpenRequest open = internal;
       open.request_id = session.request_id;
       open.principal = session.principal;
-      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message)) {
+      OutgoingRequest next = prepare_request(request, outgoing);
+      if (auto failure = co_await upstream.ensure(session.tunnel, open, limits_.message, next)) {
         metrics_.upstream_failed.add();
         co_await answer_and_close(edge, error_response(failure->status, failure->reason, session.request_id));
         record(session, method, logged_path, failure->status, failure->reason, start, Outcome{});
@@ -781,7 +802,7 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         }
       };
       Outcome outcome =
-          co_await exchange(edge, request, outgoing, upstream, scratch, request.keep_alive(), map_location);
+          co_await exchange(edge, request, next, upstream, scratch, request.keep_alive(), map_location);
       co_await settle(outcome, edge, metrics_, start, session.request_id);
       record(session, method, logged_path, outcome.status, outcome.error, start, outcome);
       if (outcome.upgraded) {
