@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attribute_types.hpp"
@@ -9,19 +10,24 @@
 using namespace gw::ldap;
 
 TEST(LdapAttributeTypes, CanonicalFormIsTheFirstNameLowerCasedWithoutOptions) {
-  EXPECT_EQ(canonical_attribute_type("userPassword"), "userpassword");
-  EXPECT_EQ(canonical_attribute_type("2.5.4.35;binary"), "userpassword");
-  EXPECT_EQ(canonical_attribute_type("commonName"), "cn");
-  EXPECT_EQ(canonical_attribute_type("2.5.4.3"), "cn");
-  EXPECT_EQ(canonical_attribute_type("RFC822MAILBOX"), "mail");
-  EXPECT_EQ(canonical_attribute_type("0.9.2342.19200300.100.1.3"), "mail");
-  EXPECT_EQ(canonical_attribute_type("userid;x-a;x-b"), "uid");
-  EXPECT_EQ(canonical_attribute_type("1.3.6.1.1.1.1.0"), "uidnumber");
-  EXPECT_EQ(canonical_attribute_type("sambaNTPassword"), "sambantpassword");
-  // Unknown: lower-cased as written.
-  EXPECT_EQ(canonical_attribute_type("x-Custom;binary"), "x-custom");
-  EXPECT_EQ(canonical_attribute_type("1.3.6.1.4.1.99999.1"), "1.3.6.1.4.1.99999.1");
-  EXPECT_EQ(canonical_attribute_type(""), "");
+  const std::pair<const char*, const char*> cases[] = {
+      {"userPassword", "userpassword"},
+      {"2.5.4.35;binary", "userpassword"},
+      {"commonName", "cn"},
+      {"2.5.4.3", "cn"},
+      {"RFC822MAILBOX", "mail"},
+      {"0.9.2342.19200300.100.1.3", "mail"},
+      {"userid;x-a;x-b", "uid"},
+      {"1.3.6.1.1.1.1.0", "uidnumber"},
+      {"sambaNTPassword", "sambantpassword"},
+      // Unknown: lower-cased as written.
+      {"x-Custom;binary", "x-custom"},
+      {"1.3.6.1.4.1.99999.1", "1.3.6.1.4.1.99999.1"},
+      {"", ""},
+  };
+  for (const auto& [description, canonical] : cases) {
+    EXPECT_EQ(canonical_attribute_type(description), canonical) << description;
+  }
 }
 
 TEST(LdapAttributeTypes, SupertypesNearestFirst) {

@@ -165,16 +165,6 @@ constexpr KnownType kKnownTypes[] = {
     {"1.2.840.113556.1.4.160", "lmPwdHistory", ""},
 };
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
-  return out;
-}
-
 bool is_keychar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
 }
@@ -193,7 +183,7 @@ const std::unordered_map<std::string, const KnownType*>& index() {
       std::string_view names = type.names;
       while (!names.empty()) {
         const std::size_t space = names.find(' ');
-        built.emplace(lower(names.substr(0, space)), &type);
+        built.emplace(ascii_lower(names.substr(0, space)), &type);
         names = space == std::string_view::npos ? std::string_view() : names.substr(space + 1);
       }
     }
@@ -214,9 +204,24 @@ std::string_view first_name(const KnownType& type) {
 
 }  // namespace
 
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
 std::string canonical_attribute_type(std::string_view description) {
-  std::string type = lower(description.substr(0, description.find(';')));
-  if (const KnownType* known = find(type)) return lower(first_name(*known));
+  std::string type = ascii_lower(description.substr(0, description.find(';')));
+  if (const KnownType* known = find(type)) return ascii_lower(first_name(*known));
   return type;
 }
 
@@ -225,8 +230,8 @@ std::vector<std::string> attribute_supertypes(std::string_view canonical_type) {
   const KnownType* type = find(canonical_type);
   // The table has no cycles; the bound only keeps a mistaken edit from looping.
   while (type && !type->supertype.empty() && chain.size() < 8) {
-    type = find(lower(type->supertype));
-    if (type) chain.push_back(lower(first_name(*type)));
+    type = find(ascii_lower(type->supertype));
+    if (type) chain.push_back(ascii_lower(first_name(*type)));
   }
   return chain;
 }

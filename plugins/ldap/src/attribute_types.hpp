@@ -14,6 +14,11 @@
 
 namespace gw::ldap {
 
+// ASCII case folding: LDAP compares descriptors (attribute type names, DN attribute types) this way.
+char ascii_lower(char c);
+std::string ascii_lower(std::string_view text);
+bool equal_ignoring_case(std::string_view a, std::string_view b);
+
 // The type of an attribute description in canonical form: options dropped (what follows the first
 // ';'), letters lower-cased, and a known type under its first name ("2.5.4.3" and "commonName" ->
 // "cn"). An unknown type stays as written, lower-cased.

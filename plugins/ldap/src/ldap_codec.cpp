@@ -886,20 +886,10 @@ Bytes encode_entry_without(const Message& entry, const std::function<bool(std::s
 
 namespace {
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
-  return out;
-}
-
 // One spelling per attribute type, so that "commonName=x", "2.5.4.3=x" and "cn=x" compare equal.
 std::string canonical_type(std::string_view type) {
   // LDAPv3 parsing already refuses the LDAPv2 "OID.2.5.4.3" form; never let it into the normal form.
-  if (type.size() > 4 && lower(type.substr(0, 4)) == "oid.") type.remove_prefix(4);
+  if (type.size() > 4 && ascii_lower(type.substr(0, 4)) == "oid.") type.remove_prefix(4);
   return canonical_attribute_type(type);
 }
 

@@ -14,13 +14,6 @@ constexpr Op kReadOnly[] = {Op::bind_request, Op::unbind_request, Op::abandon_re
                             Op::compare_request};
 constexpr Op kWrites[] = {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request};
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto fold = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-           return fold(x) == fold(y);
-         });
-}
-
 Decision deny(int result_code, std::string reason) {
   Decision decision;
   decision.allowed = false;
