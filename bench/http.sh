@@ -37,6 +37,8 @@
 #   TUNNEL_CONNECTIONS   connector.connections_per_edge (default 2, the gateway's default)
 #   GATEWAY_BUFFER_SIZE  limits.buffer_size of every gatewayd process (default: the gateway's default)
 #   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
+#   PAIR_CIPHERSUITES    TLS 1.3 cipher suites of the TLS pairs (default TLS_AES_128_GCM_SHA256, the one
+#                        gatewayd's tunnel negotiates)
 #   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
 set -euo pipefail
 
@@ -288,7 +290,7 @@ adopt_children
   echo "wrk: $(wrk -v 2>&1 | head -n 1)"
   echo "settings: PATHS=\"$PATHS\" TESTS=\"$TESTS\" DURATION=$DURATION WRK_THREADS=$WRK_THREADS" \
     "WRK_CONNECTIONS=$WRK_CONNECTIONS GATEWAY_WORKERS=$GATEWAY_WORKERS TUNNEL_CONNECTIONS=$TUNNEL_CONNECTIONS" \
-    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default}"
+    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} PAIR_CIPHERSUITES=$PAIR_CIPHERSUITES"
   echo "nginx response body: $HTTP_BODY_BYTES bytes; open files limit: $(ulimit -Sn)"
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"

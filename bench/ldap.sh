@@ -40,6 +40,8 @@
 #   TUNNEL_CONNECTIONS   connector.connections_per_edge (default 2, the gateway's default)
 #   GATEWAY_BUFFER_SIZE  limits.buffer_size of edge and connector (default: the gateway's default)
 #   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
+#   PAIR_CIPHERSUITES    TLS 1.3 cipher suites of the TLS pairs (default TLS_AES_128_GCM_SHA256, the one
+#                        gatewayd's tunnel negotiates)
 #   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
 set -euo pipefail
 
@@ -257,7 +259,7 @@ run_search() {
   echo "settings: PATHS=\"$PATHS\" DURATION=$DURATION CONNECTIONS=$CONNECTIONS PEOPLE=$PEOPLE ATTRS=$ATTRS" \
     "CLIENT_BIND=$CLIENT_BIND SLAPD_THREADS=$SLAPD_THREADS GATEWAY_WORKERS=$GATEWAY_WORKERS" \
     "TUNNEL_CONNECTIONS=$TUNNEL_CONNECTIONS GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default}" \
-    "HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default}"
+    "HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} PAIR_CIPHERSUITES=$PAIR_CIPHERSUITES"
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
 

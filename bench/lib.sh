@@ -19,11 +19,16 @@ GATEWAY_WORKERS=${GATEWAY_WORKERS:-1}
 TUNNEL_CONNECTIONS=${TUNNEL_CONNECTIONS:-2}
 GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-}
 HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-}
+# The TLS 1.3 cipher suite of the TLS pairs: by default the one gatewayd's tunnel negotiates, so that
+# every path does the same cryptographic work (left to themselves they would choose AES-256-GCM).
+PAIR_CIPHERSUITES=${PAIR_CIPHERSUITES:-TLS_AES_128_GCM_SHA256}
 RESULTS_DIR=${RESULTS_DIR:-bench/results/$(date +%Y%m%d-%H%M%S)}
 WORK=""  # the scratch directory, made by make_dirs; empty until then, so an early exit removes nothing
 if [ -n "${ALL_PATHS:-}" ]; then ONLY=${ONLY:-$ALL_PATHS}; fi
 if [ -n "${ALL_TESTS:-}" ]; then TESTS=${TESTS:-$ALL_TESTS}; fi
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds"
+[[ $PAIR_CIPHERSUITES =~ ^[A-Za-z0-9_]+(:[A-Za-z0-9_]+)*$ ]] ||
+  die "PAIR_CIPHERSUITES must be TLS 1.3 cipher suite names separated by ':'"
 
 # require_positive NAME...: each of these variables holds a whole number above zero.
 require_positive() {
@@ -488,7 +493,7 @@ start_haproxy_pair() {
 
 listen $service
   bind 127.0.0.1:$port
-  server relay 127.0.0.1:$tls_port ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3
+  server relay 127.0.0.1:$tls_port ssl verify required ca-file $WORK/pki/ca.pem crt $WORK/pki/client-combined.pem sni str(relay.test) verifyhost relay.test ssl-min-ver TLSv1.3 ciphersuites $PAIR_CIPHERSUITES
 CFG
     done
   } >"$WORK/haproxy-a.cfg"
@@ -500,7 +505,7 @@ CFG
       cat <<CFG
 
 listen $service
-  bind 127.0.0.1:$tls_port ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3
+  bind 127.0.0.1:$tls_port ssl crt $WORK/pki/server-combined.pem ca-file $WORK/pki/ca.pem verify required ssl-min-ver TLSv1.3 ciphersuites $PAIR_CIPHERSUITES
   server backend 127.0.0.1:$backend_port
 CFG
     done

@@ -42,6 +42,8 @@
 #                   idle connections on one tunnel connection; the gateway's default is 1024)
 #   GATEWAY_BUFFER_SIZE  limits.buffer_size of edge and connector (default: the gateway's default)
 #   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
+#   PAIR_CIPHERSUITES    TLS 1.3 cipher suites of the TLS pairs (default TLS_AES_128_GCM_SHA256, the one
+#                        gatewayd's tunnel negotiates)
 #   RESULTS_DIR     where raw outputs go (default bench/results/<date-time>)
 set -euo pipefail
 
@@ -247,6 +249,7 @@ CAfile = $WORK/pki/ca.pem
 verifyChain = yes
 checkHost = relay.test
 sslVersionMin = TLSv1.3
+ciphersuites = $PAIR_CIPHERSUITES
 EOF
     done
   } >"$WORK/stunnel-client.conf"
@@ -263,6 +266,7 @@ CAfile = $WORK/pki/ca.pem
 requireCert = yes
 verifyChain = yes
 sslVersionMin = TLSv1.3
+ciphersuites = $PAIR_CIPHERSUITES
 EOF
     done
   } >"$WORK/stunnel-server.conf"
@@ -404,7 +408,7 @@ run_idle() {
     "WRK_THREADS=$WRK_THREADS WRK_CONNECTIONS=$WRK_CONNECTIONS CONCURRENCY=$CONCURRENCY CLIENT_THREADS=$CLIENT_THREADS" \
     "IDLE_PATHS=\"$IDLE_LIST\" IDLE_CONNECTIONS=$IDLE_CONNECTIONS GATEWAY_WORKERS=$GATEWAY_WORKERS" \
     "TUNNEL_CONNECTIONS=$TUNNEL_CONNECTIONS GATEWAY_MAX_STREAMS=$GATEWAY_MAX_STREAMS" \
-    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default}"
+    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} PAIR_CIPHERSUITES=$PAIR_CIPHERSUITES"
   echo "nginx response body: $HTTP_BODY_BYTES bytes; open files limit: $(ulimit -Sn)"
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
