@@ -137,6 +137,8 @@ TEST_F(LdapRoute, SearchesThroughTheTunnelReturnWhatADirectSearchReturns) {
   auto connection = gateway.wait_for_audit(audit_event("ldap.connection", {{"destination", "directory"}}));
   ASSERT_EQ(connection.size(), 1u);
   EXPECT_EQ(connection[0].get("outcome"), "ok") << connection[0].get("reason");
+  // The first operation (here the injected bind) travelled with the tunnel stream's request.
+  EXPECT_GT(metric_value(gateway.admin_port(), "gateway_tunnel_early_data_bytes_total", {}), 0);
 }
 
 TEST_F(LdapRoute, BindInjectionLetsAnAnonymousApplicationSeeWhatTheServiceAccountSees) {
@@ -539,6 +541,27 @@ TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesO
   ASSERT_TRUE(read_until(client, received, search_done(2)));
   const std::size_t done = received.find(search_done(2));
   EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
+}
+
+// The directory is opened with the client's first operation; when it cannot be reached, the client
+// learns why in LDAP, and the connection is audited as connect_failed.
+TEST_F(LdapRoute, ADirectoryThatCannotBeReachedIsReportedInLdap) {
+  Route unreachable = read_only(slapd_);
+  unreachable.internal_port = free_port();
+  GatewayProcess gateway(standalone({unreachable}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  asio::io_context io;
+  tcp::socket client = connect_raw(io, gateway.port("directory"));
+
+  asio::write(client, asio::buffer(search_request(1, slapd_.people_dn())));
+  std::string received;
+  ASSERT_TRUE(read_until(client, received, "cannot reach the directory")) << received.size();
+  // A Notice of Disconnection (messageID 0, extendedResp) with resultCode unavailable (52).
+  EXPECT_EQ(received.substr(2, 4), std::string("\x02\x01\x00\x78", 4));
+  EXPECT_NE(received.find(std::string("\x0a\x01\x34", 3)), std::string::npos);
+  auto audit = gateway.wait_for_audit(audit_event("ldap.connection", {{"outcome", "connect_failed"}}));
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_NE(audit[0].get("reason").find("Connection refused"), std::string::npos) << audit[0].get("reason");
 }
 
 TEST_F(LdapRoute, AnIdleConnectionIsClosedAfterTheIdleTimeout) {

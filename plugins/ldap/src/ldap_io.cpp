@@ -173,8 +173,10 @@ asio::awaitable<void> close_gently(Stream& stream) {
 asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, bool starttls,
                                            std::size_t max_message_size) {
   if (!starttls) co_return co_await tunnel.open(request);
+  // Early data waits for TLS: nothing of the client's may cross the network in plain text.
   OpenRequest plain = request;
   plain.tls.enabled = false;
+  plain.early_data = {};
   OpenResult opened = co_await tunnel.open(plain);
   if (!opened) co_return opened;
 
@@ -217,7 +219,18 @@ asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, 
                    (response->diagnostic.empty() ? "" : " (" + response->diagnostic + ")"));
   }
   if (!reader.buffered().empty()) co_return fail("the directory sent data before the TLS handshake");
-  co_return co_await tunnel.start_tls(std::move(opened.stream), request);
+  OpenResult secured = co_await tunnel.start_tls(std::move(opened.stream), request);
+  if (secured && request.early_data.size() > 0) {
+    IoResult written = co_await secured.stream->write(request.early_data);
+    if (written.error) {
+      secured.stream->close();
+      OpenResult failed;
+      failed.error = written.error;
+      failed.reason = "write to " + target + ": " + written.error.message();
+      co_return failed;
+    }
+  }
+  co_return secured;
 }
 
 }  // namespace gw::ldap

@@ -107,7 +107,8 @@ asio::awaitable<void> close_gently(Stream& stream);
 
 // Opens the directory through `tunnel`. With `starttls`, opens it in plain text, sends StartTLS, and on
 // success starts TLS with request.tls (which must be enabled); otherwise request.tls applies from the
-// first byte (LDAPS) if enabled. The StartTLS exchange is allowed request.connect_timeout.
+// first byte (LDAPS) if enabled. The StartTLS exchange is allowed request.connect_timeout. Early data
+// goes with the open, or after StartTLS succeeded, never in plain text before it.
 asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, bool starttls,
                                            std::size_t max_message_size);
 

@@ -107,8 +107,9 @@ class RequestRelay {
   };
 
   // `route` names the destination or system in records; `client_label` names the client side in the
-  // reasons a connection ends with ("client", "edge").
-  RequestRelay(Host& host, Stream& client, Stream& directory, std::size_t max_message_size,
+  // reasons a connection ends with ("client", "edge"). Without a `directory`, open_directory() opens
+  // it when the first bytes for it are ready, and they travel with the open (early data).
+  RequestRelay(Host& host, Stream& client, Stream* directory, std::size_t max_message_size,
                const Limits& limits, AuditField route, const std::string& request_id,
                const std::string& principal, std::string client_label, Responses responses)
       : host_(host),
@@ -122,13 +123,20 @@ class RequestRelay {
         max_message_size_(max_message_size),
         responses_(responses),
         buffer_size_(limits.buffer_size) {
-    connection_.directory = &directory;
+    connection_.directory = directory;
   }
 
   // Decides on one request; false when no more requests are to be read (unbind).
   virtual asio::awaitable<bool> handle(const Message& request) = 0;
   // Fields that say who the client is, for audit records (the client's address, the principal).
   virtual std::vector<AuditField> client_fields() const = 0;
+  // Opens the directory with `early` as early data, for a relay constructed without one.
+  virtual asio::awaitable<OpenResult> open_directory(asio::const_buffer early) {
+    OpenResult none;
+    none.error = make_error_code(TunnelErrc::refused);
+    none.reason = "no directory";
+    co_return none;
+  }
 
   // Remembers a request about to be forwarded until its result arrives, for its audit record (`dn` is
   // the DN to record). False when max_pending operations are in progress already: answer it busy.
@@ -162,8 +170,9 @@ class RequestRelay {
     // Separate statements: GCC 12 miscompiles co_await inside && and ||.
     bool ended_well = co_await relay_requests();
     if (ended_well) ended_well = co_await flush();
-    if (ended_well) co_await directory_.shutdown_write();
+    if (ended_well && directory_) co_await directory_->shutdown_write();
     co_await connection_.wait();
+    if (opened_directory_) opened_directory_->close();
     co_return connection_.reason();
   }
 
@@ -171,16 +180,46 @@ class RequestRelay {
 
   asio::awaitable<bool> flush() {
     if (to_directory_.empty()) co_return !connection_.stopped();
-    IoResult w = co_await directory_.write(asio::buffer(to_directory_));
+    const bool written = co_await write_directory(asio::buffer(to_directory_));
     to_directory_.clear();
+    if (written) start_responses();
+    co_return written;
+  }
+
+  // Writes to the directory, opening it with `bytes` as early data if it is not open yet. False when
+  // that failed (the connection is stopped; a failed open is in open_failure()).
+  asio::awaitable<bool> write_directory(asio::const_buffer bytes) {
+    if (!directory_) {
+      OpenResult opened = co_await open_directory(bytes);
+      if (!opened) {
+        open_failure_ = opened.reason;
+        const Bytes notice = encode_notice_of_disconnection(result::unavailable,
+                                                            "cannot reach the directory: " + opened.reason);
+        co_await connection_.to_client.write(notice);
+        connection_.stop("cannot reach the directory: " + opened.reason);
+        co_return false;
+      }
+      opened_directory_ = std::move(opened.stream);
+      directory_ = opened_directory_.get();
+      connection_.directory = directory_;
+      if (connection_.stopped()) directory_->close();  // stopped while opening
+      co_return !connection_.stopped();
+    }
+    IoResult w = co_await directory_->write(bytes);
     if (w.error) {
       connection_.stop("directory: " + w.error.message());
       co_return false;
     }
-    start_responses();
     co_return true;
   }
 
+  bool directory_open() const noexcept { return directory_ != nullptr; }
+
+ public:
+  // Why opening the directory failed; empty if it did not (or was not needed).
+  const std::string& open_failure() const noexcept { return open_failure_; }
+
+ protected:
   // Answers `request` with a result the gateway makes up (nothing for unbind and abandon).
   asio::awaitable<void> answer(const Message& request, int code, std::string_view diagnostic) {
     if (auto bytes = local_answer(request, code, diagnostic)) {
@@ -214,7 +253,9 @@ class RequestRelay {
   }
 
   Host& host_;
-  Stream& directory_;
+  Stream* directory_;  // null until open_directory() succeeded, for a relay constructed without one
+  std::unique_ptr<Stream> opened_directory_;
+  std::string open_failure_;
   Connection connection_;
   MessageReader from_client_;
   AuditField route_;
@@ -237,10 +278,10 @@ class RequestRelay {
     if (responses_started_) return;
     responses_started_ = true;
     if (responses_.decode) {
-      from_directory_.emplace(directory_, max_message_size_, connection_.activity);
+      from_directory_.emplace(*directory_, max_message_size_, connection_.activity);
       connection_.spawn(relay_responses());
     } else {
-      connection_.spawn(relay_raw(connection_, directory_, buffer_size_, bytes_down_));
+      connection_.spawn(relay_raw(connection_, *directory_, buffer_size_, bytes_down_));
     }
   }
 
@@ -375,13 +416,19 @@ class EdgeConnection final : public RequestRelay {
  public:
   // An Internet destination's responses are decoded for the per-operation audit; an on-premise one's
   // pass as bytes (its connector audits them).
-  EdgeConnection(Host& host, const EdgeSession& session, const Common& common,
-                 const std::optional<BindInjection>& injection, Stream& directory)
-      : RequestRelay(host, session.client, directory, common.max_message_size, session.destination.limits,
+  // The directory is opened at `target` when the first bytes for it are ready (the client's first
+  // operation, or the injected bind), and they travel with the open: through a connector they reach it
+  // without waiting for the tunnel's answer first. A client that leaves without a word costs no
+  // connection to the directory.
+  EdgeConnection(Host& host, EdgeSession& session, const Common& common,
+                 const std::optional<BindInjection>& injection, OpenRequest target)
+      : RequestRelay(host, session.client, nullptr, common.max_message_size, session.destination.limits,
                      {"destination", session.destination.name}, session.request_id, session.principal,
                      "client",
                      {session.destination.proxy_type == ProxyType::internet, common.max_pending, nullptr}),
         session_(session),
+        common_(common),
+        target_(std::move(target)),
         injection_(injection) {}
 
   // Relays until either side ends; returns why it ended (empty for a normal end).
@@ -394,7 +441,7 @@ class EdgeConnection final : public RequestRelay {
         co_await handle_bind(request);
         co_return true;
       case Op::unbind_request:
-        append(request.raw);
+        if (directory_open()) append(request.raw);  // else there is nobody to say goodbye to
         co_return false;
       case Op::abandon_request:
         if (!responses_started()) co_return true;  // nothing can be in progress yet
@@ -419,6 +466,7 @@ class EdgeConnection final : public RequestRelay {
       if (!bound_) {
         std::string failure = co_await inject_bind();
         if (!failure.empty()) {
+          if (connection_.stopped()) co_return false;  // the directory could not be reached at all
           co_await answer(request, result::unavailable,
                           "the gateway could not bind to the directory: " + failure);
           co_return true;
@@ -483,9 +531,8 @@ class EdgeConnection final : public RequestRelay {
   // Nothing is in flight yet (responses are not being relayed), so the answer is read here.
   asio::awaitable<std::string> inject_bind() {
     const Bytes bind = encode_simple_bind(kInjectedBindId, injection_->bind_dn, injection_->bind_password);
-    IoResult w = co_await directory_.write(asio::buffer(bind));
-    if (w.error) co_return "directory: " + w.error.message();
-    MessageReader from_directory(directory_, max_message_size_, connection_.activity);
+    if (!co_await write_directory(asio::buffer(bind))) co_return connection_.reason();
+    MessageReader from_directory(*directory_, max_message_size_, connection_.activity);
     MessageReader::Next next = co_await from_directory.next();
     if (next.status != MessageReader::Status::message) {
       co_return next.status == MessageReader::Status::eof ? "the directory closed the connection"
@@ -514,6 +561,13 @@ class EdgeConnection final : public RequestRelay {
 
   std::vector<AuditField> client_fields() const override { return {{"client", session_.client.info().peer}}; }
 
+  asio::awaitable<OpenResult> open_directory(asio::const_buffer early) override {
+    OpenRequest request = target_;
+    request.early_data = early;
+    co_return co_await ldap::open_directory(session_.tunnel, std::move(request), common_.starttls,
+                                            common_.max_message_size);
+  }
+
   void audit_bind_refused(const Message& bind, const std::string& why) {
     if (!host_.audit().enabled(AuditClass::security)) return;
     host_.audit().record({AuditClass::security,
@@ -525,7 +579,9 @@ class EdgeConnection final : public RequestRelay {
                            {"reason", why}}});
   }
 
-  const EdgeSession& session_;
+  EdgeSession& session_;
+  const Common& common_;
+  const OpenRequest target_;
   const std::optional<BindInjection>& injection_;
   bool bound_ = false;
   bool client_authenticated_ = false;
@@ -577,6 +633,11 @@ class LdapEdgeHandler final : public EdgeRouteHandler {
     injection_ = std::move(injection);
   }
 
+  // The directory is opened once the client's first operation is read (EdgeConnection), so entry points
+  // that answer the connection set-up (SOCKS5, HTTP CONNECT) answer success first; a directory that
+  // cannot be reached is then reported in LDAP, with a Notice of Disconnection.
+  bool reads_before_open() const noexcept override { return true; }
+
   asio::awaitable<void> serve(EdgeSession& session) override {
     const auto start = Clock::now();
     session.client.set_no_delay(true);
@@ -584,22 +645,16 @@ class LdapEdgeHandler final : public EdgeRouteHandler {
     target.tls = tls_;
     target.request_id = session.request_id;
     target.principal = session.principal;
-    OpenResult opened =
-        co_await open_directory(session.tunnel, target, common_.starttls, common_.max_message_size);
-    if (!opened) {
+    EdgeConnection connection(host_, session, common_, injection_, std::move(target));
+    std::string reason = co_await connection.relay();
+    if (!connection.open_failure().empty()) {
       host_.logger().log(LogLevel::warn, "connection_failed",
                          {{"destination", session.destination.name},
                           {"request_id", session.request_id},
-                          {"reason", opened.reason}});
-      const Bytes notice =
-          encode_notice_of_disconnection(result::unavailable, "cannot reach the directory: " + opened.reason);
-      co_await session.client.write(asio::buffer(notice));
-      audit(session, "connect_failed", opened.reason, start, 0);
+                          {"reason", connection.open_failure()}});
+      audit(session, "connect_failed", connection.open_failure(), start, 0);
       co_return;
     }
-    EdgeConnection connection(host_, session, common_, injection_, *opened.stream);
-    std::string reason = co_await connection.relay();
-    opened.stream->close();
     audit(session, reason.empty() ? "ok" : "error", reason, start, connection.bytes_down());
   }
 
@@ -665,7 +720,7 @@ struct SystemConfig {
 class ConnectorConnection final : public RequestRelay {
  public:
   ConnectorConnection(Host& host, const SystemConfig& config, OperationCounters& counters,
-                      const ConnectorSession& session, Stream& directory)
+                      const ConnectorSession& session, Stream* directory)
       : RequestRelay(host, session.stream, directory, config.common.max_message_size, session.system.limits,
                      {"system", config.name}, session.request_id, session.principal, "edge",
                      {true, config.common.max_pending, &config.policy}),
@@ -809,7 +864,7 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
       co_await session.stream.write(asio::buffer(notice));
       co_return;
     }
-    ConnectorConnection connection(host_, config_, counters_, session, *opened.stream);
+    ConnectorConnection connection(host_, config_, counters_, session, opened.stream.get());
     std::string reason = co_await connection.relay();
     opened.stream->close();
     if (!reason.empty()) {
