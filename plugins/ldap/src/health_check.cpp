@@ -180,8 +180,9 @@ void HealthChecker::run() {
       changed_.wait(lock);
       continue;
     }
-    if (std::chrono::steady_clock::now() < next->due) {
-      changed_.wait_until(lock, next->due);
+    if (const auto due = next->due; std::chrono::steady_clock::now() < due) {
+      // A copy: remove() may erase the entry while this waits.
+      changed_.wait_until(lock, due);
       continue;
     }
     const HealthTarget target = next->target;
