@@ -107,7 +107,7 @@ class RequestRelay {
   };
 
   // `route` names the destination or system in records; `client_label` names the client side in the
-  // reasons a connection ends with ("client", "edge"). Without a `directory`, open_directory() opens
+  // reasons a connection ends with ("client", "edge"). Without a `directory`, connect_directory() opens
   // it when the first bytes for it are ready, and they travel with the open (early data).
   RequestRelay(Host& host, Stream& client, Stream* directory, std::size_t max_message_size,
                const Limits& limits, AuditField route, const std::string& request_id,
@@ -131,7 +131,7 @@ class RequestRelay {
   // Fields that say who the client is, for audit records (the client's address, the principal).
   virtual std::vector<AuditField> client_fields() const = 0;
   // Opens the directory with `early` as early data, for a relay constructed without one.
-  virtual asio::awaitable<OpenResult> open_directory(asio::const_buffer early) {
+  virtual asio::awaitable<OpenResult> connect_directory(asio::const_buffer early) {
     OpenResult none;
     none.error = make_error_code(TunnelErrc::refused);
     none.reason = "no directory";
@@ -190,7 +190,7 @@ class RequestRelay {
   // that failed (the connection is stopped; a failed open is in open_failure()).
   asio::awaitable<bool> write_directory(asio::const_buffer bytes) {
     if (!directory_) {
-      OpenResult opened = co_await open_directory(bytes);
+      OpenResult opened = co_await connect_directory(bytes);
       if (!opened) {
         open_failure_ = opened.reason;
         const Bytes notice = encode_notice_of_disconnection(result::unavailable,
@@ -253,7 +253,7 @@ class RequestRelay {
   }
 
   Host& host_;
-  Stream* directory_;  // null until open_directory() succeeded, for a relay constructed without one
+  Stream* directory_;  // null until connect_directory() succeeded, for a relay constructed without one
   std::unique_ptr<Stream> opened_directory_;
   std::string open_failure_;
   Connection connection_;
@@ -561,11 +561,11 @@ class EdgeConnection final : public RequestRelay {
 
   std::vector<AuditField> client_fields() const override { return {{"client", session_.client.info().peer}}; }
 
-  asio::awaitable<OpenResult> open_directory(asio::const_buffer early) override {
+  asio::awaitable<OpenResult> connect_directory(asio::const_buffer early) override {
     OpenRequest request = target_;
     request.early_data = early;
-    co_return co_await ldap::open_directory(session_.tunnel, std::move(request), common_.starttls,
-                                            common_.max_message_size);
+    co_return co_await open_directory(session_.tunnel, std::move(request), common_.starttls,
+                                      common_.max_message_size);
   }
 
   void audit_bind_refused(const Message& bind, const std::string& why) {
