@@ -21,8 +21,6 @@
 #   TARGETS         subset of "direct gatewayd haproxy" (default all three)
 #   GATEWAY_BUFFER_SIZE  gatewayd limits.buffer_size (default: the gateway's default, 64KiB)
 #   HAPROXY_BUFSIZE      HAProxy tune.bufsize in bytes (default: HAProxy's default, 16384)
-#   PAIR_CIPHERSUITES    TLS 1.3 cipher suites of the TLS pairs (default TLS_AES_128_GCM_SHA256, the one
-#                        gatewayd's tunnel negotiates)
 #   SYSCALLS=1      also count the proxies' system calls per test with perf (syscall tracepoints);
 #                   this slows every system call a little, so the figures of such a run are not the
 #                   reference ones. Counts per connection / per MB go to syscalls.md.
@@ -273,7 +271,7 @@ run_connrate() {
   echo "iperf3: $(iperf3 --version 2>&1 | head -n 1)"
   echo "settings: DURATION=$DURATION STREAMS=\"$STREAMS\" REVERSE=$REVERSE CONCURRENCY=$CONCURRENCY" \
     "CONNRATE=$CONNRATE CLIENT_THREADS=$CLIENT_THREADS WORKERS=$WORKERS TARGETS=\"$TARGETS\"" \
-    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} PAIR_CIPHERSUITES=$PAIR_CIPHERSUITES SYSCALLS=$SYSCALLS"
+    "GATEWAY_BUFFER_SIZE=${GATEWAY_BUFFER_SIZE:-default} HAPROXY_BUFSIZE=${HAPROXY_BUFSIZE:-default} SYSCALLS=$SYSCALLS"
 } >"$RESULTS_DIR/environment.txt"
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg); raw results in $RESULTS_DIR"
 
