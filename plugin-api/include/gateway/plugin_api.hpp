@@ -3,6 +3,7 @@
 
 #include "gateway/plugin/abi.hpp"
 #include "gateway/plugin/authority.hpp"
+#include "gateway/plugin/close_gently.hpp"
 #include "gateway/plugin/deadline.hpp"
 #include "gateway/plugin/host.hpp"
 #include "gateway/plugin/plugin.hpp"

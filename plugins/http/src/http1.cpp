@@ -1,7 +1,5 @@
 #include "http1.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <limits>
@@ -307,25 +305,7 @@ template class BodyRelay<false>;
 asio::awaitable<void> answer_and_close(MessageReader& reader, std::string_view response) {
   Stream& stream = reader.stream();
   if (co_await write_all(stream, response)) co_return;
-  co_await stream.shutdown_write();
-  // Bounded: the reader's read timeout is at most what the configuration says, the drain at most a
-  // second and 1 MiB.
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer deadline(executor);
-  deadline.expires_after(std::chrono::seconds(1));
-  auto done = std::make_shared<bool>(false);
-  deadline.async_wait([done, s = &stream](const error_code& ec) {
-    if (!ec && !*done) s->close();
-  });
-  std::vector<char> sink(16 * 1024);
-  std::size_t discarded = 0;
-  while (discarded < (1u << 20)) {
-    IoResult r = co_await stream.read_some(asio::buffer(sink));
-    discarded += r.bytes;
-    if (r.error) break;
-  }
-  *done = true;
-  deadline.cancel();
+  co_await close_gently(stream, 1u << 20, std::chrono::seconds(1));
 }
 
 void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {

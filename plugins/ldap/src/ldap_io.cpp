@@ -1,6 +1,5 @@
 #include "ldap_io.hpp"
 
-#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -152,19 +151,6 @@ asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_
       connection.stop("directory: " + r.error.message());
       co_return;
     }
-  }
-}
-
-asio::awaitable<void> close_gently(Stream& stream) {
-  constexpr std::size_t kMaxDrained = 64 * 1024;
-  co_await stream.shutdown_write();
-  Deadline deadline(stream.executor(), std::chrono::seconds(2), [&stream] { stream.close(); });
-  std::array<std::uint8_t, 4096> discard;
-  std::size_t drained = 0;
-  while (drained < kMaxDrained) {
-    IoResult r = co_await stream.read_some(asio::buffer(discard));
-    drained += r.bytes;
-    if (r.error) break;
   }
 }
 

@@ -99,12 +99,6 @@ class Connection {
 asio::awaitable<void> relay_raw(Connection& connection, Stream& from, std::size_t buffer_size,
                                 std::uint64_t& bytes);
 
-// The end of a connection whose peer sent something unacceptable, done so that the peer can read the
-// gateway's last words: half-closes `stream`, then reads and discards what the peer still sends (at
-// most 64 KiB, for at most 2 s), so that the kernel does not answer unread data with a reset that
-// would discard the answer on the peer's side. Only for the coroutine that reads `stream`.
-asio::awaitable<void> close_gently(Stream& stream);
-
 // Opens the directory through `tunnel`. With `starttls`, opens it in plain text, sends StartTLS, and on
 // success starts TLS with request.tls (which must be enabled); otherwise request.tls applies from the
 // first byte (LDAPS) if enabled. The StartTLS exchange is allowed request.connect_timeout. Early data

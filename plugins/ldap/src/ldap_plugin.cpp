@@ -19,7 +19,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "attribute_types.hpp"
 #include "gateway/plugin_api.hpp"
 #include "health_check.hpp"
 #include "ldap_codec.hpp"
@@ -75,6 +74,11 @@ std::optional<Bytes> local_answer(const Message& request, int code, std::string_
   return encode_result(
       request.id, *response, code, "", diagnostic,
       request.op == Op::extended_request ? std::string_view(request.oid) : std::string_view());
+}
+
+// The Notice of Disconnection that tells the application the directory could not be reached, and why.
+Bytes unreachable_notice(const std::string& reason) {
+  return encode_notice_of_disconnection(result::unavailable, "cannot reach the directory: " + reason);
 }
 
 // StartTLS from an application is answered by the gateway: the path beyond the entry point is already
@@ -193,9 +197,7 @@ class RequestRelay {
       OpenResult opened = co_await connect_directory(bytes);
       if (!opened) {
         open_failure_ = opened.reason;
-        const Bytes notice = encode_notice_of_disconnection(result::unavailable,
-                                                            "cannot reach the directory: " + opened.reason);
-        co_await connection_.to_client.write(notice);
+        co_await connection_.to_client.write(unreachable_notice(opened.reason));
         connection_.stop("cannot reach the directory: " + opened.reason);
         co_return false;
       }
@@ -248,7 +250,7 @@ class RequestRelay {
     const Bytes notice = encode_notice_of_disconnection(result::protocol_error, text);
     co_await connection_.to_client.write(notice);
     // Only the coroutine that reads the client side may drain it.
-    if (from == "client") co_await close_gently(connection_.client);
+    if (from == "client") co_await close_gently(connection_.client, 64 * 1024, std::chrono::seconds(2));
     connection_.stop("malformed message from the " + from + ": " + error);
   }
 
@@ -609,7 +611,7 @@ class LdapEdgeHandler final : public EdgeRouteHandler {
     }
     const Settings& s = destination.settings;
     const std::string bind_dn = optional_string(s, "bind_dn");
-    const std::string client_password = s.has("client_password") ? s.get_string("client_password") : "";
+    const std::string client_password = optional_string(s, "client_password");
     if (bind_dn.empty()) {
       if (s.has("bind_password"))
         throw RouteConfigError("settings.bind_password", "bind_password needs bind_dn");
@@ -808,13 +810,15 @@ PolicyConfig read_policy(const Settings& settings) {
   config.max_size_limit = static_cast<std::int32_t>(settings.get_int("max_size_limit"));
   config.max_time_limit = static_cast<std::int32_t>(settings.get_int("max_time_limit"));
   config.denied_attributes = settings.get_list("denied_attributes");
-  for (std::size_t i = 0; i < config.denied_attributes.size(); ++i) {
-    if (!is_attribute_description(config.denied_attributes[i])) {
-      throw RouteConfigError("settings.denied_attributes[" + std::to_string(i) + "]",
-                             "not an attribute type (a name or a numeric OID)");
-    }
-  }
   return config;
+}
+
+Policy make_policy(const Settings& settings) {
+  try {
+    return Policy(read_policy(settings));
+  } catch (const PolicyError& e) {
+    throw RouteConfigError("settings." + e.key(), e.message());
+  }
 }
 
 class LdapConnectorHandler final : public ConnectorRouteHandler {
@@ -822,7 +826,7 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
   LdapConnectorHandler(Host& host, HealthChecker& health, const System& system)
       : host_(host),
         config_{system.virtual_host + ":" + std::to_string(system.virtual_port_first),
-                read_common(system.settings, system.tls), Policy(read_policy(system.settings))},
+                read_common(system.settings, system.tls), make_policy(system.settings)},
         counters_(host.metrics(), config_.name) {
     const Settings& s = system.settings;
     const auto interval = s.get_duration("health_check_interval");
@@ -836,7 +840,7 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
     target.ldaps = system.tls.enabled && !target.starttls;
     target.tls = system.tls;
     target.bind_dn = s.get_string("health_check_bind_dn");
-    target.password = s.has("health_check_password") ? s.get_string("health_check_password") : "";
+    target.password = optional_string(s, "health_check_password");
     if (!target.bind_dn.empty() && target.password.empty()) {
       throw RouteConfigError("settings.health_check_password",
                              "health_check_bind_dn needs health_check_password");
@@ -859,8 +863,7 @@ class LdapConnectorHandler final : public ConnectorRouteHandler {
           {{"system", config_.name}, {"request_id", session.request_id}, {"reason", opened.reason}});
       // The edge already has the failure when the connection itself failed; a failed StartTLS comes after
       // the stream was accepted, so the application learns of it here.
-      const Bytes notice =
-          encode_notice_of_disconnection(result::unavailable, "cannot reach the directory: " + opened.reason);
+      const Bytes notice = unreachable_notice(opened.reason);
       co_await session.stream.write(asio::buffer(notice));
       co_return;
     }

@@ -83,13 +83,13 @@ bool OperationSet::allows_extended(std::string_view oid) const {
 }
 
 Policy::Policy(PolicyConfig config) : config_(std::move(config)) {
-  if (config_.max_size_limit < 0) throw std::invalid_argument("max_size_limit is negative");
-  if (config_.max_time_limit < 0) throw std::invalid_argument("max_time_limit is negative");
+  if (config_.max_size_limit < 0) throw PolicyError("max_size_limit", "is negative");
+  if (config_.max_time_limit < 0) throw PolicyError("max_time_limit", "is negative");
   for (std::size_t i = 0; i < config_.denied_attributes.size(); ++i) {
     const std::string& denied = config_.denied_attributes[i];
     if (!is_attribute_description(denied)) {
-      throw std::invalid_argument("denied_attributes[" + std::to_string(i) + "]: " + quoted(denied) +
-                                  " is not an attribute type (a name or a numeric OID)");
+      throw PolicyError("denied_attributes[" + std::to_string(i) + "]",
+                        quoted(denied) + " is not an attribute type (a name or a numeric OID)");
     }
     std::string type = canonical_attribute_type(denied);
     for (std::string& supertype : attribute_supertypes(type)) revealing_types_.insert(std::move(supertype));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,19 @@ struct PolicyConfig {
   std::vector<std::string> denied_attributes;
 };
 
+// A setting the policy cannot take: `key` names it ("denied_attributes[1]"), what() says why.
+class PolicyError : public std::invalid_argument {
+ public:
+  PolicyError(std::string key, const std::string& message)
+      : std::invalid_argument(key + ": " + message), key_(std::move(key)), message_(message) {}
+  const std::string& key() const noexcept { return key_; }
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string key_;
+  std::string message_;
+};
+
 struct Decision {
   bool allowed = false;
   // Denied: the resultCode to answer with (insufficient_access_rights, invalid_dn_syntax,
@@ -62,8 +76,8 @@ struct Decision {
 
 class Policy {
  public:
-  // Throws std::invalid_argument for a negative cap or a denied attribute that is not an attribute
-  // type ("denied_attributes[1]: ...").
+  // Throws PolicyError for a negative cap or a denied attribute that is not an attribute type
+  // ("denied_attributes[1]: ...").
   explicit Policy(PolicyConfig config);
 
   // The decision for one decoded request (is_request(request.op)). A search with scope base on the
