@@ -2,13 +2,23 @@
 #pragma once
 
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
 namespace bench {
 
-// Each tool defines this: prints `message` (when not null) and the tool's usage to stderr, exits 2.
-[[noreturn]] void usage(const char* message);
+// Each tool defines these two: its name and its usage text.
+extern const char* const kToolName;
+extern const char* const kUsage;
+
+// Prints `message` (when not null) and the tool's usage to stderr, and exits with 2.
+[[noreturn]] inline void usage(const char* message) {
+  if (message) std::fprintf(stderr, "%s: %s\n", kToolName, message);
+  std::fputs(kUsage, stderr);
+  std::exit(2);
+}
 
 // `text` as a number of type T, all of it; anything else ends in usage().
 template <typename T>

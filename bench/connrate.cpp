@@ -54,15 +54,12 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 namespace bench {
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_connrate: %s\n", message);
-  std::fprintf(stderr,
-               "usage:\n"
-               "  gateway_bench_connrate server --port P [--host H] [--threads T] [--seconds S]\n"
-               "  gateway_bench_connrate client --host H --port P [--concurrency C] [--seconds S]\n"
-               "                                [--threads T] [--size BYTES] [--count N]\n");
-  std::exit(2);
-}
+const char* const kToolName = "gateway_bench_connrate";
+const char* const kUsage =
+    "usage:\n"
+    "  gateway_bench_connrate server --port P [--host H] [--threads T] [--seconds S]\n"
+    "  gateway_bench_connrate client --host H --port P [--concurrency C] [--seconds S]\n"
+    "                                [--threads T] [--size BYTES] [--count N]\n";
 
 }  // namespace bench
 

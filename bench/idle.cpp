@@ -56,13 +56,10 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 namespace bench {
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_idle: %s\n", message);
-  std::fprintf(stderr,
-               "usage: gateway_bench_idle --host H --port P --count N [--concurrency C] [--size BYTES]\n"
-               "                          [--timeout SECONDS]\n");
-  std::exit(2);
-}
+const char* const kToolName = "gateway_bench_idle";
+const char* const kUsage =
+    "usage: gateway_bench_idle --host H --port P --count N [--concurrency C] [--size BYTES]\n"
+    "                          [--timeout SECONDS]\n";
 
 }  // namespace bench
 

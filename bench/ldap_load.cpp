@@ -39,15 +39,11 @@
 using Clock = std::chrono::steady_clock;
 
 namespace bench {
-[[noreturn]] void usage(const char* message) {
-  if (message) std::fprintf(stderr, "gateway_bench_ldap_load: %s\n", message);
-  std::fprintf(
-      stderr,
-      "usage: gateway_bench_ldap_load --url URL --base DN --filter F [--connections N] [--duration S]\n"
-      "                               [--bind-dn DN --password PW] [--bind simple|anonymous|none]\n"
-      "                               [--scope sub|one|base] [--attrs A,B,...] [--keys K]\n");
-  std::exit(2);
-}
+const char* const kToolName = "gateway_bench_ldap_load";
+const char* const kUsage =
+    "usage: gateway_bench_ldap_load --url URL --base DN --filter F [--connections N] [--duration S]\n"
+    "                               [--bind-dn DN --password PW] [--bind simple|anonymous|none]\n"
+    "                               [--scope sub|one|base] [--attrs A,B,...] [--keys K]\n";
 
 }  // namespace bench
 

@@ -386,6 +386,14 @@ YAML
 # as max_concurrent_streams. Checks both, starts the edge and waits until the tunnel port and every
 # ENTRY_PORT listen, starts the connector and waits until both sides count TUNNEL_CONNECTIONS tunnel
 # connections. Sets TUNNEL_PORT, EDGE_PID, CONNECTOR_PID, PATH_PIDS[PATH] and their LABELs.
+# tunnel_side_yaml SIDE: the certificate keys of the edge's tunnel section or the connector section
+# (SIDE edge or connector), and max_concurrent_streams when GATEWAY_MAX_STREAMS is set.
+tunnel_side_yaml() {
+  printf '  ca_file: %s\n  cert_file: %s\n  key_file: %s' "$WORK/certs/ca.pem" "$WORK/certs/$1.pem" \
+    "$WORK/certs/$1.key"
+  if [ -n "${GATEWAY_MAX_STREAMS:-}" ]; then printf '\n  max_concurrent_streams: %s' "$GATEWAY_MAX_STREAMS"; fi
+}
+
 start_gatewayd_pair() {
   local path=$1 destinations=$2 systems=$3
   shift 3
@@ -395,11 +403,8 @@ start_gatewayd_pair() {
     cat <<YAML
 tunnel:
   listen: 127.0.0.1:$TUNNEL_PORT
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/edge.pem
-  key_file: $WORK/certs/edge.key
-${GATEWAY_MAX_STREAMS:+  max_concurrent_streams: $GATEWAY_MAX_STREAMS
-}destinations:
+$(tunnel_side_yaml edge)
+destinations:
 $destinations
 YAML
   } >"$WORK/edge.yaml"
@@ -411,11 +416,8 @@ connector:
     - address: 127.0.0.1:$TUNNEL_PORT
       server_name: edge.test
   connections_per_edge: $TUNNEL_CONNECTIONS
-  ca_file: $WORK/certs/ca.pem
-  cert_file: $WORK/certs/connector.pem
-  key_file: $WORK/certs/connector.key
-${GATEWAY_MAX_STREAMS:+  max_concurrent_streams: $GATEWAY_MAX_STREAMS
-}systems:
+$(tunnel_side_yaml connector)
+systems:
 $systems
 YAML
   } >"$WORK/connector.yaml"
