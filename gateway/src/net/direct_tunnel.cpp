@@ -65,15 +65,21 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   } else {
     result = co_await handshake(std::move(socket), request);
   }
-  if (result && request.early_data.size() > 0) {
-    IoResult written = co_await result.stream->write(request.early_data);
-    if (written.error) {
-      result.stream.reset();
-      result.error = written.error;
-      result.reason = "write to " + target + ": " + written.error.message();
-    }
+  co_return co_await with_early_data(std::move(result), request);
+}
+
+asio::awaitable<OpenResult> DirectTunnel::with_early_data(OpenResult opened, const OpenRequest& request) {
+  if (!opened || request.early_data.size() == 0) co_return opened;
+  IoResult written = co_await opened.stream->write(request.early_data);
+  if (written.error) {
+    opened.stream->close();
+    OpenResult failed;
+    failed.error = written.error;
+    failed.reason =
+        "write to " + request.host + ":" + std::to_string(request.port) + ": " + written.error.message();
+    co_return failed;
   }
-  co_return result;
+  co_return opened;
 }
 
 asio::awaitable<OpenResult> DirectTunnel::start_tls(std::unique_ptr<Stream> plain,
@@ -82,7 +88,8 @@ asio::awaitable<OpenResult> DirectTunnel::start_tls(std::unique_ptr<Stream> plai
   if (!tcp_stream) co_return co_await Tunnel::start_tls(std::move(plain), request);
   tcp::socket socket = std::move(tcp_stream->socket());
   plain.reset();
-  co_return co_await handshake(std::move(socket), request);
+  OpenResult secured = co_await handshake(std::move(socket), request);
+  co_return co_await with_early_data(std::move(secured), request);
 }
 
 asio::awaitable<OpenResult> DirectTunnel::handshake(tcp::socket socket, const OpenRequest& request) {

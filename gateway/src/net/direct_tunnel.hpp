@@ -18,6 +18,8 @@ class DirectTunnel final : public Tunnel {
  private:
   // The client handshake on a connected socket, allowed request.connect_timeout.
   asio::awaitable<OpenResult> handshake(tcp::socket socket, const OpenRequest& request);
+  // Writes request.early_data to a stream just opened (or upgraded); a failed write fails the open.
+  asio::awaitable<OpenResult> with_early_data(OpenResult opened, const OpenRequest& request);
 
   TlsClientContexts& tls_;
 };

@@ -205,18 +205,7 @@ asio::awaitable<OpenResult> open_directory(Tunnel& tunnel, OpenRequest request, 
                    (response->diagnostic.empty() ? "" : " (" + response->diagnostic + ")"));
   }
   if (!reader.buffered().empty()) co_return fail("the directory sent data before the TLS handshake");
-  OpenResult secured = co_await tunnel.start_tls(std::move(opened.stream), request);
-  if (secured && request.early_data.size() > 0) {
-    IoResult written = co_await secured.stream->write(request.early_data);
-    if (written.error) {
-      secured.stream->close();
-      OpenResult failed;
-      failed.error = written.error;
-      failed.reason = "write to " + target + ": " + written.error.message();
-      co_return failed;
-    }
-  }
-  co_return secured;
+  co_return co_await tunnel.start_tls(std::move(opened.stream), request);  // with the early data
 }
 
 }  // namespace gw::ldap

@@ -142,7 +142,8 @@ class GW_PLUGIN_VISIBLE Tunnel {
   // Starts TLS on `plain`, a stream this tunnel opened without TLS, once the protocol's own upgrade
   // exchange (LDAP StartTLS, SMTP STARTTLS) has succeeded and no bytes of the peer are left unread: a
   // client handshake per request.tls (verification, server name, client certificate; `enabled` is not
-  // looked at), allowed request.connect_timeout. Only direct connections can be upgraded: a stream
+  // looked at), allowed request.connect_timeout; then request.early_data, if any, is written, as open()
+  // does once connected. Only direct connections can be upgraded: a stream
   // through a connector fails with operation_not_supported (the connector's system decides whether it
   // speaks TLS to the internal host). `plain` is consumed either way; on failure it has been closed.
   virtual asio::awaitable<OpenResult> start_tls(std::unique_ptr<Stream> plain, const OpenRequest& request) {
