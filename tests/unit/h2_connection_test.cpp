@@ -563,6 +563,92 @@ TEST(H2Connection, EarlyDataReachesTheServerAheadOfLaterWrites) {
   link.close_and_wait();
 }
 
+// Counts the transport writes of a tunnel connection.
+class CountingStream : public Stream {
+ public:
+  CountingStream(std::unique_ptr<Stream> inner, std::shared_ptr<std::atomic<int>> writes)
+      : inner_(std::move(inner)), writes_(std::move(writes)) {}
+  asio::any_io_executor executor() const override { return inner_->executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
+    return inner_->read_some(buffer);
+  }
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override {
+    ++*writes_;
+    return inner_->write(buffer);
+  }
+  asio::awaitable<error_code> shutdown_write() override { return inner_->shutdown_write(); }
+  void close() noexcept override { inner_->close(); }
+
+ private:
+  std::unique_ptr<Stream> inner_;
+  std::shared_ptr<std::atomic<int>> writes_;
+};
+
+// Four streams write in one pass of the event loop; returns how many transport writes carried them.
+int transport_writes_for_a_burst_of_four(std::uint32_t early_flush_after) {
+  IoThread io;
+  auto [edge, connector] = socket_pair(io.context, io.context);
+  auto writes = std::make_shared<std::atomic<int>>(0);
+  H2Options options;
+  options.early_flush_after = early_flush_after;
+  Link link;
+  link.client = H2Connection::create(
+      std::make_unique<CountingStream>(std::make_unique<net::TcpStream>(std::move(edge)), writes),
+      Side::client, options);
+  link.server = H2Connection::create(std::make_unique<net::TcpStream>(std::move(connector)), Side::server,
+                                     H2Options{}, echo_handler());
+  link.client_closed = watch_closed(*link.client);
+  link.server_closed = watch_closed(*link.server);
+  link.client->start();
+  link.server->start();
+
+  using Streams = std::vector<std::unique_ptr<Stream>>;
+  Streams streams = run(io.context, [](std::shared_ptr<H2Connection> client) -> asio::awaitable<Streams> {
+    Streams opened_streams;
+    for (int i = 0; i < 4; ++i) {
+      OpenResult opened = co_await client->open(sample_request());
+      EXPECT_TRUE(opened) << opened.reason;
+      if (opened) opened_streams.push_back(std::move(opened.stream));
+    }
+    co_return opened_streams;
+  }(link.client));
+  EXPECT_EQ(streams.size(), 4u);
+
+  // Each open went out on its own. The four writes start in one handler, so they queue their frames
+  // in one pass of the event loop.
+  const int before = writes->load();
+  std::promise<std::vector<std::future<IoResult>>> started;
+  asio::post(io.context, [&] {
+    std::vector<std::future<IoResult>> results;
+    for (auto& stream : streams) {
+      results.push_back(asio::co_spawn(
+          io.context,
+          [](Stream& s) -> asio::awaitable<IoResult> {
+            co_return co_await s.write(asio::buffer("x", 1));
+          }(*stream),
+          asio::use_future));
+    }
+    started.set_value(std::move(results));
+  });
+  auto started_future = started.get_future();
+  for (auto& result : get(started_future)) EXPECT_FALSE(get(result).error);
+  const int burst_writes = writes->load() - before;
+
+  run(io.context, [](Streams done) -> asio::awaitable<void> { co_return; }(std::move(streams)));
+  link.close_and_wait();
+  return burst_writes;
+}
+
+TEST(H2Connection, WithoutEarlyFlushABurstGoesOutInOneTransportWrite) {
+  EXPECT_EQ(transport_writes_for_a_burst_of_four(0), 1);
+}
+
+// The second and the fourth write each send what is queued; a write still in flight leaves the rest to
+// the writer, so two in all whether the transport completes writes at once or later.
+TEST(H2Connection, ABurstIsWrittenEveryEarlyFlushAfterOperations) {
+  EXPECT_EQ(transport_writes_for_a_burst_of_four(2), 2);
+}
+
 TEST(H2Connection, TheServerCountsTheBytesThatCameWithTheRequest) {
   IoThread io;
   gw::Counter early_bytes;

@@ -276,6 +276,13 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> read_loop(std::shared_ptr<Session> self);
   asio::awaitable<void> write_loop(std::shared_ptr<Session> self);
   asio::awaitable<void> keepalive_loop(std::shared_ptr<Session> self);
+  // Serialises what nghttp2 has to send (up to kWriteBatch) into out_; false when the session failed.
+  bool gather();
+  // Writes out_ to the transport; only one write is in flight (writing_).
+  asio::awaitable<void> write_out();
+  // A stream operation queued frames: wakes the writer, or writes at once when early_flush_after
+  // operations have queued frames since the last write.
+  asio::awaitable<void> queued();
 
   void wake_writer() noexcept {
     if (writer_sleeping_) write_wake_.cancel();
@@ -333,6 +340,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::uint8_t> out_;
   asio::steady_timer write_wake_;
   bool writer_sleeping_ = false;
+  bool writing_ = false;
+  std::uint32_t queued_since_write_ = 0;
   asio::steady_timer keepalive_;
   Clock::time_point last_received_ = Clock::now();
   std::uint64_t reads_ = 0;  // transport reads that brought bytes
@@ -463,41 +472,61 @@ asio::awaitable<void> Session::read_loop(std::shared_ptr<Session> self) {
   }
 }
 
-asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
-  std::vector<std::uint8_t>& out = out_;
-  out.reserve(kWriteBatch + options_.max_frame_size + 64);
-  while (!finished_) {
-    out.clear();
-    while (out.size() < kWriteBatch) {
-      const std::uint8_t* data = nullptr;
-      const ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n < 0) {
-        finish(std::string("protocol error: ") + nghttp2_strerror(static_cast<int>(n)));
-        co_return;
-      }
-      if (n == 0) break;
-      out.insert(out.end(), data, data + n);
+bool Session::gather() {
+  out_.clear();
+  queued_since_write_ = 0;
+  while (out_.size() < kWriteBatch) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      finish(std::string("protocol error: ") + nghttp2_strerror(static_cast<int>(n)));
+      return false;
     }
-    if (out.empty()) {
+    if (n == 0) break;
+    out_.insert(out_.end(), data, data + n);
+  }
+  return true;
+}
+
+asio::awaitable<void> Session::write_out() {
+  writing_ = true;
+  IoResult w = co_await transport_->write(asio::buffer(out_));
+  writing_ = false;
+  if (finished_) co_return;
+  if (w.error) finish("transport: " + w.error.message());
+}
+
+asio::awaitable<void> Session::queued() {
+  wake_writer();
+  if (options_.early_flush_after == 0 || ++queued_since_write_ < options_.early_flush_after) co_return;
+  // Written here, by the stream that queued the last frames, unless the writer is busy anyway.
+  if (writing_ || !writer_sleeping_ || finished_) co_return;
+  if (!gather() || out_.empty()) co_return;
+  co_await write_out();
+  wake_writer();  // for what was queued during the write
+}
+
+asio::awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
+  out_.reserve(kWriteBatch + options_.max_frame_size + 64);
+  while (!finished_) {
+    if (!writing_) {
+      if (!gather()) co_return;
+      if (!out_.empty()) {
+        co_await write_out();
+        continue;
+      }
       if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
         // Both sides are done (GOAWAY and no streams left), and everything we had is written.
         co_await transport_->shutdown_write();
         finish(end_reason());
         co_return;
       }
-      writer_sleeping_ = true;
-      write_wake_.expires_at(Clock::time_point::max());
-      error_code ignored;
-      co_await write_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-      writer_sleeping_ = false;
-      continue;
     }
-    IoResult w = co_await transport_->write(asio::buffer(out));
-    if (finished_) co_return;
-    if (w.error) {
-      finish("transport: " + w.error.message());
-      co_return;
-    }
+    writer_sleeping_ = true;
+    write_wake_.expires_at(Clock::time_point::max());
+    error_code ignored;
+    co_await write_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    writer_sleeping_ = false;
   }
 }
 
@@ -704,6 +733,7 @@ asio::awaitable<IoResult> Session::write(std::shared_ptr<StreamState> s, asio::c
   s->send_data = static_cast<const std::uint8_t*>(buffer.data());
   s->send_left = buffer.size();
   resume(*s);
+  co_await queued();
   while (s->send_left > 0) {
     if (auto ec = stream_error(*s)) {
       result.error = ec;
@@ -751,7 +781,7 @@ asio::awaitable<void> Session::respond(std::shared_ptr<StreamState> s, int statu
     s->phase = Phase::refused;
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
   }
-  wake_writer();
+  co_await queued();
 }
 
 void Session::refuse(StreamState& s, int status, std::string_view reason) {
@@ -860,7 +890,7 @@ asio::awaitable<OpenResult> Session::open(TunnelRequest request, asio::any_io_ex
   // A connection that lives long enough runs out of stream ids (2^30 streams): it drains and the
   // connector dials a fresh one.
   if (nghttp2_session_get_next_stream_id(session_) > kMaxStreamId) shutdown();
-  wake_writer();
+  co_await queued();
 
   // A failure below: stop the stream (if it still exists) and hand back what it received. The early
   // data's buffer belongs to the caller, who gets it back now.

@@ -10,6 +10,9 @@
 // result comes back on the caller's executor; on the connection's own thread it runs directly.
 // accepting_streams(), active_streams() and id() are atomic snapshots readable from anywhere.
 //
+// Writing. One writer per connection gathers every frame nghttp2 has ready into one TLS write, at the
+// end of an event loop pass or, in a burst, every early_flush_after stream operations.
+//
 // Flow control is the backpressure. Received DATA is acknowledged (WINDOW_UPDATE) only after the
 // stream's reader took the bytes, so a stream buffers at most its window (stream_window) and the
 // connection at most connection_window. A write completes when nghttp2 took all its bytes, which it
@@ -50,6 +53,12 @@ struct H2Options {
   std::chrono::milliseconds ping_interval{10000};  // PING after this long without receiving; 0: never
   std::chrono::milliseconds ping_timeout{5000};    // nothing received this long after a PING: dead peer
   std::chrono::milliseconds open_timeout{10000};   // client: wait for the response headers
+  // The writer gathers the frames queued during one pass of the event loop into one transport write.
+  // Once this many stream operations (opens, answers, writes) have queued frames since the last
+  // write, the one that queued the last writes them at once, so that the peer starts on the first
+  // requests of a burst while this side is still reading the rest: the processes on both ends of the
+  // tunnel work in parallel instead of in turn. 0: only at the end of the pass.
+  std::uint32_t early_flush_after = 8;
   // Server: counts the DATA bytes that arrive with a request, before it is answered (early data).
   Counter* early_data_bytes = nullptr;
 };
