@@ -234,6 +234,17 @@ TEST(HttpRoute, SmugglingAndOversizedRequestsAreRefusedBeforeTheBackend) {
        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /secret HTTP/1.1\r\n\r\n",
        "400"},
       {"two content-lengths", get + "Content-Length: 1\r\nContent-Length: 2\r\n\r\nxy", "400"},
+      {"two equal content-lengths", get + "Content-Length: 2\r\nContent-Length: 2\r\n\r\nxy", "400"},
+      {"transfer coding other than chunked",
+       "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: gzip\r\n\r\n"
+       "GET /secret HTTP/1.1\r\nHost: web\r\n\r\n",
+       "400"},
+      {"chunked twice",
+       "POST /allowed/x.txt HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+       "0\r\n\r\n",
+       "400"},
+      {"transfer-encoding in HTTP/1.0",
+       "POST /allowed/x.txt HTTP/1.0\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
       {"obs-fold", get + "X-A: a\r\n b\r\n\r\n", "400"},
       {"bare CR", get + "X-A: a\rb\r\n\r\n", "400"},
       {"bare LF", "GET /allowed/x.txt HTTP/1.1\nHost: web\n\n", "400"},

@@ -93,30 +93,85 @@ asio::awaitable<ReadError> MessageReader::fill(bool at_message_start) {
   co_return ReadError{ReadFailure::io, r.error ? r.error.message() : std::string("connection closed")};
 }
 
-ReadError MessageReader::check_header_block(bool at_start_line, std::size_t& checked) const {
+ReadError MessageReader::check_header_block(std::size_t consumed, std::size_t& checked) const {
   const auto* data = static_cast<const char*>(buffer_.data().data());
   const std::string_view text(data, buffer_.size());
-  const std::size_t line_end = text.find("\r\n");
-  if (at_start_line && ((line_end == std::string_view::npos && text.size() > limits_.max_request_line) ||
-                        (line_end != std::string_view::npos && line_end > limits_.max_request_line))) {
-    return {ReadFailure::line_too_long,
-            "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
+  const bool at_start_line = consumed == 0;
+  if (at_start_line) {
+    std::size_t line = text.find("\r\n");
+    // Without its CRLF yet, a line that ends in CR is complete but for the LF.
+    if (line == std::string_view::npos) line = text.size() - (text.ends_with('\r') ? 1 : 0);
+    if (line > limits_.max_request_line) {
+      return {ReadFailure::line_too_long,
+              "start line longer than " + std::to_string(limits_.max_request_line) + " bytes"};
+    }
   }
-  std::size_t end = text.find("\r\n\r\n", checked > 3 ? checked - 3 : 0);
-  end = end == std::string_view::npos ? text.size() : end + 2;
+  // Beast takes the start line as soon as it is complete (`consumed`), and the fields once they all
+  // are; the limit counts both, however the bytes were split. `block_end`: just past the empty line
+  // that ends the header, or all of `text` while it has not arrived.
+  std::size_t block_end = 2;
+  std::size_t scan_end = 0;  // the empty line itself needs no check
+  if (at_start_line || !text.starts_with("\r\n")) {
+    const std::size_t blank = text.find("\r\n\r\n", checked > 3 ? checked - 3 : 0);
+    block_end = blank == std::string_view::npos ? text.size() : blank + 4;
+    scan_end = blank == std::string_view::npos ? text.size() : blank + 2;
+  }
+  if (consumed + block_end > limits_.max_header) {
+    return {ReadFailure::header_too_large,
+            "header larger than " + std::to_string(limits_.max_header) + " bytes"};
+  }
   // A CR or LF at the end of what was checked before is looked at again, with what follows it now.
-  for (std::size_t i = checked > 1 ? checked - 1 : 0; i < end; ++i) {
+  for (std::size_t i = checked > 1 ? checked - 1 : 0; i < scan_end; ++i) {
     const char c = text[i];
     if (c == '\n' && (i == 0 || text[i - 1] != '\r'))
       return {ReadFailure::malformed, "bare LF in the header"};
     if (c == '\r' && i + 1 < text.size() && text[i + 1] != '\n') {
       return {ReadFailure::malformed, "bare CR in the header"};
     }
-    if (c == '\n' && i + 1 < end && (text[i + 1] == ' ' || text[i + 1] == '\t')) {
+    if (c == '\n' && i + 1 < scan_end && (text[i + 1] == ' ' || text[i + 1] == '\t')) {
       return {ReadFailure::malformed, "obsolete line folding in the header"};
     }
   }
-  checked = end;
+  checked = scan_end;
+  return {};
+}
+
+template <bool IsRequest>
+ReadError check_framing(const bhttp::header<IsRequest>& header) {
+  // Beast refuses Content-Length values that differ, but lets equal ones through, which would be
+  // forwarded as they are; RFC 9110 §8.6 allows refusing them, and a peer may read them otherwise.
+  if (header.count(bhttp::field::content_length) > 1)
+    return {ReadFailure::malformed, "more than one Content-Length"};
+  if (auto length = header.find(bhttp::field::content_length);
+      length != header.end() && length->value().find(',') != std::string_view::npos) {
+    return {ReadFailure::malformed, "a list in Content-Length"};
+  }
+  auto [first, last] = header.equal_range(bhttp::field::transfer_encoding);
+  if (first == last) return {};
+  // RFC 9112 §6.1: in an HTTP/1.0 message, Transfer-Encoding means faulty framing.
+  if (header.version() < 11) return {ReadFailure::malformed, "Transfer-Encoding in an HTTP/1.0 message"};
+  // Only `chunked`, once, frames a body this reader can find the end of and re-frame: Beast ignores a
+  // final coding other than chunked (the body would be taken for the next message, RFC 9112 §6.3), and
+  // any other coding would be forwarded without its label.
+  int codings = 0;
+  bool only_chunked = true;
+  for (auto it = first; it != last; ++it) {
+    std::string_view list(it->value().data(), it->value().size());
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+      if (coding.empty()) continue;  // empty list elements are allowed (RFC 9110 §5.6.1)
+      ++codings;
+      if (!beast::iequals(beast::string_view(coding.data(), coding.size()), "chunked")) only_chunked = false;
+    }
+  }
+  if (codings != 1 || !only_chunked) {
+    std::string value(first->value().data(), first->value().size());
+    return {ReadFailure::malformed, "unsupported Transfer-Encoding: " + clean_text(value.substr(0, 64))};
+  }
   return {};
 }
 
@@ -130,13 +185,13 @@ asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, b
   std::size_t checked = 0;   // of the buffer's bytes, how many check_header_block() has seen
   for (;;) {
     if (buffer_.size() > 0) {
-      if (ReadError bad = check_header_block(consumed == 0, checked)) co_return bad;
+      if (ReadError bad = check_header_block(consumed, checked)) co_return bad;
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
       buffer_.consume(used);
       consumed += used;
       checked = used > checked ? 0 : checked - used;
-      if (!ec && parser.is_header_done()) co_return ReadError{};
+      if (!ec && parser.is_header_done()) co_return check_framing(parser.get().base());
       if (ec && ec != bhttp::error::need_more) {
         if (is_header_too_large(ec)) co_return ReadError{ReadFailure::header_too_large, "header too large"};
         co_return ReadError{ReadFailure::malformed, ec.message()};

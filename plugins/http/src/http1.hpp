@@ -1,11 +1,13 @@
 // HTTP/1.1 message I/O over a gw::Stream, for the `http` route type on both sides of the tunnel.
 //
 // Parsing is Boost.Beast's (http::parser with a buffer_body, fed with put()), so bodies stream through a
-// fixed buffer and are never held whole. Beast already refuses conflicting Content-Length and
-// Transfer-Encoding, duplicate Content-Length, bad chunk sizes and bare line endings; MessageReader adds
-// what it lets through or cannot limit: obs-fold (RFC 9112 §5.2: a server must reject it or replace
-// it; a proxy that passes it on invites request smuggling), bare CR or LF in the header block, and a
-// request-line limit separate from the header limit. Bodies are re-framed on the way out: a
+// fixed buffer and are never held whole. Beast already refuses Content-Length together with chunked,
+// Content-Length values that differ, and bad chunk sizes; MessageReader adds what it lets through or
+// cannot limit, each a way to smuggle a request past a proxy: obs-fold (RFC 9112 §5.2), bare CR or LF
+// in the header block, repeated Content-Length even with equal values, Transfer-Encoding other than a
+// single `chunked` (RFC 9112 §6.3: the end of the body cannot be found) or in an HTTP/1.0 message, a
+// request-line limit separate from the header limit, and a header limit that counts the start line
+// however the bytes arrive. Bodies are re-framed on the way out: a
 // Content-Length body is sent with that length, any other body is sent chunked, so what the next hop
 // parses is exactly what we parsed.
 #pragma once
@@ -83,9 +85,10 @@ class MessageReader {
  private:
   // One read_some into the buffer, bounded by read_timeout.
   asio::awaitable<ReadError> fill(bool at_message_start);
-  // Our checks on the unparsed header bytes; the start-line limit applies while it is still unparsed.
-  // `checked` is how far the bytes were checked already (the same header, more bytes arrived).
-  ReadError check_header_block(bool at_start_line, std::size_t& checked) const;
+  // Our checks on the unparsed header bytes, `consumed` bytes of the header already taken by the
+  // parser; the start-line limit applies while it is still unparsed. `checked` is how far the bytes
+  // were checked already (the same header, more bytes arrived).
+  ReadError check_header_block(std::size_t consumed, std::size_t& checked) const;
 
   Stream& stream_;
   MessageLimits limits_;
