@@ -229,6 +229,11 @@ asio::awaitable<std::size_t> MessageReader::read_body(bhttp::parser<IsRequest, b
     }
     if (used > 0 && !ec) continue;  // framing only (a chunk header or extension): parse on
     ReadError more = co_await fill(false);
+    if (more.failure == ReadFailure::header_too_large) {
+      // A chunk line or trailer that does not end within the buffer: bad framing, not a large header.
+      more = {ReadFailure::malformed,
+              "chunk line or trailer longer than " + std::to_string(limits_.max_header) + " bytes"};
+    }
     if (more) {
       if (more.failure == ReadFailure::io && parser.need_eof()) {
         // A body delimited by the end of the connection (RFC 9112 §6.3, responses only).
