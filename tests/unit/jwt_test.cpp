@@ -1,12 +1,16 @@
 // JWT verification for SOCKS5 method 0x80: algorithms (and their confusions), signatures, every claim
 // check, strict base64url, token structure and size, key loading.
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -342,6 +346,14 @@ TEST(Jwt, SubjectMustBeAPrintableString) {
   EXPECT_NE(
       refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":"a\r\nb")"))).find("control characters"),
       std::string::npos);
+  // The subject becomes the tunnel's principal header, whose value cannot start or end with a space.
+  for (const std::string sub : {" alice", "alice "}) {
+    EXPECT_NE(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":")" + sub + "\"")))
+                  .find("leading or trailing spaces"),
+              std::string::npos)
+        << sub;
+  }
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, claims(R"(,"sub":"alice smith")"))));
   const std::string longest(JwtVerifier::kMaxSubjectSize, 's');
   EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, claims(R"(,"sub":")" + longest + "\""))));
   refusal(verifier, hs256_token(kHs256Header, claims(R"(,"sub":")" + longest + "s\"")));
@@ -528,4 +540,368 @@ TEST(JwtKeys, CopiesShareTheKeyAndVerifyAlike) {
   const std::string token = rs256_token(kRs256Header, claims());
   EXPECT_TRUE(verified(copy, token));
   EXPECT_TRUE(verified(original, token));
+}
+
+// ---- hostile tokens ----
+
+namespace {
+
+std::string public_der(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int size = i2d_PUBKEY(key, &der);
+  EXPECT_GT(size, 0);
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(size));
+  OPENSSL_free(der);
+  return out;
+}
+
+// `token` with its signature replaced by the raw bytes `signature`.
+std::string resigned(const std::string& token, std::string_view signature) {
+  return token.substr(0, token.rfind('.') + 1) + base64url(signature);
+}
+
+// A token whose parts are taken as given (already encoded), signed with kSecret.
+std::string hs256_signed_parts(std::string_view header_part, std::string_view claims_part) {
+  const std::string input = std::string(header_part) + "." + std::string(claims_part);
+  return input + "." + base64url(hmac_sha256(kSecret, input));
+}
+
+std::string claims_with(std::string_view members) {
+  return "{" + std::string(members) + "}";
+}
+
+std::string exp_in(long long seconds) {
+  return R"("exp":)" + std::to_string(kNow + seconds);
+}
+
+}  // namespace
+
+TEST(Jwt, AlgNoneInAnySpellingIsRefused) {
+  for (const char* alg : {"none", "None", "NONE", "nOnE", "none "}) {
+    const std::string header = base64url(std::string(R"({"alg":")") + alg + "\"}");
+    const std::string unsigned_token = header + "." + base64url(claims()) + ".";
+    EXPECT_EQ(refusal(hs256(), unsigned_token), "token is not three non-empty parts separated by '.'") << alg;
+    EXPECT_EQ(refusal(rs256(), unsigned_token), "token is not three non-empty parts separated by '.'") << alg;
+    // A signature computed with the right key does not make `none` acceptable either.
+    EXPECT_EQ(refusal(hs256(), hs256_token(std::string(R"({"alg":")") + alg + "\"}", claims())),
+              "token algorithm is not HS256")
+        << alg;
+  }
+}
+
+TEST(Jwt, AlgMustBeAStringNamingExactlyTheConfiguredAlgorithm) {
+  const auto verifier = hs256();
+  for (const char* header : {R"({"alg":["HS256"]})", R"({"alg":{"name":"HS256"}})", R"({"alg":true})",
+                             R"({"ALG":"HS256"})", R"({"alg ":"HS256"})", "{}"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(header, claims())), "token header has no alg") << header;
+  }
+  // No prefix, suffix or NUL-truncated match.
+  for (const char* header : {R"({"alg":"HS256\u0000"})", R"({"alg":"HS2560"})", R"({"alg":"HS25"})",
+                             R"({"alg":"\u0000HS256"})", R"({"alg":" HS256"})"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(header, claims())), "token algorithm is not HS256") << header;
+  }
+  // The comparison is on the JSON value, so an escaped spelling of the same string is the same alg.
+  EXPECT_TRUE(verified(verifier, hs256_token(R"({"alg":"\u0048S256"})", claims())));
+}
+
+TEST(Jwt, RsaPublicKeyBytesAsHmacSecretAreRefused) {
+  const auto verifier = rs256();
+  const std::string pem = public_pem(rsa_key());
+  for (const std::string& secret : {pem, pem.substr(0, pem.size() - 1), public_der(rsa_key())}) {
+    // Labelled HS256: the algorithm does not match the key.
+    EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(), secret)), "token algorithm is not RS256");
+    // Labelled RS256 but carrying an HMAC: not an RSA signature.
+    const std::string input = base64url(kRs256Header) + "." + base64url(claims());
+    EXPECT_EQ(refusal(verifier, input + "." + base64url(hmac_sha256(secret, input))), "signature invalid");
+  }
+}
+
+TEST(Jwt, RsaSignatureOfAnotherPaddingOrShapeIsRefused) {
+  const auto verifier = rs256();
+  const std::string input = base64url(kRs256Header) + "." + base64url(claims());
+  // RSASSA-PSS (PS256) with the right key, labelled RS256.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pkey_context = nullptr;
+  ASSERT_EQ(EVP_DigestSignInit(context.get(), &pkey_context, EVP_sha256(), nullptr, rsa_key()), 1);
+  ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pkey_context, RSA_PKCS1_PSS_PADDING), 1);
+  std::size_t size = 0;
+  ASSERT_EQ(EVP_DigestSign(context.get(), nullptr, &size,
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
+  std::string pss(size, '\0');
+  ASSERT_EQ(EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(pss.data()), &size,
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
+  pss.resize(size);
+  EXPECT_EQ(refusal(verifier, input + "." + base64url(pss)), "signature invalid");
+
+  const std::string token = rs256_token(kRs256Header, claims());
+  const std::string good = *socks::base64url_decode(token.substr(token.rfind('.') + 1));
+  for (const std::string& signature :
+       {std::string(256, '\0'), std::string(256, '\xff'), std::string(1, '\x01'), std::string(255, '\x01'),
+        std::string(512, '\x01'), std::string(1, '\0') + good, good + good}) {
+    EXPECT_EQ(refusal(verifier, resigned(token, signature)), "signature invalid") << signature.size();
+  }
+}
+
+TEST(Jwt, HmacOfWrongLengthIsRefused) {
+  const std::string token = hs256_token(kHs256Header, claims());
+  const std::string mac = *socks::base64url_decode(token.substr(token.rfind('.') + 1));
+  ASSERT_EQ(mac.size(), 32u);
+  for (const std::string& signature : {mac + mac, mac + std::string(1, '\0'), mac.substr(0, 16),
+                                       std::string(32, '\0'), std::string(64, '\0'), std::string(1, '\0')}) {
+    EXPECT_EQ(refusal(hs256(), resigned(token, signature)), "signature invalid") << signature.size();
+  }
+}
+
+TEST(Jwt, KeyReferencesInTheHeaderAreNotFollowed) {
+  // An attacker's key, offered in every header member that names a key. Only the configured key counts.
+  PkeyPtr attacker(EVP_RSA_gen(2048), &EVP_PKEY_free);
+  BIGNUM* n = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(attacker.get(), OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  std::string modulus(static_cast<std::size_t>(BN_num_bytes(n)), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(modulus.data()));
+  BN_free(n);
+  const std::string der = base64url(public_der(attacker.get()));
+  const std::string header = R"({"alg":"RS256","kid":"attacker","jku":"http://127.0.0.1:9/jwks.json",)"
+                             R"("x5u":"http://127.0.0.1:9/cert.pem","x5c":[")" +
+                             der + R"("],"jwk":{"kty":"RSA","e":"AQAB","n":")" + base64url(modulus) +
+                             R"("}})";
+  EXPECT_EQ(refusal(rs256(), rs256_token(header, claims(), attacker.get())), "signature invalid");
+  EXPECT_TRUE(verified(rs256(), rs256_token(header, claims())));
+  // For HS256 the same members are just as inert.
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":"HS256","kid":"../../dev/null","jku":"file:///"})",
+                                         claims(), "attacker secret of 32 bytes or more!!")),
+            "signature invalid");
+}
+
+TEST(Jwt, JweAndOtherPartCountsAreRefused) {
+  const std::string structure = "token is not three non-empty parts separated by '.'";
+  const std::string jwe_header = base64url(R"({"alg":"RSA-OAEP","enc":"A256GCM"})");
+  const std::string jwe = jwe_header + "." + base64url(std::string(256, 'k')) + "." +
+                          base64url(std::string(12, 'i')) + "." + base64url(claims()) + "." +
+                          base64url(std::string(16, 't'));
+  EXPECT_EQ(refusal(hs256(), jwe), structure);
+  EXPECT_EQ(refusal(rs256(), jwe), structure);
+  // Direct encryption has an empty key part.
+  const std::string dir = base64url(R"({"alg":"dir","enc":"A128GCM"})") + "..aaaa.bbbb.cccc";
+  EXPECT_EQ(refusal(hs256(), dir), structure);
+  const std::string token = hs256_token(kHs256Header, claims());
+  const std::string header = token.substr(0, token.find('.'));
+  EXPECT_EQ(refusal(hs256(), header + "." + token), structure);  // four parts
+  EXPECT_EQ(refusal(hs256(), token + "." + token.substr(token.rfind('.') + 1)), structure);
+  EXPECT_EQ(refusal(hs256(), header + "." + header), structure);  // two parts
+}
+
+TEST(Jwt, WhitespaceAndTrailingGarbageAreRefused) {
+  const auto verifier = hs256();
+  const std::string token = hs256_token(kHs256Header, claims());
+  const auto first = token.find('.');
+  for (const std::string& bad : {" " + token, "\t" + token, "Bearer " + token, "\n" + token}) {
+    EXPECT_EQ(refusal(verifier, bad), "token header is not valid base64url") << bad;
+  }
+  for (const std::string& bad : {token + " ", token + "\n", token + "\r\n", token + std::string(1, '\0'),
+                                 token + "%00", token + "\xff", token + "==", token + "AAAA="}) {
+    EXPECT_EQ(refusal(verifier, bad), "token signature is not valid base64url") << bad;
+  }
+  // Inside the signed part, any change breaks the signature.
+  const std::string spaced = token.substr(0, first + 1) + " " + token.substr(first + 1);
+  EXPECT_EQ(refusal(verifier, spaced), "signature invalid");
+  // Appended base64url characters change the signature's value or length.
+  EXPECT_EQ(refusal(verifier, token + "AAAA"), "signature invalid");
+}
+
+TEST(Jwt, PaddedOrStandardAlphabetClaimsAreRefusedEvenWhenSigned) {
+  const auto verifier = hs256();
+  const std::string header = base64url(kHs256Header);
+  // Claims whose base64url uses both '-' and '_', and whose length needs padding.
+  std::string body;
+  for (std::string x = R"(~~~???>>>)"; body.size() % 4 == 0; x += "a")
+    body = base64url(claims(R"(,"x":")" + x + "\""));
+  ASSERT_NE(body.find('-'), std::string::npos);
+  ASSERT_NE(body.find('_'), std::string::npos);
+  ASSERT_NE(body.size() % 4, 0u);
+  EXPECT_TRUE(verified(verifier, hs256_signed_parts(header, body)));
+  std::string standard = body;
+  for (char& c : standard) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  EXPECT_EQ(refusal(verifier, hs256_signed_parts(header, standard)), "token claims are not valid base64url");
+  const std::string padded = body + std::string(4 - body.size() % 4, '=');
+  EXPECT_EQ(refusal(verifier, hs256_signed_parts(header, padded)), "token claims are not valid base64url");
+  EXPECT_EQ(refusal(verifier, hs256_signed_parts(header, body + "\n")),
+            "token claims are not valid base64url");
+  // The same for the header, which is read before the signature.
+  std::string header_standard = base64url(R"({"alg":"HS256","x":"~~~???>>>"})");
+  ASSERT_NE(header_standard.find_first_of("-_"), std::string::npos);
+  for (char& c : header_standard) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  EXPECT_EQ(refusal(verifier, hs256_signed_parts(header_standard, base64url(claims()))),
+            "token header is not valid base64url");
+}
+
+TEST(Jwt, TokenSizeLimitIsExact) {
+  const auto verifier = hs256();
+  // Pad the claims (and, to reach every length, the header) until the token is exactly `size` bytes.
+  const auto token_of_size = [](std::size_t size) {
+    for (std::size_t kid = 0; kid < 4; ++kid) {
+      const std::string header = R"({"alg":"HS256","kid":")" + std::string(kid, 'k') + "\"}";
+      for (std::size_t pad = size / 4 * 3 - 400; pad < size / 4 * 3; ++pad) {
+        const std::string token = hs256_token(header, claims(R"(,"pad":")" + std::string(pad, 'p') + "\""));
+        if (token.size() == size) return token;
+        if (token.size() > size) break;
+      }
+    }
+    ADD_FAILURE() << "no token of " << size << " bytes";
+    return std::string();
+  };
+  const std::string at_limit = token_of_size(JwtVerifier::kMaxTokenSize);
+  ASSERT_EQ(at_limit.size(), JwtVerifier::kMaxTokenSize);
+  EXPECT_TRUE(verified(verifier, at_limit));
+  const std::string over = token_of_size(JwtVerifier::kMaxTokenSize + 1);
+  ASSERT_EQ(over.size(), JwtVerifier::kMaxTokenSize + 1);
+  EXPECT_EQ(refusal(verifier, over), "token larger than 65536 bytes");
+}
+
+TEST(Jwt, DeeplyNestedHeaderIsParsedSafelyBeforeTheSignature) {
+  // The header is parsed before the signature is checked: hostile nesting there must be harmless.
+  const std::size_t depth = 23000;  // about as deep as the size limit allows
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  const std::string header = R"({"alg":"HS256","x":)" + nested + "}";
+  const std::string token = hs256_token(header, claims(), "not the configured secret, but long enough");
+  ASSERT_LE(token.size(), JwtVerifier::kMaxTokenSize);
+  EXPECT_EQ(refusal(hs256(), token), "signature invalid");
+  EXPECT_EQ(refusal(hs256(), hs256_token(R"({"alg":"HS256","x":)" + std::string(2 * depth, '['), claims())),
+            "token header is not a JSON object with unique member names");
+  // Nested objects that reuse one member name at every level are not duplicates.
+  std::string objects;
+  for (int i = 0; i < 5000; ++i) objects += R"({"aud":)";
+  objects += "1" + std::string(5000, '}');
+  EXPECT_TRUE(verified(hs256(), hs256_token(kHs256Header, claims(R"(,"x":)" + objects))));
+}
+
+TEST(Jwt, DuplicateClaimsCannotBeSmuggled) {
+  // Two values for one claim would let the token mean different things to different JWT libraries
+  // (first wins / last wins): refused in either order, also when spelled with escapes.
+  const auto verifier = hs256();
+  const std::string duplicate = "token claims are not a JSON object with unique member names";
+  const std::string expired = R"("exp":)" + std::to_string(kNow - 3600);
+  const std::string valid = exp_in(300);
+  const std::string rest = R"(,"aud":"gateway","tenant":"acme")";
+  for (const std::string& members :
+       {expired + "," + valid + rest, valid + "," + expired + rest, valid + R"(,"aud":"other")" + rest,
+        valid + rest + R"(,"aud":"other")", valid + rest + R"(,"tenant":"other")",
+        valid + rest + R"(,"\u0065xp":)" + std::to_string(kNow - 3600),
+        valid + rest + R"(,"au\u0064":"other")", valid + rest + R"(,"sub":"a","sub":"b")",
+        valid + rest + R"(,"nbf":1,"nbf":99999999999)"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims_with(members))), duplicate) << members;
+  }
+  EXPECT_EQ(refusal(verifier, hs256_token(R"({"alg":"HS256","crit":[],"cr\u0069t":[]})", claims())),
+            "token header is not a JSON object with unique member names");
+  // Names that only look alike are different members: "exp\u0000" is not `exp`.
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header,
+                                          claims_with(R"("exp\u0000":9999999999,"EXP":9999999999)" + rest))),
+            "exp claim missing");
+}
+
+TEST(Jwt, NumericDatesOfOddShapes) {
+  const auto verifier = hs256();
+  const std::string rest = R"(,"aud":"gateway","tenant":"acme")";
+  const auto with_exp = [&](std::string_view exp) {
+    return hs256_token(kHs256Header, claims_with(R"("exp":)" + std::string(exp) + rest));
+  };
+  for (const char* past : {"0", "-1", "-1e308", "1e-300", "-9223372036854775808", "1699999939.999"}) {
+    EXPECT_EQ(refusal(verifier, with_exp(past)), "token expired") << past;
+  }
+  for (const char* future : {"1e308", "18446744073709551615", "1.7e9", "1700000000"}) {
+    EXPECT_TRUE(verified(verifier, with_exp(future))) << future;
+  }
+  for (const char* not_number : {"true", R"("1e308")", R"("Infinity")", "[]"}) {
+    EXPECT_EQ(refusal(verifier, with_exp(not_number)), "exp claim is not a number") << not_number;
+  }
+  for (const char* not_json : {"NaN", "Infinity", "-Infinity", "+1", "0x7fffffff", "01", "1e99999"}) {
+    EXPECT_EQ(refusal(verifier, with_exp(not_json)),
+              "token claims are not a JSON object with unique member names")
+        << not_json;
+  }
+
+  const auto with_nbf = [&](std::string_view nbf) {
+    return hs256_token(kHs256Header, claims(R"(,"nbf":)" + std::string(nbf)));
+  };
+  for (const char* past : {"0", "-1e308", "1700000060"})
+    EXPECT_TRUE(verified(verifier, with_nbf(past))) << past;
+  for (const char* future : {"1700000061", "1e308", "18446744073709551615"}) {
+    EXPECT_EQ(refusal(verifier, with_nbf(future)), "token not yet valid (nbf)") << future;
+  }
+  for (const char* not_number : {R"("0")", "null", "false", "{}"}) {
+    EXPECT_EQ(refusal(verifier, with_nbf(not_number)), "nbf claim is not a number") << not_number;
+  }
+}
+
+TEST(Jwt, LeewayNeverOverflows) {
+  EXPECT_THROW(JwtVerifier::hs256(kSecret, JwtPolicy{"gateway", "tenant", std::chrono::milliseconds(-1)}),
+               std::runtime_error);
+  // The largest leeway there is: exp + leeway and now + leeway must not wrap around.
+  const auto lenient =
+      JwtVerifier::hs256(kSecret, JwtPolicy{"gateway", "tenant", std::chrono::milliseconds::max()});
+  const std::string rest = R"(,"aud":"gateway","tenant":"acme")";
+  EXPECT_TRUE(verified(lenient, hs256_token(kHs256Header, claims_with(R"("exp":1)" + rest))));
+  EXPECT_TRUE(verified(lenient, hs256_token(kHs256Header, claims_with(R"("exp":1e308,"nbf":1e15)" + rest))));
+  EXPECT_EQ(refusal(lenient, hs256_token(kHs256Header, claims_with(R"("exp":-1e308)" + rest))),
+            "token expired");
+  EXPECT_EQ(refusal(lenient, hs256_token(kHs256Header, claims_with(R"("exp":1e308,"nbf":1e308)" + rest))),
+            "token not yet valid (nbf)");
+}
+
+TEST(Jwt, AudienceIsComparedExactly) {
+  const auto verifier = hs256();
+  const auto with_aud = [](std::string_view aud) {
+    return hs256_token(kHs256Header,
+                       claims_with(exp_in(300) + R"(,"aud":)" + std::string(aud) + R"(,"tenant":"acme")"));
+  };
+  for (const char* other : {R"("gate")", R"("gatewayX")", R"("xgateway")", R"("GATEWAY")", R"("")",
+                            R"("gateway\u0000")", R"(" gateway")", R"("gateway,other")",
+                            R"(["gateway\u0000"])", R"(["gate","way"])", R"(["GATEWAY"])"}) {
+    EXPECT_EQ(refusal(verifier, with_aud(other)), "audience mismatch") << other;
+  }
+  for (const char* malformed : {R"([["gateway"]])", R"([null,"gateway"])", R"(["gateway",{"aud":"gateway"}])",
+                                R"({"gateway":true})", "true", "1.5", R"(["gateway",false])"}) {
+    EXPECT_EQ(refusal(verifier, with_aud(malformed)), "aud claim is neither a string nor an array of strings")
+        << malformed;
+  }
+  for (const char* matching : {R"("gateway")", R"(["gateway"])", R"(["gateway","gateway"])",
+                               R"(["a","b","c","d","gateway","e"])", R"(["gatewa\u0079"])"}) {
+    EXPECT_TRUE(verified(verifier, with_aud(matching))) << matching;
+  }
+}
+
+TEST(Jwt, RefusalsDoNotEchoClaimValues) {
+  const auto verifier = hs256();
+  const std::string marker = "MARKER-7f3a";
+  for (const std::string& members :
+       {exp_in(300) + R"(,"aud":")" + marker + R"(","tenant":"acme")",
+        exp_in(300) + R"(,"aud":"gateway","tenant":")" + marker + "\"",
+        exp_in(300) + R"(,"aud":"gateway","tenant":"acme","sub":")" + marker + R"(\u0007")",
+        R"("exp":")" + marker + R"(","aud":"gateway","tenant":"acme")"}) {
+    EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims_with(members))).find(marker),
+              std::string::npos)
+        << members;
+  }
+  EXPECT_EQ(refusal(verifier, hs256_token(R"({"alg":")" + marker + "\"}", claims())).find(marker),
+            std::string::npos);
+}
+
+TEST(JwtKeys, PrivateKeyPemIsRefusedWithoutEchoingIt) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), rsa_key(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  const std::string pem(data, static_cast<std::size_t>(size));
+  try {
+    JwtVerifier::rs256_from_pem(pem, policy());
+    ADD_FAILURE() << "a private key was taken as the public key";
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    // No line of the key's body appears in the message.
+    const auto body = pem.find('\n') + 1;
+    EXPECT_EQ(message.find(pem.substr(body, 32)), std::string::npos) << message;
+    EXPECT_EQ(message.find(pem.substr(pem.size() / 2, 32)), std::string::npos) << message;
+  }
 }

@@ -15,8 +15,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -938,5 +940,298 @@ TEST(Socks5Pieces, RandomInputNeverCrashes) {
     socks::parse_request(span(input));
     ScriptedStream stream(context.get_executor(), input, 1 + next() % 8);
     negotiate_script(stream, context, options);
+  }
+}
+
+// ---- hostile clients ----
+
+namespace {
+
+socks::Negotiation negotiate_input(const std::string& input, const socks::Options& options,
+                                   std::string* output = nullptr, std::size_t piece = 4096) {
+  asio::io_context context;
+  ScriptedStream stream(context.get_executor(), input, piece);
+  auto result = negotiate_script(stream, context, options);
+  if (output) *output = stream.output();
+  return result;
+}
+
+}  // namespace
+
+TEST(Socks5Greeting, LongAndRepetitiveMethodListsFollowTheServersPreference) {
+  const auto pick = [](const socks::Options& options, const std::string& methods) {
+    return socks::select_method(span(methods), options);
+  };
+  EXPECT_EQ(pick(all_methods(), std::string(254, '\x00') + "\x80"), socks::Method::jwt);
+  EXPECT_EQ(pick(all_methods(), std::string(255, '\x02')), socks::Method::password);
+  EXPECT_EQ(pick(all_methods(), bytes({0x01, 0x03, 0x04, 0xFE, 0xFF, 0x81, 0x7F})),
+            socks::Method::no_acceptable);
+  std::string every_byte;
+  for (int m = 0; m < 255; ++m) every_byte.push_back(static_cast<char>(m));
+  EXPECT_EQ(pick(all_methods(), every_byte), socks::Method::jwt);
+  EXPECT_EQ(pick(only(socks::Method::password), every_byte), socks::Method::password);
+  std::string without_known;
+  for (int m = 0; m < 255; ++m) {
+    if (m != 0x00 && m != 0x02 && m != 0x80) without_known.push_back(static_cast<char>(m));
+  }
+  EXPECT_EQ(pick(all_methods(), without_known), socks::Method::no_acceptable);
+
+  std::string output;
+  const auto result = negotiate_input(
+      greeting(std::string(255, '\x02')) + password_auth("app1", "s3cret") + request_domain("erp.corp", 80),
+      all_methods(), &output);
+  ASSERT_TRUE(result.ok) << result.reason;
+  EXPECT_EQ(hex(output), "05 02 01 00");
+}
+
+TEST(Socks5Greeting, NoAuthenticationIsRefusedUnlessConfigured) {
+  // A client that only offers `none` (and pipelines its request) gets 05 FF and nothing else.
+  for (auto method : {socks::Method::password, socks::Method::jwt}) {
+    std::string output;
+    const auto result =
+        negotiate_input(greeting(bytes({0x00})) + request_domain("erp.corp", 80), only(method), &output);
+    EXPECT_FALSE(result.ok);
+    EXPECT_EQ(result.failure, socks::Failure::no_acceptable_method) << result.reason;
+    EXPECT_EQ(hex(output), "05 ff");
+    EXPECT_EQ(result.tenant, "");
+  }
+  // `none` listed but without the anonymous identity it needs.
+  auto options = only(socks::Method::none);
+  options.anonymous_tenant.clear();
+  std::string output;
+  const auto result =
+      negotiate_input(greeting(bytes({0x00})) + request_domain("erp.corp", 80), options, &output);
+  EXPECT_EQ(result.failure, socks::Failure::no_acceptable_method) << result.reason;
+  EXPECT_EQ(hex(output), "05 ff");
+}
+
+TEST(Socks5Password, SubNegotiationVersionMustBe1) {
+  for (int version : {0x00, 0x02, 0x05, 0x80, 0xFF}) {
+    EXPECT_NE(parse_error(bytes({version, 0x04, 'a', 'p', 'p', '1', 0x01, 'p'}), socks::parse_password_auth)
+                  .find("version"),
+              std::string::npos)
+        << version;
+    std::string output;
+    const auto result =
+        negotiate_input(greeting(bytes({0x02})) + bytes({version, 0x04, 'a', 'p', 'p', '1', 0x06}) + "s3cret",
+                        all_methods(), &output);
+    EXPECT_EQ(result.failure, socks::Failure::protocol) << version;
+    EXPECT_EQ(hex(output), "05 02 01 01") << version;
+  }
+}
+
+TEST(Socks5Password, CredentialsMustMatchExactly) {
+  for (const auto& [user, password] :
+       std::vector<std::pair<std::string, std::string>>{{"app1", std::string("s3cret\0", 7)},
+                                                        {"app1", std::string("\0s3cret", 7)},
+                                                        {"app1", "S3cret"},
+                                                        {"app1", "s3cre"},
+                                                        {"app1", "s3crett"},
+                                                        {"app1", std::string(255, 's')},
+                                                        {std::string("app1\0", 5), "s3cret"},
+                                                        {"APP1", "s3cret"},
+                                                        {"app", "s3cret"},
+                                                        {"app1 ", "s3cret"}}) {
+    std::string output;
+    const auto result = negotiate_input(
+        greeting(bytes({0x02})) + password_auth(user, password) + request_domain("erp.corp", 80),
+        all_methods(), &output);
+    EXPECT_FALSE(result.ok) << hex(user) << " / " << hex(password);
+    EXPECT_EQ(result.failure, socks::Failure::auth_failed) << result.reason;
+    EXPECT_EQ(hex(output), "05 02 01 01");
+    EXPECT_EQ(result.reason.find(password), std::string::npos) << result.reason;
+    EXPECT_EQ(result.tenant, "");
+  }
+}
+
+TEST(Socks5Password, LongestCredentialsAreAccepted) {
+  auto options = all_methods();
+  const std::string user(255, 'u');
+  const std::string password(255, '\xff');
+  options.users.emplace(user, socks::User{password, "acme", ""});
+  const auto result = negotiate_input(
+      greeting(bytes({0x02})) + password_auth(user, password) + request_domain("erp.corp", 80), options);
+  ASSERT_TRUE(result.ok) << result.reason;
+  EXPECT_EQ(result.principal, user);
+}
+
+TEST(Socks5Jwt, LengthsThatOverrunTheMessageWaitAndTheClientsCloseEndsIt) {
+  // Token length 100, 10 bytes sent: the parser waits, and the client's close is an I/O failure
+  // without any reply, not a refusal of half a token.
+  const std::string partial = bytes({0x01}) + be32(100) + std::string(10, 't');
+  EXPECT_EQ(socks::parse_jwt_auth(span(partial)).status, ParseStatus::need_more);
+  std::string output;
+  auto result = negotiate_input(greeting(bytes({0x80})) + partial, all_methods(), &output);
+  EXPECT_EQ(result.failure, socks::Failure::io) << result.reason;
+  EXPECT_EQ(hex(output), "05 80");
+  // A location length beyond the bytes sent.
+  const std::string location_short = bytes({0x01}) + be32(5) + "a.b.c" + bytes({0x08}) + "YmVy";
+  EXPECT_EQ(socks::parse_jwt_auth(span(location_short)).status, ParseStatus::need_more);
+  result = negotiate_input(greeting(bytes({0x80})) + location_short, all_methods(), &output);
+  EXPECT_EQ(result.failure, socks::Failure::io) << result.reason;
+  EXPECT_EQ(hex(output), "05 80");
+}
+
+TEST(Socks5Jwt, PasswordMessageSentForJwtIsRefusedAtOnce) {
+  // An RFC 1929 message read as method 0x80 has a token length of 0x04617070: refused without waiting.
+  std::string output;
+  const auto result = negotiate_input(greeting(bytes({0x80, 0x02})) + password_auth("app1", "s3cret"),
+                                      all_methods(), &output);
+  EXPECT_EQ(result.failure, socks::Failure::protocol) << result.reason;
+  EXPECT_TRUE(result.authentication_failed);
+  EXPECT_EQ(hex(output), "05 80 01 01");
+  EXPECT_EQ(result.reason.find("s3cret"), std::string::npos);
+}
+
+TEST(Socks5Jwt, LocationIdsThatDecodeToOddBytesAreErrors) {
+  const auto parse = [](auto b) { return socks::parse_jwt_auth(b); };
+  for (const std::string& location :
+       {std::string("\x01"), std::string("\n"), std::string("\x7f"), std::string("berlin\0", 7),
+        std::string("\0", 1), std::string("ber\rlin"), std::string("\xff\xfe"), std::string("berlin?x"),
+        std::string("berlin#x"), std::string("ber%2flin"), std::string("../berlin"), std::string(189, 'l')}) {
+    EXPECT_NE(parse_error(jwt_auth("a.b.c", base64(location)), parse).find("location id"), std::string::npos)
+        << hex(location);
+  }
+  // The longest encoded form the length byte allows is not even a Base64 length.
+  EXPECT_EQ(parse_error(jwt_auth("a.b.c", std::string(255, 'A')), parse), "location id is not valid Base64");
+  // A zero-length location id is the default location.
+  const std::string empty = jwt_auth("a.b.c", "");
+  const auto result = socks::parse_jwt_auth(span(empty));
+  ASSERT_EQ(result.status, ParseStatus::ok);
+  EXPECT_EQ(result.value.location_id, "");
+}
+
+TEST(Socks5Jwt, TokenLengthIsCappedByTheVerifiersLimit) {
+  // However large the configured cap, the verifier's limit bounds what negotiate() waits for.
+  auto options = all_methods();
+  options.max_token = std::numeric_limits<std::size_t>::max();
+  std::string output;
+  auto result = negotiate_input(greeting(bytes({0x80})) + bytes({0x01}) +
+                                    be32(static_cast<std::uint32_t>(socks::JwtVerifier::kMaxTokenSize + 1)),
+                                options, &output);
+  EXPECT_EQ(result.failure, socks::Failure::protocol) << result.reason;
+  EXPECT_EQ(hex(output), "05 80 01 01");
+  EXPECT_NE(result.reason.find("65536"), std::string::npos) << result.reason;
+
+  // A smaller cap applies as configured.
+  options.max_token = 100;
+  result = negotiate_input(greeting(bytes({0x80})) + jwt_auth(std::string(101, 't'), ""), options, &output);
+  EXPECT_EQ(result.failure, socks::Failure::protocol) << result.reason;
+  result = negotiate_input(greeting(bytes({0x80})) + jwt_auth(std::string(100, 't'), ""), options, &output);
+  EXPECT_EQ(result.failure, socks::Failure::auth_failed) << result.reason;
+}
+
+TEST(Socks5Jwt, RefusedTokensNeverReachTheReason) {
+  const std::string good = token_for("acme");
+  const std::string forged =
+      good.substr(0, good.rfind('.') + 1) + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  for (const std::string& token : {forged, token_for("acme", -3600), token_for("Not-A-Tenant"),
+                                   good.substr(0, good.size() - 1), good + " "}) {
+    std::string output;
+    const auto result =
+        negotiate_input(greeting(bytes({0x80})) + jwt_auth(token, base64("berlin")), all_methods(), &output);
+    EXPECT_EQ(result.failure, socks::Failure::auth_failed) << result.reason;
+    EXPECT_TRUE(result.authentication_failed);
+    EXPECT_EQ(hex(output), "05 80 01 01");
+    for (std::size_t at = 0; at + 12 <= token.size(); at += token.size() / 4) {
+      EXPECT_EQ(result.reason.find(token.substr(at, 12)), std::string::npos) << result.reason;
+    }
+    EXPECT_EQ(result.reason.find(kSecret), std::string::npos);
+  }
+}
+
+TEST(Socks5Request, Ipv6LiteralWithNulIsNotAnAddress) {
+  // inet_pton stops at a NUL: what follows it must not be silently dropped.
+  for (const std::string& name : {std::string("::1\0", 4), std::string("::1\0evil.example", 16),
+                                  std::string("[::1\0]", 6), std::string("2001:db8::1\0:80", 15)}) {
+    const auto result = request(request_domain(name, 80));
+    EXPECT_EQ(result.status, ParseStatus::error) << hex(name) << " parsed as " << result.value.host;
+    EXPECT_EQ(result.reply, ReplyCode::general_failure) << hex(name);
+  }
+}
+
+TEST(Socks5Request, EveryControlOrNonAsciiByteInADomainAnswers01) {
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    if (std::isalnum(c) || ch == '.' || ch == '-' || ch == '_') continue;
+    for (const std::string& name : {std::string(1, ch), "erp" + std::string(1, ch) + "corp",
+                                    "erp.corp" + std::string(1, ch), std::string(1, ch) + "erp.corp"}) {
+      const auto result = request(request_domain(name, 80));
+      EXPECT_EQ(result.status, ParseStatus::error) << hex(name);
+      EXPECT_EQ(result.reply, ReplyCode::general_failure) << hex(name);
+    }
+  }
+}
+
+TEST(Socks5Request, ReservedByteAndCommandsAreCheckedBeforeTheAddress) {
+  for (int reserved : {0x01, 0x80, 0xFF}) {
+    std::string output;
+    const auto result =
+        negotiate_input(greeting(bytes({0x00})) + bytes({0x05, 0x01, reserved, 0x01, 127, 0, 0, 1, 0, 80}),
+                        all_methods(), &output);
+    EXPECT_EQ(result.failure, socks::Failure::request_refused) << reserved;
+    EXPECT_EQ(hex(output), "05 00 " + hex(reply(ReplyCode::general_failure))) << reserved;
+  }
+  for (int command : {0x00, 0x02, 0x03, 0x04, 0x81}) {
+    std::string output;
+    const auto result = negotiate_input(greeting(bytes({0x00})) + request_domain("erp.corp", 80, command),
+                                        all_methods(), &output);
+    EXPECT_EQ(result.failure, socks::Failure::request_refused) << command;
+    EXPECT_EQ(hex(output), "05 00 " + hex(reply(ReplyCode::command_not_supported))) << command;
+  }
+  for (int type : {0x00, 0x02, 0x05, 0x7F}) {
+    std::string output;
+    const auto result =
+        negotiate_input(greeting(bytes({0x00})) + bytes({0x05, 0x01, 0x00, type, 127, 0, 0, 1, 0, 80}),
+                        all_methods(), &output);
+    EXPECT_EQ(result.failure, socks::Failure::request_refused) << type;
+    EXPECT_EQ(hex(output), "05 00 " + hex(reply(ReplyCode::address_type_not_supported))) << type;
+  }
+}
+
+TEST(Socks5Pieces, BytesAfterTheRequestAreKeptVerbatim) {
+  // Early data that looks like SOCKS (another request), with NUL and high bytes: none of it is parsed.
+  const std::string early = request_domain("other.corp", 22) + std::string("\0\xff\x05\x01", 4) + "tail";
+  const auto options = all_methods();
+  for (std::size_t piece : {1, 2, 7, 4096}) {
+    for (const std::string& prelude :
+         {greeting(bytes({0x00})), greeting(bytes({0x02})) + password_auth("app1", "s3cret"),
+          greeting(bytes({0x80})) + jwt_auth(token_for("acme"), base64("berlin"))}) {
+      asio::io_context context;
+      ScriptedStream stream(context.get_executor(), prelude + request_ipv4({10, 0, 0, 1}, 443) + early,
+                            piece);
+      const auto result = negotiate_script(stream, context, options);
+      ASSERT_TRUE(result.ok) << result.reason;
+      EXPECT_EQ(result.host, "10.0.0.1");
+      EXPECT_EQ(result.port, 443);
+      EXPECT_EQ(hex(result.early_data + stream.unread()), hex(early)) << "piece " << piece;
+    }
+  }
+}
+
+TEST_F(Socks5Negotiate, ClientStalledInAnyPhaseTimesOut) {
+  // The deadline covers the whole negotiation, not only the greeting: a client that answers the
+  // greeting and then stalls (mid-credentials, mid-token, mid-request) is cut off too.
+  const std::string token_message = jwt_auth(token_for("acme"), base64("berlin"));
+  const std::vector<std::vector<Step>> scripts = {
+      {{greeting(bytes({0x02})), bytes({0x05, 0x02})}},
+      {{greeting(bytes({0x02})), bytes({0x05, 0x02})}, {bytes({0x01, 0x04, 'a', 'p'}), ""}},
+      {{greeting(bytes({0x80})), bytes({0x05, 0x80})}, {token_message.substr(0, 40), ""}},
+      {{greeting(bytes({0x80})), bytes({0x05, 0x80})}, {token_message, kAuthOk}},
+      {{greeting(bytes({0x02})), bytes({0x05, 0x02})},
+       {password_auth("app1", "s3cret"), kAuthOk},
+       {bytes({0x05, 0x01, 0x00, 0x03, 0x08, 'e', 'r'}), ""}},
+  };
+  auto options = all_methods();
+  // Long enough for the steps before the stall on a slow (sanitizer) build; only the stall reaches it.
+  options.timeout = 250ms;
+  for (std::size_t i = 0; i < scripts.size(); ++i) {
+    result.reset();
+    rest.clear();
+    client_done = false;
+    context.restart();
+    run(options, scripts[i]);
+    expect_failure(socks::Failure::timeout);
+    EXPECT_EQ(rest, "") << "script " << i;
   }
 }

@@ -240,6 +240,16 @@ TEST(TunnelRequest, RefusesMalformedPrincipals) {
   EXPECT_TRUE(parse_request(with(valid_headers(), "gateway-principal", "Ålice (UTF-8)"), error)) << error;
 }
 
+TEST(TunnelRequest, RefusesValuesThatStartOrEndWithWhitespace) {
+  // HTTP/2 peers reset a stream with such a value; the edge refuses it first, with a reason.
+  for (const std::string value : {" alice", "alice ", "\talice", "alice\t"}) {
+    expect_refused(with(valid_headers(), "gateway-principal", value), "starts or ends with whitespace");
+  }
+  expect_refused(with(valid_headers(), "gateway-destination", "erp "), "starts or ends with whitespace");
+  std::string error;
+  EXPECT_TRUE(parse_request(with(valid_headers(), "gateway-principal", "alice smith"), error)) << error;
+}
+
 TEST(TunnelRequest, RefusesControlBytesAnywhere) {
   expect_refused(with(valid_headers(), "x-other", "a\rb"), "CR, LF or NUL");
   expect_refused(with(valid_headers(), ":authority", "erp.corp:80\r\n"), "CR, LF or NUL");

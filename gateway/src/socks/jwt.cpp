@@ -110,7 +110,10 @@ bool audience_matches(const json& aud, const std::string& audience, bool& malfor
   return found;
 }
 
+// The subject travels as the tunnel's principal header, whose value may not start or end with
+// whitespace (RFC 9113 §8.2.1).
 bool is_printable_subject(std::string_view subject) {
+  if (!subject.empty() && (subject.front() == ' ' || subject.back() == ' ')) return false;
   for (unsigned char c : subject) {
     if (c < 0x20 || c == 0x7F) return false;
   }
@@ -323,7 +326,7 @@ std::optional<JwtClaims> JwtVerifier::verify(std::string_view token,
     result.subject = sub->get<std::string>();
     if (result.subject.size() > kMaxSubjectSize || !is_printable_subject(result.subject)) {
       return fail("sub claim longer than " + std::to_string(kMaxSubjectSize) +
-                  " bytes or contains control characters");
+                  " bytes, or with control characters or leading or trailing spaces");
     }
   }
   error.clear();

@@ -72,6 +72,8 @@ bool is_name_char(char c) {
 std::optional<std::string> ipv6_literal(std::string_view name) {
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
   if (name.find(':') == std::string_view::npos) return std::nullopt;
+  // inet_pton reads up to a NUL: "::1\0anything" must not pass as "::1".
+  if (name.find('\0') != std::string_view::npos) return std::nullopt;
   const std::string text_form(name);
   std::array<unsigned char, 16> raw{};
   if (::inet_pton(AF_INET6, text_form.c_str(), raw.data()) != 1) return std::nullopt;

@@ -194,6 +194,13 @@ std::optional<TunnelRequest> parse_request(const HeaderList& headers, std::strin
       error = name + ": value contains CR, LF or NUL";
       return std::nullopt;
     }
+    // RFC 9113 §8.2.1: nghttp2 resets a stream whose field value starts or ends with SP or HTAB, so
+    // such a value is refused here, with a reason, before it reaches the wire.
+    if (!value.empty() &&
+        (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' || value.back() == '\t')) {
+      error = name + ": value starts or ends with whitespace";
+      return std::nullopt;
+    }
     if (name.front() == ':') {
       if (regular_seen) {
         error = name + ": pseudo-header after a regular header";
