@@ -281,6 +281,11 @@ TEST_F(LdapRoute, APasswordChangeIsAllowedOnlyForIdentitiesInsideTheAllowedSubtr
   EXPECT_NE(denied[0].get("reason").find("outside the allowed subtrees"), std::string::npos)
       << denied[0].get("reason");
 
+  // Nor can it be changed as the bound user's own password: the gateway binds as the service account.
+  CommandResult own = ldappasswd(entry_url(gateway), {"-s", "taken-over"});
+  EXPECT_NE(own.out.find("Insufficient access (50)"), std::string::npos) << describe(own);
+  EXPECT_EQ(exit_code(ldapwhoami(slapd_.url(), {"-D", slapd_.service_dn(), "-w", "svc-secret"})), 0);
+
   // A person's: changed (the service account may write passwords), as a bind straight to slapd shows.
   CommandResult inside = ldappasswd(entry_url(gateway), {"-s", "new-password-3", slapd_.person_dn(3)});
   EXPECT_EQ(exit_code(inside), 0) << describe(inside);
@@ -541,6 +546,49 @@ TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesO
   ASSERT_TRUE(read_until(client, received, search_done(2)));
   const std::size_t done = received.find(search_done(2));
   EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
+}
+
+TEST_F(LdapRoute, AMessageIdAlreadyInProgressIsRefusedWithProtocolError) {
+  GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 2")}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  asio::io_context io;
+  tcp::socket client = connect_raw(io, gateway.port("directory"));
+  std::string received;
+  asio::write(client, asio::buffer(search_request(1, slapd_.people_dn())));
+  ASSERT_TRUE(read_until(client, received, search_done(1)));
+
+  // Held by the paused directory, search 2 is in progress when the next search with id 2 arrives: the
+  // gateway answers that one itself, and forwards nothing for it.
+  slapd_.pause();
+  struct Resume {
+    Slapd& slapd;
+    ~Resume() { slapd.resume(); }
+  } resume_on_exit{slapd_};
+  received.clear();
+  asio::write(client,
+              asio::buffer(search_request(2, slapd_.people_dn()) + search_request(2, slapd_.people_dn())));
+  ASSERT_TRUE(read_until(client, received, "already in use on this connection")) << received.size();
+  const std::size_t refused = received.find(search_done(2));
+  ASSERT_NE(refused, std::string::npos);
+  // SearchResultDone's length octet, then resultCode ENUMERATED 2 (protocolError).
+  EXPECT_EQ(received.substr(refused + 5, 3), std::string("\x0a\x01\x02", 3));
+  EXPECT_EQ(gateway
+                .wait_for_audit(audit_event(
+                    "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"result_code", "2"}}))
+                .size(),
+            1u);
+
+  // The first search 2 completes normally, with its own record.
+  slapd_.resume();
+  received.clear();
+  ASSERT_TRUE(read_until(client, received, search_done(2)));
+  const std::size_t done = received.find(search_done(2));
+  EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
+  EXPECT_EQ(gateway
+                .wait_for_audit(audit_event(
+                    "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"result_code", "0"}}))
+                .size(),
+            1u);
 }
 
 // The directory is opened with the client's first operation; when it cannot be reached, the client

@@ -1226,3 +1226,82 @@ TEST(LdapDn, WithinIsASuffixMatchOnWholeRdns) {
   EXPECT_FALSE(dn("uid=a\\,ou=people,dc=example,dc=com").within(base));
   EXPECT_FALSE(dn("uid=a,ou=people+cn=x,dc=example,dc=com").within(base));
 }
+
+TEST(LdapDn, ValuesOfCaseSensitiveAndUnknownTypesKeepTheirCase) {
+  // slapd keeps memberUid=Alice and memberUid=alice apart (caseExactIA5Match), and labeledURI values
+  // (caseExactMatch); a type the gateway does not know may be case-sensitive too.
+  EXPECT_FALSE(dn("memberUid=Alice,dc=x") == dn("memberUid=alice,dc=x"));
+  EXPECT_EQ(dn("MEMBERUID=Alice+CN=A,DC=X").normalized(), "cn=a+memberuid=Alice,dc=x");
+  EXPECT_FALSE(dn("homeDirectory=/home/A,dc=x") == dn("homeDirectory=/home/a,dc=x"));
+  EXPECT_FALSE(dn("labeledURI=http://X/,dc=x") == dn("labeledURI=http://x/,dc=x"));
+  EXPECT_FALSE(dn("x-tenant=Acme,dc=x") == dn("x-tenant=acme,dc=x"));
+  EXPECT_EQ(dn("X-Tenant=Acme,dc=x"), dn("x-tenant=Acme,dc=x"));
+  EXPECT_EQ(dn("1.2.3.4=Ab  C").normalized(), "1.2.3.4=Ab  C");
+  // The usual naming types, and telephone numbers, still compare without regard to case.
+  EXPECT_EQ(dn("mail=A@Example.COM,o=X"), dn("mail=a@example.com,o=x"));
+  EXPECT_EQ(dn("telephoneNumber=\\+1 555 X,st=Bavaria,l=Munich"),
+            dn("telephonenumber=\\+1 555 x,st=bavaria,l=munich"));
+}
+
+TEST(LdapDn, AttributeTypesOfEveryAva) {
+  EXPECT_EQ(dn("commonName=a+2.5.4.4=b,DC=x").attribute_types(),
+            (std::vector<std::string>{"cn", "sn", "dc"}));
+  EXPECT_TRUE(dn("").attribute_types().empty());
+}
+
+TEST(LdapDecode, AssertionAndSortControlsOfRequestsAreRead) {
+  const std::string assertion = str(ber("t[t{ss}t{t{tsts}}]", tag(0xa1), tag(0xa3), "cn", "a", tag(0xa2),
+                                        tag(0xa9), tag(0x81), "2.5.13.17", tag(0x83), "secret"));
+  const std::string sort =
+      str(ber("{{s}{ststb}}", "sn", "userPassword;binary", tag(0x80), "2.5.13.18", tag(0x81), num(1)));
+  // a delete with an assertion, a sort (non-critical) and a control the gateway does not read
+  auto m = ok(ber("{itst{{sbo}{so}{s}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), "1.3.6.1.1.12", num(1),
+                  assertion.data(), len(assertion.size()), "1.2.840.113556.1.4.473", sort.data(),
+                  len(sort.size()), "2.16.840.1.113730.3.4.2"));
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->has_controls);
+  EXPECT_EQ(m->controls,
+            (std::vector<std::string>{"1.3.6.1.1.12", "1.2.840.113556.1.4.473", "2.16.840.1.113730.3.4.2"}));
+  EXPECT_EQ(m->assertion_attributes, std::vector<std::string>{"cn"});
+  EXPECT_TRUE(m->assertion_matches_any_attribute);
+  EXPECT_EQ(m->sort_attributes, (std::vector<std::string>{"sn", "userPassword;binary"}));
+  EXPECT_TRUE(m->filter_attributes.empty());
+  // A response's controls are passed on unread, whatever their type.
+  auto response = ok(ber("{it{eoo}t{{so}}}", num(9), tag(0x6b), num(0), "", len(0), "", len(0), tag(0xa0),
+                         "1.3.6.1.1.12", "junk", len(4)));
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->assertion_attributes.empty());
+}
+
+TEST(LdapMalformed, AssertionAndSortControlsMustCarryAValueThatDecodes) {
+  EXPECT_REJECTED_WITH(ber("{itst{{sb}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), "1.3.6.1.1.12", num(1)),
+                       "control 1.3.6.1.1.12 without a value");
+  EXPECT_REJECTED_WITH(
+      ber("{itst{{so}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), "1.3.6.1.1.12", "junk", len(4)),
+      "assertion control");
+  const std::string two_filters = str(ber("t{ss}t{ss}", tag(0xa3), "cn", "a", tag(0xa3), "sn", "b"));
+  EXPECT_REJECTED_WITH(ber("{itst{{so}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), "1.3.6.1.1.12",
+                           two_filters.data(), len(two_filters.size())),
+                       "after the assertion filter");
+  const std::string no_keys = str(ber("{}"));
+  EXPECT_REJECTED_WITH(ber("{itst{{so}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0),
+                           "1.2.840.113556.1.4.473", no_keys.data(), len(no_keys.size())),
+                       "no sort key");
+  const std::string empty_type = str(ber("{{s}}", ""));
+  EXPECT_REJECTED_WITH(ber("{itst{{so}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0),
+                           "1.2.840.113556.1.4.473", empty_type.data(), len(empty_type.size())),
+                       "empty sort key attribute type");
+}
+
+TEST(LdapMalformed, ControlTypesWithANulOctetAreRejected) {
+  // slapd compares controlTypes as C strings: to it this is the deref control (and it answers with the
+  // referenced entries), to an OID comparison an unknown control.
+  const std::string deref("1.3.6.1.4.1.4203.666.5.16\0x", 27);
+  EXPECT_REJECTED_WITH(ber("{itnt{{o}}}", num(3), tag(0x42), tag(0xa0), deref.data(), len(deref.size())),
+                       "controlType contains a NUL octet");
+  const std::string assertion("1.3.6.1.1.12\0", 13);
+  const std::string filter = str(ber("t{ss}", tag(0xa3), "userPassword", "guess"));
+  EXPECT_REJECTED_WITH(ber("{itst{{obo}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), assertion.data(),
+                           len(assertion.size()), num(1), filter.data(), len(filter.size())),
+                       "controlType contains a NUL octet");
+}

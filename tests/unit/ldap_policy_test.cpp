@@ -180,9 +180,19 @@ TEST(LdapPolicy, ReadWriteAllowsWrites) {
   for (Op op : {Op::modify_request, Op::add_request, Op::delete_request}) {
     EXPECT_TRUE(policy.check(request(op, "uid=a,ou=people,dc=example,dc=com")).allowed) << op_name(op);
   }
-  EXPECT_TRUE(policy.check(extended(kPasswordModifyOid)).allowed);
+  Message change = extended(kPasswordModifyOid);
+  change.password_identity = "uid=a,ou=people,dc=example,dc=com";
+  EXPECT_TRUE(policy.check(change).allowed);
   expect_denied(policy.check(extended("1.3.6.1.4.1.4203.1.11.99")), result::insufficient_access_rights,
                 "is not allowed");
+}
+
+TEST(LdapPolicy, APasswordChangeMustNameItsUserWhileBaseDnsAreSet) {
+  // Without an identity the bound user's password changes: under bind injection, the service
+  // account's.
+  expect_denied(Policy(config({"read-write"}, kPeople)).check(extended(kPasswordModifyOid)),
+                result::insufficient_access_rights, "without a user identity");
+  EXPECT_TRUE(Policy(config({"read-write"})).check(extended(kPasswordModifyOid)).allowed);
 }
 
 TEST(LdapPolicy, SearchOnlyConnector) {
@@ -563,8 +573,6 @@ TEST(LdapPolicy, ConfigIsKept) {
 
 TEST(LdapPolicy, PasswordModifyOfAnIdentityOutsideTheSubtreesIsRefused) {
   const Policy policy(config({"read-write"}, kPeople));
-  Message own = extended(kPasswordModifyOid);
-  EXPECT_TRUE(policy.check(own).allowed);
   Message inside = extended(kPasswordModifyOid);
   inside.password_identity = "uid=bob,OU=People,dc=example,dc=com";
   EXPECT_TRUE(policy.check(inside).allowed);
@@ -580,4 +588,199 @@ TEST(LdapPolicy, PasswordModifyOfAnIdentityOutsideTheSubtreesIsRefused) {
   // Without base DNs any identity is the directory's business.
   const Policy open_policy(config({"read-write"}));
   EXPECT_TRUE(open_policy.check(outside).allowed);
+}
+
+// ---- DNs named by case-sensitive types ------------------------------------------------------------
+
+namespace {
+
+Decision search_under(const Policy& policy, const std::string& base) {
+  return policy.check(search(base, Scope::subtree));
+}
+
+}  // namespace
+
+TEST(LdapPolicy, SubtreesNamedByCaseSensitiveTypesKeepTheirCase) {
+  // memberUid compares with caseExactIA5Match: slapd keeps memberUid=Alice and memberUid=alice apart,
+  // so the entries below the second are outside a subtree named by the first.
+  const Policy policy(config({"search"}, {"cn=ma+memberUid=Alice,cn=grp,dc=example,dc=com",
+                                          "homeDirectory=/home/Alice,dc=example,dc=com"}));
+  EXPECT_TRUE(search_under(policy, "uid=x,memberUid=Alice+CN=MA,cn=GRP,dc=example,dc=com").allowed);
+  expect_denied(search_under(policy, "uid=x,memberUid=alice+cn=ma,cn=grp,dc=example,dc=com"),
+                result::insufficient_access_rights, "outside the allowed subtrees");
+  expect_denied(search_under(policy, "uid=x,memberUid=ALICE+cn=ma,cn=grp,dc=example,dc=com"),
+                result::insufficient_access_rights, "outside the allowed subtrees");
+  EXPECT_TRUE(search_under(policy, "cn=x,HOMEDIRECTORY=/home/Alice,dc=Example,dc=com").allowed);
+  expect_denied(search_under(policy, "cn=x,homeDirectory=/home/alice,dc=example,dc=com"),
+                result::insufficient_access_rights, "outside the allowed subtrees");
+  // A type the gateway does not know may be case-sensitive: its values must match exactly.
+  const Policy custom(config({"search"}, {"x-tenant=Acme,o=org"}));
+  EXPECT_TRUE(search_under(custom, "uid=a,X-Tenant=Acme,O=ORG").allowed);
+  expect_denied(search_under(custom, "uid=a,x-tenant=acme,o=org"), result::insufficient_access_rights,
+                "outside the allowed subtrees");
+}
+
+// ---- subtypes of denied types ---------------------------------------------------------------------
+
+TEST(LdapPolicy, SubtypesOfADeniedTypeAreDeniedToo) {
+  // Asked for postalAddress, slapd returns registeredAddress (its subtype) too, and
+  // (postalAddress=x) matches a registeredAddress of x: its values are postalAddress values.
+  const Policy policy(config({"read-write"}, {}, {"postalAddress", "name"}));
+  EXPECT_TRUE(policy.attribute_denied("registeredAddress"));
+  EXPECT_TRUE(policy.attribute_denied("2.5.4.26;binary"));
+  EXPECT_TRUE(policy.attribute_denied("cn"));  // name's subtypes
+  EXPECT_TRUE(policy.attribute_denied("surname"));
+  EXPECT_FALSE(policy.attribute_denied("mail"));
+  expect_denied(policy.check(search("dc=x", Scope::subtree, {"registeredAddress"})),
+                result::insufficient_access_rights, "filter on denied attribute 'registeredAddress'");
+  expect_denied(policy.check(compare("cn=a,dc=x", "givenName")), result::insufficient_access_rights,
+                "compare of denied attribute 'givenName'");
+  Message modify = request(Op::modify_request, "cn=a,dc=x");
+  modify.entry_attributes = {"registeredAddress"};
+  expect_denied(policy.check(modify), result::insufficient_access_rights, "modify of denied attribute");
+  EXPECT_TRUE(policy.check(search("dc=x", Scope::subtree, {"mail", "objectClass"})).allowed);
+}
+
+// ---- controls -------------------------------------------------------------------------------------
+
+namespace {
+
+// One BER element written by ber_printf: a control's value.
+template <typename... Args>
+std::string ber_value(const char* format, Args... args) {
+  BerElement* ber = ber_alloc_t(LBER_USE_DER);
+  EXPECT_NE(ber_printf(ber, format, args...), -1) << format;
+  berval flat{};
+  EXPECT_EQ(ber_flatten2(ber, &flat, 0), 0);
+  std::string value(flat.bv_val, flat.bv_len);
+  ber_free(ber, 1);
+  return value;
+}
+
+// A request as a client library sends it: `value` written by ber_printf, then decoded.
+Message decoded(const std::string& value) {
+  std::string error;
+  auto message = decode(std::vector<std::uint8_t>(value.begin(), value.end()), error);
+  EXPECT_TRUE(message) << error;
+  return message.value_or(Message());
+}
+
+ber_tag_t tag(unsigned value) {
+  return static_cast<ber_tag_t>(value);
+}
+ber_int_t num(int value) {
+  return static_cast<ber_int_t>(value);
+}
+ber_len_t len(std::size_t value) {
+  return static_cast<ber_len_t>(value);
+}
+
+// A compare of cn on `entry` with one critical control `oid` whose value is `value`.
+Message compare_with_control(const std::string& entry, const char* oid, const std::string& value) {
+  return decoded(ber_value("{it{s{ss}}t{{sbo}}}", num(4), tag(0x6e), entry.c_str(), "cn", "a", tag(0xa0), oid,
+                           num(1), value.data(), len(value.size())));
+}
+
+// A subtree search of `base` for (objectClass=*) with one critical control `oid`, with `value` if set.
+Message search_with_control(const std::string& base, const char* oid,
+                            const std::optional<std::string>& value) {
+  if (!value) {
+    return decoded(ber_value("{it{seeiibts{}}t{{sb}}}", num(5), tag(0x63), base.c_str(), num(2), num(0),
+                             num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, num(1)));
+  }
+  return decoded(ber_value("{it{seeiibts{}}t{{sbo}}}", num(5), tag(0x63), base.c_str(), num(2), num(0),
+                           num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, num(1),
+                           value->data(), len(value->size())));
+}
+
+const std::string kPerson = "uid=user0,ou=people,dc=example,dc=com";
+
+}  // namespace
+
+TEST(LdapPolicy, AssertionControlsOnDeniedAttributesAreRefused) {
+  // An operation with the assertion (userPassword=guess) fails with assertionFailed (122) unless the
+  // entry holds that password: slapd answers a compare in disguise.
+  const Policy policy(config({"read-write"}, kPeople, {"userPassword"}));
+  const std::string oid(kAssertionControlOid);
+  const std::string on_password = ber_value("t{ss}", tag(0xa3), "userPassword", "guess");
+  Message compare_request = compare_with_control(kPerson, oid.c_str(), on_password);
+  EXPECT_EQ(compare_request.assertion_attributes, std::vector<std::string>{"userPassword"});
+  expect_denied(policy.check(compare_request), result::insufficient_access_rights,
+                "assertion control on denied attribute 'userPassword'");
+  expect_denied(policy.check(search_with_control(kPerson, oid.c_str(), on_password)),
+                result::insufficient_access_rights, "assertion control on denied attribute");
+  // Nested, by OID, and on a supertype.
+  const std::string nested =
+      ber_value("t[t{ss}t{t{ss}}]", tag(0xa0), tag(0xa3), "cn", "a", tag(0xa2), tag(0xa8), "2.5.4.35", "g");
+  expect_denied(policy.check(search_with_control(kPerson, oid.c_str(), nested)),
+                result::insufficient_access_rights, "'2.5.4.35'");
+  // (:octetStringMatch:=guess) tests every attribute.
+  const std::string any = ber_value("t{tsts}", tag(0xa9), tag(0x81), "octetStringMatch", tag(0x83), "guess");
+  expect_denied(policy.check(compare_with_control(kPerson, oid.c_str(), any)),
+                result::insufficient_access_rights, "extensible match on any attribute");
+  // An assertion on other attributes passes.
+  const std::string on_mail = ber_value("t{ss}", tag(0xa3), "mail", "a@example.com");
+  EXPECT_TRUE(policy.check(compare_with_control(kPerson, oid.c_str(), on_mail)).allowed);
+  EXPECT_TRUE(
+      Policy(config({"read-only"})).check(compare_with_control(kPerson, oid.c_str(), on_password)).allowed);
+}
+
+TEST(LdapPolicy, SortControlsOnDeniedAttributesAreRefused) {
+  // Sorted by userPassword (octetStringOrderingMatch), and with a VLV target, the position an entry
+  // lands at tells its password, one comparison at a time.
+  const Policy policy(config({"read-only"}, kPeople, {"userPassword"}));
+  const std::string oid(kSortControlOid);
+  const std::string by_password =
+      ber_value("{{s}{sts}}", "sn", "USERPASSWORD", tag(0x80), "octetStringOrderingMatch");
+  Message sorted = search_with_control("ou=people,dc=example,dc=com", oid.c_str(), by_password);
+  EXPECT_EQ(sorted.sort_attributes, (std::vector<std::string>{"sn", "USERPASSWORD"}));
+  expect_denied(policy.check(sorted), result::insufficient_access_rights,
+                "sort control on denied attribute 'USERPASSWORD'");
+  const std::string by_name =
+      ber_value("{{ststb}}", "cn", tag(0x80), "caseIgnoreOrderingMatch", tag(0x81), num(1));
+  EXPECT_TRUE(policy.check(search_with_control("ou=people,dc=example,dc=com", oid.c_str(), by_name)).allowed);
+}
+
+TEST(LdapPolicy, ReadEntryControlsAreRefusedWhileAttributesAreDenied) {
+  // The pre-read and post-read controls return the entry in the response's controls, which the relay
+  // does not strip: a modify with post-read of userPassword would hand the hash over.
+  const Policy policy(config({"read-write"}, kPeople, {"userPassword"}));
+  const Policy lenient(config({"read-write"}, kPeople));
+  for (std::string_view oid : {kPreReadControlOid, kPostReadControlOid}) {
+    const std::string attributes = ber_value("{s}", "userPassword");
+    const Message modify = decoded(ber_value("{it{s{{e{s[s]}}}}t{{sbo}}}", num(6), tag(0x66), kPerson.c_str(),
+                                             num(2), "description", "x", tag(0xa0), std::string(oid).c_str(),
+                                             num(1), attributes.data(), len(attributes.size())));
+    expect_denied(policy.check(modify), result::insufficient_access_rights,
+                  "control '" + std::string(oid) + "' is not allowed while some attributes are denied");
+    EXPECT_TRUE(lenient.check(modify).allowed);
+  }
+}
+
+TEST(LdapPolicy, DerefControlIsRefusedWithBaseDnsOrDeniedAttributes) {
+  // slapo-deref returns, inside each entry's response control, attributes of the entries its DN-valued
+  // attributes point to: manager: uid=boss,ou=admins,... outside ou=people, userPassword included.
+  const std::string oid(kDerefControlOid);
+  const std::string spec = ber_value("{{s{ss}}}", "manager", "description", "userPassword");
+  const Message search_request = search_with_control(kPerson, oid.c_str(), spec);
+  expect_denied(Policy(config({"read-only"}, kPeople)).check(search_request),
+                result::insufficient_access_rights, "control '1.3.6.1.4.1.4203.666.5.16' is not allowed");
+  expect_denied(Policy(config({"read-only"}, {}, {"userPassword"})).check(search_request),
+                result::insufficient_access_rights, "is not allowed");
+  EXPECT_TRUE(Policy(config({"read-only"})).check(search_request).allowed);
+  // Other controls pass (paged results, ManageDsaIT without a value).
+  EXPECT_TRUE(Policy(config({"read-only"}, kPeople, {"userPassword"}))
+                  .check(search_with_control(kPerson, "2.16.840.1.113730.3.4.2", std::nullopt))
+                  .allowed);
+}
+
+TEST(LdapPolicy, ModifyDnToANewRdnOfADeniedAttributeIsRefused) {
+  // The new RDN's value is added to the entry: for a single-valued type (employeeNumber) slapd refuses
+  // the rename with constraintViolation unless the value is already there, which tells the value.
+  const Policy policy(config({"read-write"}, kPeople, {"employeeNumber"}));
+  expect_denied(policy.check(modify_dn(kPerson, "uid=user0+employeeNumber=4711")),
+                result::insufficient_access_rights, "names denied attribute 'employeenumber'");
+  expect_denied(policy.check(modify_dn(kPerson, "2.16.840.1.113730.3.1.3=4711")),
+                result::insufficient_access_rights, "names denied attribute");
+  EXPECT_TRUE(policy.check(modify_dn(kPerson, "uid=user9")).allowed);
 }

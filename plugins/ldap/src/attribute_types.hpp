@@ -3,9 +3,10 @@
 //
 // The gateway knows the types of OpenLDAP's core, cosine, inetorgperson and nis schemas (RFC 4519,
 // 4524, 2798, 2307) and the credential attributes of Samba and Active Directory, by every name, by
-// numeric OID and with their supertypes. It does not read a directory's schema: a type it does not
-// know is matched by the spelling given (lower-cased), and an unknown numeric OID cannot be matched
-// to a name at all, which the policy treats as possibly denied.
+// numeric OID, with their supertypes and whether their values compare without regard to case. It
+// does not read a directory's schema: a type it does not know is matched by the spelling given
+// (lower-cased), its values in DNs exactly, and an unknown numeric OID cannot be matched to a name
+// at all, which the policy treats as possibly denied.
 #pragma once
 
 #include <string>
@@ -27,6 +28,11 @@ std::string canonical_attribute_type(std::string_view description);
 // The supertypes of a canonical type, nearest first ("cn" -> {"name"}, "member" ->
 // {"distinguishedname"}); empty for a type without one or an unknown type.
 std::vector<std::string> attribute_supertypes(std::string_view canonical_type);
+
+// True when LDAP compares the values of a canonical type without regard to case (cn, ou, dc, uid,
+// mail, ...); false for a type whose equality rule is case-sensitive (memberUid, homeDirectory,
+// labeledURI, ...) or has none, and for a type the gateway does not know.
+bool values_ignore_case(std::string_view canonical_type);
 
 // numericoid = number 1*( DOT number ), number = DIGIT / ( LDIGIT 1*DIGIT )  (RFC 4512)
 bool is_numeric_oid(std::string_view text);

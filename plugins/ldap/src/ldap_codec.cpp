@@ -347,9 +347,9 @@ std::string attribute_description(Reader& reader, ber_tag_t tag, std::string_vie
   return description;
 }
 
-// Filter (RFC 4511 4.5.1), collecting the attribute descriptions it names into `search`.
-void read_filter(Reader& reader, int depth, Message& search) {
-  std::vector<std::string>& attributes = search.filter_attributes;
+// Filter (RFC 4511 4.5.1), collecting the attribute descriptions it names into `attributes`; an
+// extensible match that names none sets `any_attribute`.
+void read_filter(Reader& reader, int depth, std::vector<std::string>& attributes, bool& any_attribute) {
   if (depth > kMaxFilterDepth) {
     reader.fail("filter nested more than " + std::to_string(kMaxFilterDepth) + " levels deep");
   }
@@ -359,12 +359,12 @@ void read_filter(Reader& reader, int depth, Message& search) {
     case 0xa1: {  // or
       // An empty and/or is the absolute true/false filter of RFC 4526.
       Reader set = reader.enter(element.tag, "filter set");
-      while (!set.at_end()) read_filter(set, depth + 1, search);
+      while (!set.at_end()) read_filter(set, depth + 1, attributes, any_attribute);
       break;
     }
     case 0xa2: {  // not
       Reader inner = reader.enter(element.tag, "not filter");
-      read_filter(inner, depth + 1, search);
+      read_filter(inner, depth + 1, attributes, any_attribute);
       inner.finish("the filter of a not");
       break;
     }
@@ -411,7 +411,7 @@ void read_filter(Reader& reader, int depth, Message& search) {
       if (rule.next_is(0x82)) {
         attributes.push_back(attribute_description(rule, 0x82, "extensible match type"));
       } else if (has_rule) {
-        search.filter_matches_any_attribute = true;
+        any_attribute = true;
       } else {
         rule.fail("extensible match without matching rule or type");
       }
@@ -483,7 +483,7 @@ void read_search_request(Reader& op, Message& message) {
   if (message.time_limit < 0) op.fail("negative timeLimit " + std::to_string(message.time_limit));
   message.types_only = op.boolean(kBoolean, "typesOnly");
   const Element filter = op.peek("filter");
-  read_filter(op, 1, message);
+  read_filter(op, 1, message.filter_attributes, message.filter_matches_any_attribute);
   message.filter = message.raw.subspan(filter.begin, filter.end() - filter.begin);
   Reader attributes = op.enter(kSequence, "attributes");
   while (!attributes.at_end()) {
@@ -583,13 +583,52 @@ void read_search_result_reference(Reader& op) {
   while (!op.at_end()) op.skip(kOctetString, "URI");
 }
 
-void read_controls(Reader& controls) {
+// The value of a control the policy reads (a BER element in an OCTET STRING), decoded into `message`.
+void read_control_value(std::string_view type, const std::string& value, Message& message) {
+  const ByteView bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size());
+  BerInput input(bytes);
+  if (type == kAssertionControlOid) {
+    // The filter itself (RFC 4528).
+    Reader whole(input, input.size(), "assertion control");
+    read_filter(whole, 1, message.assertion_attributes, message.assertion_matches_any_attribute);
+    whole.finish("the assertion filter");
+    return;
+  }
+  // SortKeyList ::= SEQUENCE OF SEQUENCE { attributeType AttributeDescription,
+  //   orderingRule [0] MatchingRuleId OPTIONAL, reverseOrder [1] BOOLEAN DEFAULT FALSE }  (RFC 2891)
+  Reader whole(input, input.size(), "sort control");
+  Reader keys = whole.enter(kSequence, "SortKeyList");
+  if (keys.at_end()) keys.fail("no sort key");
+  while (!keys.at_end()) {
+    Reader key = keys.enter(kSequence, "sort key");
+    message.sort_attributes.push_back(attribute_description(key, kOctetString, "sort key attribute type"));
+    if (key.next_is(0x80)) key.skip(0x80, "orderingRule");
+    if (key.next_is(0x81)) key.boolean(0x81, "reverseOrder");
+    key.finish("the sort key");
+  }
+  whole.finish("SortKeyList");
+}
+
+void read_controls(Reader& controls, Message& message) {
   while (!controls.at_end()) {
     Reader control = controls.enter(kSequence, "control");
-    if (control.string(kOctetString, "controlType").empty()) control.fail("empty controlType");
+    std::string type = control.string(kOctetString, "controlType");
+    if (type.empty()) control.fail("empty controlType");
+    // slapd looks controls up as C strings: "<deref OID>\0x" would be the deref control to it, and an
+    // unknown control to the policy.
+    if (type.find('\0') != std::string::npos) control.fail("controlType contains a NUL octet");
     if (control.next_is(kBoolean)) control.boolean(kBoolean, "criticality");
-    if (control.next_is(kOctetString)) control.skip(kOctetString, "controlValue");
+    // Controls that make the directory test or order attribute values are read, whatever their
+    // criticality: a directory that supports one applies it either way.
+    const bool read = is_request(message.op) && (type == kAssertionControlOid || type == kSortControlOid);
+    if (read && !control.next_is(kOctetString)) control.fail("control " + type + " without a value");
+    if (read) {
+      read_control_value(type, control.string(kOctetString, "controlValue"), message);
+    } else if (control.next_is(kOctetString)) {
+      control.skip(kOctetString, "controlValue");
+    }
     control.finish("the control value");
+    message.controls.push_back(std::move(type));
   }
 }
 
@@ -677,7 +716,7 @@ Message decode_message(ByteView pdu) {
 
   if (envelope.next_is(kControls)) {
     Reader controls = envelope.enter(kControls, "controls", "controls");
-    read_controls(controls);
+    read_controls(controls, message);
     message.has_controls = true;
   }
   envelope.finish(message.has_controls ? "the controls" : "the operation");
@@ -946,7 +985,9 @@ std::string normalize_ava(const LDAPAVA& ava) {
     }
     return type + "=" + hex;
   }
-  return type + "=" + escape_value(fold_value(value));
+  // Folding a value whose type tells case apart (memberUid=Alice, memberUid=alice) would merge two
+  // entries the directory keeps apart; so would folding one of a type the gateway does not know.
+  return type + "=" + escape_value(values_ignore_case(type) ? fold_value(value) : std::string(value));
 }
 
 }  // namespace
@@ -971,7 +1012,11 @@ std::optional<Dn> Dn::parse(std::string_view text, std::string& error) {
   Dn dn;
   for (std::size_t i = 0; parsed != nullptr && parsed[i] != nullptr; ++i) {
     std::vector<std::string> avas;
-    for (std::size_t j = 0; parsed[i][j] != nullptr; ++j) avas.push_back(normalize_ava(*parsed[i][j]));
+    for (std::size_t j = 0; parsed[i][j] != nullptr; ++j) {
+      const LDAPAVA& ava = *parsed[i][j];
+      dn.types_.push_back(canonical_type(std::string_view(ava.la_attr.bv_val, ava.la_attr.bv_len)));
+      avas.push_back(normalize_ava(ava));
+    }
     std::sort(avas.begin(), avas.end());
     std::string rdn;
     for (const std::string& ava : avas) {

@@ -81,6 +81,13 @@ inline constexpr std::string_view kWhoAmIOid = "1.3.6.1.4.1.4203.1.11.3";
 inline constexpr std::string_view kPasswordModifyOid = "1.3.6.1.4.1.4203.1.11.1";
 inline constexpr std::string_view kNoticeOfDisconnectionOid = "1.3.6.1.4.1.1466.20036";
 
+// Request controls the policy looks at.
+inline constexpr std::string_view kAssertionControlOid = "1.3.6.1.1.12";           // RFC 4528
+inline constexpr std::string_view kSortControlOid = "1.2.840.113556.1.4.473";      // RFC 2891
+inline constexpr std::string_view kPreReadControlOid = "1.3.6.1.1.13.1";           // RFC 4527
+inline constexpr std::string_view kPostReadControlOid = "1.3.6.1.1.13.2";          // RFC 4527
+inline constexpr std::string_view kDerefControlOid = "1.3.6.1.4.1.4203.666.5.16";  // OpenLDAP slapo-deref
+
 // ---- framing ----------------------------------------------------------------------------------------
 
 struct Frame {
@@ -108,6 +115,15 @@ struct Message {
   std::int32_t id = 0;
   Op op{};
   bool has_controls = false;
+  // The controlType of each control, in order.
+  std::vector<std::string> controls;
+  // Requests with an assertion control: the attribute descriptions its filter names, and whether it
+  // holds an extensible match on any attribute (as filter_attributes and filter_matches_any_attribute
+  // below for a search's filter). The directory tests the filter against the operation's entry.
+  std::vector<std::string> assertion_attributes;
+  bool assertion_matches_any_attribute = false;
+  // Requests with a server-side sort control: the attribute type of each sort key, as sent.
+  std::vector<std::string> sort_attributes;
 
   // bind_request: dn = name. simple: password = the simple credentials. sasl: sasl_mechanism.
   // search_request: dn = baseObject. add/delete/modify/modify_dn/compare: dn = the entry.
@@ -164,7 +180,8 @@ struct Message {
 // a well-formed LDAPv3 message: an unknown protocolOp tag, missing or extra elements inside the
 // operation, invalid enumerations (scope 0-3, deref 0-3), negative limits, a request with message id 0
 // (reserved for unsolicited notifications), trailing bytes after the message. Unknown controls are not
-// an error: they are passed on (has_controls). Filters nest at most 64 deep.
+// an error: they are passed on (has_controls); a controlType with a NUL octet is. In a request, an
+// assertion or sort control must carry a value that decodes. Filters nest at most 64 deep.
 std::optional<Message> decode(ByteView pdu, std::string& error);
 
 // ---- encoding ---------------------------------------------------------------------------------------
@@ -201,8 +218,10 @@ Bytes encode_entry_without(const Message& entry, const std::function<bool(std::s
 // ---- DNs --------------------------------------------------------------------------------------------
 
 // A distinguished name parsed with libldap's ldap_str2dn (RFC 4514), in a form that compares as LDAP
-// matching does for the usual naming attributes: attribute types lower-cased (and a leading "oid."
-// removed), values unescaped and lower-cased (caseIgnoreMatch), insignificant spaces removed.
+// matching does for the usual naming attributes: attribute types under one name (attribute_types.hpp),
+// values unescaped; the values of a type known to compare without regard to case (cn, ou, dc, uid,
+// ...) lower-cased with insignificant spaces removed, those of any other type (memberUid, an unknown
+// type) kept as they are, so that two DNs the directory may tell apart never compare equal.
 class Dn {
  public:
   // nullopt (and `error` set) for a string that is not a valid DN. "" is the root (zero RDNs).
@@ -215,11 +234,14 @@ class Dn {
   bool operator==(const Dn& other) const noexcept { return rdns_ == other.rdns_; }
   // The normalised form, e.g. "ou=people,dc=example,dc=com" (for logs and tests).
   const std::string& normalized() const noexcept { return normalized_; }
+  // The attribute type of every AVA in canonical form ("cn" for "commonName"), most specific RDN first.
+  const std::vector<std::string>& attribute_types() const noexcept { return types_; }
 
  private:
   // Each RDN as its AVAs "type=value" sorted, joined with '+'; most specific RDN first.
   std::vector<std::string> rdns_;
   std::string normalized_;
+  std::vector<std::string> types_;
 };
 
 }  // namespace gw::ldap

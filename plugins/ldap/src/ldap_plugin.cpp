@@ -143,28 +143,34 @@ class RequestRelay {
   }
 
   // Remembers a request about to be forwarded until its result arrives, for its audit record (`dn` is
-  // the DN to record). False when max_pending operations are in progress already: answer it busy.
-  bool remember(const Message& request, std::string dn) {
-    if (!responses_.decode) return true;
-    if (pending_.size() >= responses_.max_pending) return false;
+  // the DN to record). False when it cannot be (max_pending operations are in progress already, or
+  // its message id is: RFC 4511 §4.1.1.1), after answering it without forwarding it (busy, 51, or
+  // protocolError), an outcome counted and audited like the operation's own.
+  asio::awaitable<bool> remember(const Message& request, std::string dn) {
+    if (!responses_.decode) co_return true;
+    if (pending_.count(request.id) != 0) {
+      // A second result for one id could not be told apart, and the first record would be lost.
+      audit_operation(request.op, request.id, request.dn, result::protocol_error, Clock::now());
+      co_await answer(request, result::protocol_error,
+                      "message id " + std::to_string(request.id) + " is already in use on this connection");
+      co_return false;
+    }
+    if (pending_.size() >= responses_.max_pending) {
+      host_.metrics()
+          .counter("gateway_ldap_busy_total",
+                   "LDAP requests answered busy (51) because max_pending_operations were in progress",
+                   {{route_.key, std::get<std::string>(route_.value)}})
+          .add();
+      audit_operation(request.op, request.id, request.dn, result::busy, Clock::now());
+      co_await answer(request, result::busy,
+                      "more than " + std::to_string(responses_.max_pending) +
+                          " operations in progress on this connection");
+      co_return false;
+    }
     pending_[request.id] = Pending{request.op, std::move(dn), Clock::now()};
-    return true;
+    co_return true;
   }
   void forget(std::int32_t id) { pending_.erase(id); }
-
-  // Answers busy (51) without forwarding: counted in gateway_ldap_busy_total and audited as the
-  // operation's outcome.
-  asio::awaitable<void> answer_busy(const Message& request) {
-    host_.metrics()
-        .counter("gateway_ldap_busy_total",
-                 "LDAP requests answered busy (51) because max_pending_operations were in progress",
-                 {{route_.key, std::get<std::string>(route_.value)}})
-        .add();
-    audit_operation(request.op, request.id, request.dn, result::busy, Clock::now());
-    co_await answer(
-        request, result::busy,
-        "more than " + std::to_string(responses_.max_pending) + " operations in progress on this connection");
-  }
 
   bool responses_started() const noexcept { return responses_started_; }
 
@@ -475,20 +481,16 @@ class EdgeConnection final : public RequestRelay {
         }
       }
     }
-    if (!remember(request, request.dn)) {
-      co_await answer_busy(request);
-      co_return true;
-    }
+    const bool remembered = co_await remember(request, request.dn);
+    if (!remembered) co_return true;
     append(request.raw);
     co_return true;
   }
 
   asio::awaitable<void> handle_bind(const Message& bind) {
     if (!injection_) {
-      if (!remember(bind, bind.dn)) {
-        co_await answer_busy(bind);
-        co_return;
-      }
+      const bool remembered = co_await remember(bind, bind.dn);
+      if (!remembered) co_return;
       append(bind.raw);
       co_return;
     }
@@ -519,8 +521,8 @@ class EdgeConnection final : public RequestRelay {
       co_await answer(bind, refusal, why);
       co_return;
     }
-    if (!remember(bind, injection_->bind_dn)) {
-      co_await answer_busy(bind);
+    const bool remembered = co_await remember(bind, injection_->bind_dn);
+    if (!remembered) {
       co_return;
     }
     const Bytes replaced = encode_simple_bind(bind.id, injection_->bind_dn, injection_->bind_password);
@@ -756,10 +758,8 @@ class ConnectorConnection final : public RequestRelay {
       co_await answer(request, result::protocol_error, kStartTlsRefusal);
       co_return true;
     }
-    if (!remember(request, request.dn)) {
-      co_await answer_busy(request);
-      co_return true;
-    }
+    const bool remembered = co_await remember(request, request.dn);
+    if (!remembered) co_return true;
     if (decision.size_limit || decision.time_limit || decision.deref_aliases) {
       const Bytes capped =
           encode_search_with_limits(request, decision.size_limit.value_or(request.size_limit),

@@ -103,16 +103,24 @@ bool Policy::unknown_oid(const std::string& type) const {
   return !denied_types_.empty() && is_numeric_oid(type);
 }
 
+bool Policy::denied_type(const std::string& type) const {
+  if (denied_types_.count(type) != 0 || unknown_oid(type)) return true;
+  // A subtype's values are values of its supertypes too: asked for postalAddress, the directory
+  // returns registeredAddress as well.
+  const std::vector<std::string> supertypes = attribute_supertypes(type);
+  return std::any_of(supertypes.begin(), supertypes.end(),
+                     [this](const std::string& supertype) { return denied_types_.count(supertype) != 0; });
+}
+
 bool Policy::attribute_denied(std::string_view description) const {
   if (denied_types_.empty()) return false;
-  const std::string type = canonical_attribute_type(description);
-  return denied_types_.count(type) != 0 || unknown_oid(type);
+  return denied_type(canonical_attribute_type(description));
 }
 
 bool Policy::attribute_reveals_denied(std::string_view description) const {
   if (denied_types_.empty()) return false;
   const std::string type = canonical_attribute_type(description);
-  return revealing_types_.count(type) != 0 || unknown_oid(type);
+  return revealing_types_.count(type) != 0 || denied_type(type);
 }
 
 bool Policy::inside(const Dn& dn) const {
@@ -121,8 +129,13 @@ bool Policy::inside(const Dn& dn) const {
 }
 
 Decision Policy::check_password_modify(const Message& request) const {
-  // Without a userIdentity the bound user changes its own password; the bind decided who that is.
-  if (config_.base_dns.empty() || !request.password_identity) return allow();
+  if (config_.base_dns.empty()) return allow();
+  // Without a userIdentity the bound user's own password changes, and the bound user may be the
+  // service account the edge binds as: not the client's to change, and not placed in a subtree.
+  if (!request.password_identity) {
+    return deny(result::insufficient_access_rights,
+                "password change without a user identity, which would change the bound user's own");
+  }
   // RFC 3062 leaves the identity's form to the server: OpenLDAP takes a DN, also as an authzId
   // "dn:<DN>". Anything else (a "u:" user name, say) cannot be placed in a subtree, so it is refused.
   std::string_view identity = *request.password_identity;
@@ -137,6 +150,42 @@ Decision Policy::check_password_modify(const Message& request) const {
   return allow();
 }
 
+std::optional<Decision> Policy::check_controls(const Message& request) const {
+  for (const std::string& attribute : request.assertion_attributes) {
+    if (attribute_reveals_denied(attribute)) {
+      // The operation fails with assertionFailed unless the entry matches: a compare in disguise.
+      return deny(result::insufficient_access_rights,
+                  "assertion control on denied attribute " + quoted(attribute));
+    }
+  }
+  if (request.assertion_matches_any_attribute && has_denied_attributes()) {
+    return deny(
+        result::insufficient_access_rights,
+        "assertion control with an extensible match on any attribute while some attributes are denied");
+  }
+  for (const std::string& attribute : request.sort_attributes) {
+    if (attribute_reveals_denied(attribute)) {
+      // The order of the entries (and a VLV target's position) tells the values apart.
+      return deny(result::insufficient_access_rights,
+                  "sort control on denied attribute " + quoted(attribute));
+    }
+  }
+  for (const std::string& control : request.controls) {
+    // These return entries inside response controls, where denied attributes are not removed; deref
+    // returns entries a DN-valued attribute points to, wherever they are.
+    const bool read_entry = control == kPreReadControlOid || control == kPostReadControlOid;
+    const bool deref = control == kDerefControlOid;
+    if ((read_entry && has_denied_attributes()) ||
+        (deref && (has_denied_attributes() || !config_.base_dns.empty()))) {
+      return deny(result::insufficient_access_rights,
+                  "control " + quoted(control) + " is not allowed" +
+                      (read_entry ? " while some attributes are denied"
+                                  : " while base DNs or denied attributes are set"));
+    }
+  }
+  return std::nullopt;
+}
+
 Decision Policy::check(const Message& request) const {
   if (!is_request(request.op)) {
     return deny(result::protocol_error, std::string(op_name(request.op)) + " is not a request");
@@ -146,12 +195,13 @@ Decision Policy::check(const Message& request) const {
       return deny(result::insufficient_access_rights,
                   "extended operation " + quoted(request.oid) + " is not allowed");
     }
-    if (request.oid == kPasswordModifyOid) return check_password_modify(request);
-    return allow();
-  }
-  if (!config_.operations.allows(request.op)) {
+  } else if (!config_.operations.allows(request.op)) {
     return deny(result::insufficient_access_rights,
                 "operation " + quoted(op_name(request.op)) + " is not allowed");
+  }
+  if (std::optional<Decision> refused = check_controls(request)) return std::move(*refused);
+  if (request.op == Op::extended_request) {
+    return request.oid == kPasswordModifyOid ? check_password_modify(request) : allow();
   }
 
   switch (request.op) {
@@ -205,6 +255,14 @@ Decision Policy::check(const Message& request) const {
       if (!rdn || rdn->rdn_count() != 1) {
         return deny(result::invalid_dn_syntax, "invalid new RDN " + quoted(request.new_rdn) +
                                                    (rdn ? ": not a single RDN" : ": " + error));
+      }
+      for (const std::string& type : rdn->attribute_types()) {
+        // The new RDN's values are added to the entry: refused for a single-valued type that holds
+        // another value, a modify in disguise.
+        if (attribute_denied(type)) {
+          return deny(result::insufficient_access_rights,
+                      "new RDN " + quoted(request.new_rdn) + " names denied attribute " + quoted(type));
+        }
       }
       if (request.new_superior) {
         const std::optional<Dn> superior = Dn::parse(*request.new_superior, error);

@@ -41,8 +41,9 @@ struct PolicyConfig {
   // Attribute types that never leave the directory: searches filtering on them (or on one of their
   // supertypes, or with an extensible match that tests every attribute), compares and modifies of
   // them are refused, and they are removed from returned entries. Matched in canonical form
-  // (attribute_types.hpp): any case, without options, a known type by any name or its OID. While
-  // any type is denied, a numeric OID the gateway does not know counts as denied too.
+  // (attribute_types.hpp): any case, without options, a known type by any name or its OID, and its
+  // known subtypes with it (denying postalAddress denies registeredAddress). While any type is
+  // denied, a numeric OID the gateway does not know counts as denied too.
   std::vector<std::string> denied_attributes;
 };
 
@@ -83,13 +84,18 @@ class Policy {
   // The decision for one decoded request (is_request(request.op)). A search with scope base on the
   // root DSE ("") is admitted whenever search is, whatever the base DNs: clients read it to learn
   // the server's capabilities. Bind is judged by operation only (a bind DN is an identity, not data).
+  // On any operation, controls that would get around the attribute or subtree rules are refused: an
+  // assertion control testing a denied attribute (as a filter would), a sort control ordering by one,
+  // the pre-read and post-read controls while attributes are denied, and the dereference control
+  // while base DNs or denied attributes are set.
   Decision check(const Message& request) const;
 
   // True when an attribute description (as sent: any case, maybe with options, a name or an OID)
-  // names a denied type: for returned entries and modifies.
+  // names a denied type or a subtype of one: for returned entries, modifies and new RDNs.
   bool attribute_denied(std::string_view description) const;
-  // True when a filter or compare on the description would test a denied type's values: it names a
-  // denied type or a supertype of one ("name" when "cn" is denied).
+  // True when a filter, compare, assertion or sort on the description would test a denied type's
+  // values: it names a denied type, a subtype of one, or a supertype of one ("name" when "cn" is
+  // denied).
   bool attribute_reveals_denied(std::string_view description) const;
   bool has_denied_attributes() const noexcept { return !config_.denied_attributes.empty(); }
 
@@ -98,8 +104,13 @@ class Policy {
  private:
   // Within one of the base DNs (or no base DNs are set).
   bool inside(const Dn& dn) const;
-  // A password modify request: with base DNs set, a userIdentity must name an entry inside them.
+  // A password modify request: with base DNs set, it must have a userIdentity naming an entry inside
+  // them.
   Decision check_password_modify(const Message& request) const;
+  // The refusal of a request for its controls, if any.
+  std::optional<Decision> check_controls(const Message& request) const;
+  // A canonical type that is denied, a subtype of a denied type, or an unknown OID.
+  bool denied_type(const std::string& type) const;
 
   // A numeric OID left after canonicalisation while some type is denied: it cannot be told apart
   // from a denied type's OID.
