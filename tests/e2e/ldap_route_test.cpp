@@ -505,47 +505,62 @@ bool read_until(tcp::socket& socket, std::string& received, const std::string& w
   return true;
 }
 
+// A first search (after the injected bind, if any), which opens the connection to the directory.
+bool search_once(tcp::socket& client, const Slapd& slapd) {
+  std::string received;
+  asio::write(client, asio::buffer(search_request(1, slapd.people_dn())));
+  return read_until(client, received, search_done(1));
+}
+
+// The result code in search `id`'s SearchResultDone in `received` (the ENUMERATED after its length
+// octet), or -1 when there is none.
+int done_result(const std::string& received, char id) {
+  const std::size_t at = received.find(search_done(id));
+  if (at == std::string::npos || at + 8 > received.size() || received.compare(at + 5, 2, "\x0a\x01") != 0)
+    return -1;
+  return static_cast<unsigned char>(received[at + 7]);
+}
+
+// The `ldap.operation` records of searches with message id `id` and result `code`, once there is one.
+std::size_t search_records(GatewayProcess& gateway, const std::string& id, const std::string& code) {
+  return gateway
+      .wait_for_audit(
+          audit_event("ldap.operation", {{"operation", "search"}, {"message_id", id}, {"result_code", code}}))
+      .size();
+}
+
+// Holds the directory's answers while it lives, so that operations sent meanwhile stay in progress.
+struct PausedDirectory {
+  explicit PausedDirectory(Slapd& directory) : slapd(directory) { slapd.pause(); }
+  ~PausedDirectory() { slapd.resume(); }
+  Slapd& slapd;
+};
+
 TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesOn) {
   GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 1")}));
   ASSERT_TRUE(ready_with_tunnel(gateway));
   asio::io_context io;
   tcp::socket client = connect_raw(io, gateway.port("directory"));
-
-  // A first search (after the injected bind) opens the connection to the directory.
-  std::string received;
-  asio::write(client, asio::buffer(search_request(1, slapd_.people_dn())));
-  ASSERT_TRUE(read_until(client, received, search_done(1)));
+  ASSERT_TRUE(search_once(client, slapd_));
 
   // With the directory paused, the second search stays in progress, so the third is one too many.
-  slapd_.pause();
-  struct Resume {
-    Slapd& slapd;
-    ~Resume() { slapd.resume(); }
-  } resume_on_exit{slapd_};
-  received.clear();
+  PausedDirectory paused(slapd_);
+  std::string received;
   asio::write(client,
               asio::buffer(search_request(2, slapd_.people_dn()) + search_request(3, slapd_.people_dn())));
   ASSERT_TRUE(read_until(client, received, "operations in progress on this connection")) << received.size();
-  const std::size_t busy = received.find(search_done(3));
-  ASSERT_NE(busy, std::string::npos);
-  // SearchResultDone's length octet, then resultCode ENUMERATED 51 (busy).
-  EXPECT_EQ(received.substr(busy + 5, 3), std::string("\x0a\x01\x33", 3));
-  EXPECT_EQ(received.find(search_done(2)), std::string::npos);
+  EXPECT_EQ(done_result(received, 3), 51);  // busy
+  EXPECT_EQ(done_result(received, 2), -1);
   // Operators see it: a counter, and the operation's audit record with its result.
   EXPECT_EQ(
       metric_value(gateway.admin_port(), "gateway_ldap_busy_total", {{"system", "directory.internal:389"}}),
       1);
-  EXPECT_EQ(gateway
-                .wait_for_audit(audit_event(
-                    "ldap.operation", {{"operation", "search"}, {"message_id", "3"}, {"result_code", "51"}}))
-                .size(),
-            1u);
+  EXPECT_EQ(search_records(gateway, "3", "51"), 1u);
 
   // Once the directory answers, the second search completes normally on the same connection.
   slapd_.resume();
   ASSERT_TRUE(read_until(client, received, search_done(2)));
-  const std::size_t done = received.find(search_done(2));
-  EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
+  EXPECT_EQ(done_result(received, 2), 0);
 }
 
 TEST_F(LdapRoute, AMessageIdAlreadyInProgressIsRefusedWithProtocolError) {
@@ -553,42 +568,24 @@ TEST_F(LdapRoute, AMessageIdAlreadyInProgressIsRefusedWithProtocolError) {
   ASSERT_TRUE(ready_with_tunnel(gateway));
   asio::io_context io;
   tcp::socket client = connect_raw(io, gateway.port("directory"));
-  std::string received;
-  asio::write(client, asio::buffer(search_request(1, slapd_.people_dn())));
-  ASSERT_TRUE(read_until(client, received, search_done(1)));
+  ASSERT_TRUE(search_once(client, slapd_));
 
   // Held by the paused directory, search 2 is in progress when the next search with id 2 arrives: the
   // gateway answers that one itself, and forwards nothing for it.
-  slapd_.pause();
-  struct Resume {
-    Slapd& slapd;
-    ~Resume() { slapd.resume(); }
-  } resume_on_exit{slapd_};
-  received.clear();
+  PausedDirectory paused(slapd_);
+  std::string received;
   asio::write(client,
               asio::buffer(search_request(2, slapd_.people_dn()) + search_request(2, slapd_.people_dn())));
   ASSERT_TRUE(read_until(client, received, "already in use on this connection")) << received.size();
-  const std::size_t refused = received.find(search_done(2));
-  ASSERT_NE(refused, std::string::npos);
-  // SearchResultDone's length octet, then resultCode ENUMERATED 2 (protocolError).
-  EXPECT_EQ(received.substr(refused + 5, 3), std::string("\x0a\x01\x02", 3));
-  EXPECT_EQ(gateway
-                .wait_for_audit(audit_event(
-                    "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"result_code", "2"}}))
-                .size(),
-            1u);
+  EXPECT_EQ(done_result(received, 2), 2);  // protocolError
+  EXPECT_EQ(search_records(gateway, "2", "2"), 1u);
 
   // The first search 2 completes normally, with its own record.
   slapd_.resume();
   received.clear();
   ASSERT_TRUE(read_until(client, received, search_done(2)));
-  const std::size_t done = received.find(search_done(2));
-  EXPECT_EQ(received.substr(done + 5, 3), std::string("\x0a\x01\x00", 3));
-  EXPECT_EQ(gateway
-                .wait_for_audit(audit_event(
-                    "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"result_code", "0"}}))
-                .size(),
-            1u);
+  EXPECT_EQ(done_result(received, 2), 0);
+  EXPECT_EQ(search_records(gateway, "2", "0"), 1u);
 }
 
 // The directory is opened with the client's first operation; when it cannot be reached, the client

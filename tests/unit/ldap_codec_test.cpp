@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "ldap_codec.hpp"
+#include "unit/ber_builder.hpp"
 
 using namespace gw::ldap;
+using namespace gw::ldap::test;
 
 namespace {
 
@@ -46,33 +48,6 @@ const Bytes kSlapdSearchAnswers = from_hex(
     "31070405616c69636530150402636e310f040d416c696365204c696464656c6c300f0402736e310904074c696464656c6c301b04"
     "046d61696c31130411616c696365406578616d706c652e636f6d3026040c7573657250617373776f7264311604147b535348417d"
     "6e6f747265616c6c796168617368300c02010265070a010004000400");
-
-ber_tag_t tag(unsigned value) {
-  return static_cast<ber_tag_t>(value);
-}
-ber_int_t num(int value) {
-  return static_cast<ber_int_t>(value);
-}
-ber_len_t len(std::size_t value) {
-  return static_cast<ber_len_t>(value);
-}
-
-Bytes flatten(BerElement* ber) {
-  berval bv{};
-  EXPECT_EQ(ber_flatten2(ber, &bv, 0), 0);
-  Bytes out(reinterpret_cast<const std::uint8_t*>(bv.bv_val),
-            reinterpret_cast<const std::uint8_t*>(bv.bv_val) + bv.bv_len);
-  ber_free(ber, 1);
-  return out;
-}
-
-// One message built with liblber's ber_printf, as a client or server library would.
-template <typename... Args>
-Bytes ber(const char* format, Args... args) {
-  BerElement* element = ber_alloc_t(LBER_USE_DER);
-  EXPECT_NE(ber_printf(element, format, args...), -1) << format;
-  return flatten(element);
-}
 
 // A search request whose filter is written by `filter`.
 Bytes search_with(const std::function<void(BerElement*)>& filter, std::int32_t id = 5) {

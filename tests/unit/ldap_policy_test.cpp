@@ -7,8 +7,10 @@
 
 #include "ldap_codec.hpp"
 #include "ldap_policy.hpp"
+#include "unit/ber_builder.hpp"
 
 using namespace gw::ldap;
+using namespace gw::ldap::test;
 
 namespace {
 
@@ -645,16 +647,11 @@ TEST(LdapPolicy, SubtypesOfADeniedTypeAreDeniedToo) {
 
 namespace {
 
-// One BER element written by ber_printf: a control's value.
+// One BER element written by ber_printf, as a string.
 template <typename... Args>
 std::string ber_value(const char* format, Args... args) {
-  BerElement* ber = ber_alloc_t(LBER_USE_DER);
-  EXPECT_NE(ber_printf(ber, format, args...), -1) << format;
-  berval flat{};
-  EXPECT_EQ(ber_flatten2(ber, &flat, 0), 0);
-  std::string value(flat.bv_val, flat.bv_len);
-  ber_free(ber, 1);
-  return value;
+  const Bytes bytes = ber(format, args...);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 // A request as a client library sends it: `value` written by ber_printf, then decoded.
@@ -663,16 +660,6 @@ Message decoded(const std::string& value) {
   auto message = decode(std::vector<std::uint8_t>(value.begin(), value.end()), error);
   EXPECT_TRUE(message) << error;
   return message.value_or(Message());
-}
-
-ber_tag_t tag(unsigned value) {
-  return static_cast<ber_tag_t>(value);
-}
-ber_int_t num(int value) {
-  return static_cast<ber_int_t>(value);
-}
-ber_len_t len(std::size_t value) {
-  return static_cast<ber_len_t>(value);
 }
 
 // A compare of cn on `entry` with one critical control `oid` whose value is `value`.
