@@ -488,6 +488,11 @@ std::string search_request(char id, const std::string& base) {
   return tlv(0x30, tlv(0x02, std::string(1, id)) + tlv(0x63, search));
 }
 
+// An AbandonRequest (message `id`) of operation `abandoned`.
+std::string abandon_request(char id, char abandoned) {
+  return tlv(0x30, tlv(0x02, std::string(1, id)) + tlv(0x50, std::string(1, abandoned)));
+}
+
 // The start of the SearchResultDone of message `id` (messageID, then the op's tag).
 std::string search_done(char id) {
   return std::string("\x02\x01", 2) + id + "\x65";
@@ -586,6 +591,23 @@ TEST_F(LdapRoute, AMessageIdAlreadyInProgressIsRefusedWithProtocolError) {
   ASSERT_TRUE(read_until(client, received, search_done(2)));
   EXPECT_EQ(done_result(received, 2), 0);
   EXPECT_EQ(search_records(gateway, "2", "0"), 1u);
+}
+
+TEST_F(LdapRoute, AnAbandonedOperationIsAuditedAsAbandoned) {
+  GatewayProcess gateway(standalone({read_only(slapd_)}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  asio::io_context io;
+  tcp::socket client = connect_raw(io, gateway.port("directory"));
+  ASSERT_TRUE(search_once(client, slapd_));
+
+  // Search 2 is in progress at the paused directory when the client abandons it.
+  PausedDirectory paused(slapd_);
+  asio::write(client, asio::buffer(search_request(2, slapd_.people_dn()) + abandon_request(3, 2)));
+  const auto records = gateway.wait_for_audit(audit_event(
+      "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"outcome", "abandoned"}}));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].get("dn"), slapd_.people_dn());
+  EXPECT_FALSE(records[0].has("result_code"));
 }
 
 // The directory is opened with the client's first operation; when it cannot be reached, the client

@@ -170,7 +170,17 @@ class RequestRelay {
     pending_[request.id] = Pending{request.op, std::move(dn), Clock::now()};
     co_return true;
   }
-  void forget(std::int32_t id) { pending_.erase(id); }
+  // The client abandoned operation `id`: its record is written now, with what was returned so far
+  // (the directory sends no result for it).
+  void abandon(std::int32_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    const Pending& pending = it->second;
+    audit_operation(
+        pending.op, id, pending.dn, std::nullopt, pending.start,
+        pending.op == Op::search_request ? std::optional<std::int64_t>(pending.entries) : std::nullopt);
+    pending_.erase(it);
+  }
 
   bool responses_started() const noexcept { return responses_started_; }
 
@@ -361,7 +371,8 @@ class RequestRelay {
         pending.op == Op::search_request ? std::optional<std::int64_t>(pending.entries) : std::nullopt);
   }
 
-  void audit_operation(Op op, std::int32_t message_id, const std::string& dn, int result_code,
+  // `result_code` absent: the operation was abandoned (`outcome=abandoned` instead).
+  void audit_operation(Op op, std::int32_t message_id, const std::string& dn, std::optional<int> result_code,
                        Clock::time_point start, std::optional<std::int64_t> entries = std::nullopt) {
     if (!host_.audit().enabled(AuditClass::access)) return;
     AuditEvent event{AuditClass::access,
@@ -371,9 +382,13 @@ class RequestRelay {
                       {"principal", principal_},
                       {"operation", std::string(op_name(op))},
                       {"message_id", static_cast<std::int64_t>(message_id)},
-                      {"dn", dn},
-                      {"result_code", static_cast<std::int64_t>(result_code)},
-                      {"duration_ms", elapsed_ms(start)}}};
+                      {"dn", dn}}};
+    if (result_code) {
+      event.fields.push_back({"result_code", static_cast<std::int64_t>(*result_code)});
+    } else {
+      event.fields.push_back({"outcome", std::string("abandoned")});
+    }
+    event.fields.push_back({"duration_ms", elapsed_ms(start)});
     if (entries) event.fields.push_back({"entries", *entries});
     host_.audit().record(event);
   }
@@ -453,7 +468,7 @@ class EdgeConnection final : public RequestRelay {
         co_return false;
       case Op::abandon_request:
         if (!responses_started()) co_return true;  // nothing can be in progress yet
-        forget(request.abandoned_id);
+        abandon(request.abandoned_id);
         append(request.raw);
         co_return true;
       case Op::extended_request:
@@ -750,7 +765,7 @@ class ConnectorConnection final : public RequestRelay {
       co_return true;
     }
     if (request.op == Op::abandon_request) {
-      forget(request.abandoned_id);
+      abandon(request.abandoned_id);
       append(request.raw);
       co_return true;
     }
