@@ -164,6 +164,14 @@ TEST_F(LdapRoute, BindInjectionLetsAnAnonymousApplicationSeeWhatTheServiceAccoun
   EXPECT_FALSE(
       gateway.wait_for_audit(audit_event("ldap.bind_refused", {{"dn", slapd_.person_dn(1)}})).empty());
 
+  // Nor can it choose who the service account acts as (proxied authorization, RFC 4370).
+  CommandResult proxied = ldapsearch(entry_url(gateway), {"-e", "!authzid=dn:" + slapd_.person_dn(1), "-b",
+                                                          slapd_.restricted_dn(), "(objectClass=*)", "dn"});
+  EXPECT_EQ(exit_code(proxied), 50) << describe(proxied);
+  EXPECT_NE(describe(proxied).find("proxied authorization is not allowed"), std::string::npos)
+      << describe(proxied);
+  EXPECT_TRUE(ldif_dns(proxied.out).empty()) << describe(proxied);
+
   // StartTLS between the application and the gateway is declined; -Z goes on without it, -ZZ stops.
   CommandResult optional_tls =
       ldapsearch(entry_url(gateway), {"-Z", "-b", slapd_.people_dn(), "(uid=user3)", "dn"});

@@ -87,6 +87,12 @@ inline constexpr std::string_view kSortControlOid = "1.2.840.113556.1.4.473";   
 inline constexpr std::string_view kPreReadControlOid = "1.3.6.1.1.13.1";           // RFC 4527
 inline constexpr std::string_view kPostReadControlOid = "1.3.6.1.1.13.2";          // RFC 4527
 inline constexpr std::string_view kDerefControlOid = "1.3.6.1.4.1.4203.666.5.16";  // OpenLDAP slapo-deref
+// Proxied Authorization: version 2 (RFC 4370) and the draft's version 1.
+inline constexpr std::string_view kProxiedAuthorizationControlOid = "2.16.840.1.113730.3.4.18";
+inline constexpr std::string_view kProxiedAuthorizationV1ControlOid = "2.16.840.1.113730.3.4.12";
+inline bool is_proxied_authorization(std::string_view control) {
+  return control == kProxiedAuthorizationControlOid || control == kProxiedAuthorizationV1ControlOid;
+}
 
 // ---- framing ----------------------------------------------------------------------------------------
 

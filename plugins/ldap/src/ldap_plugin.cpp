@@ -486,6 +486,13 @@ class EdgeConnection final : public RequestRelay {
                         "bind with the credential the gateway issued for this destination first");
         co_return true;
       }
+      if (std::any_of(request.controls.begin(), request.controls.end(), is_proxied_authorization)) {
+        // The operation would run as an identity of the client's choosing, with the rights the
+        // service account may delegate: the gateway binds for the client, so it decides who it is.
+        co_await answer(request, result::insufficient_access_rights,
+                        "proxied authorization is not allowed: the gateway binds for this destination");
+        co_return true;
+      }
       if (!bound_) {
         std::string failure = co_await inject_bind();
         if (!failure.empty()) {
