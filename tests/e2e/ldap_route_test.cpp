@@ -549,19 +549,39 @@ struct PausedDirectory {
   Slapd& slapd;
 };
 
-TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesOn) {
-  GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 1")}));
-  ASSERT_TRUE(ready_with_tunnel(gateway));
+// A gateway in front of `slapd` (`settings` added to the route), and a raw client connection whose
+// first search is done; from hold() on, the directory is paused so that what the client sends stays
+// in progress.
+struct HeldClient {
+  HeldClient(Slapd& directory, const std::string& settings)
+      : slapd(directory), gateway(standalone({read_only(directory, settings)})) {}
+  // False when the gateway or the first search failed.
+  bool hold() {
+    if (!ready_with_tunnel(gateway)) return false;
+    client = connect_raw(io, gateway.port("directory"));
+    if (!search_once(client, slapd)) return false;
+    paused.emplace(slapd);
+    return true;
+  }
+  void send(const std::string& bytes) { asio::write(client, asio::buffer(bytes)); }
+
+  Slapd& slapd;
+  GatewayProcess gateway;
   asio::io_context io;
-  tcp::socket client = connect_raw(io, gateway.port("directory"));
-  ASSERT_TRUE(search_once(client, slapd_));
+  tcp::socket client{io};
+  std::optional<PausedDirectory> paused;
+};
+
+TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesOn) {
+  HeldClient held(slapd_, "max_pending_operations: 1");
+  ASSERT_TRUE(held.hold());
+  GatewayProcess& gateway = held.gateway;
 
   // With the directory paused, the second search stays in progress, so the third is one too many.
-  PausedDirectory paused(slapd_);
   std::string received;
-  asio::write(client,
-              asio::buffer(search_request(2, slapd_.people_dn()) + search_request(3, slapd_.people_dn())));
-  ASSERT_TRUE(read_until(client, received, "operations in progress on this connection")) << received.size();
+  held.send(search_request(2, slapd_.people_dn()) + search_request(3, slapd_.people_dn()));
+  ASSERT_TRUE(read_until(held.client, received, "operations in progress on this connection"))
+      << received.size();
   EXPECT_EQ(done_result(received, 3), 51);  // busy
   EXPECT_EQ(done_result(received, 2), -1);
   // Operators see it: a counter, and the operation's audit record with its result.
@@ -572,46 +592,38 @@ TEST_F(LdapRoute, OperationsBeyondMaxPendingAreAnsweredBusyAndTheConnectionGoesO
 
   // Once the directory answers, the second search completes normally on the same connection.
   slapd_.resume();
-  ASSERT_TRUE(read_until(client, received, search_done(2)));
+  ASSERT_TRUE(read_until(held.client, received, search_done(2)));
   EXPECT_EQ(done_result(received, 2), 0);
 }
 
 TEST_F(LdapRoute, AMessageIdAlreadyInProgressIsRefusedWithProtocolError) {
-  GatewayProcess gateway(standalone({read_only(slapd_, "max_pending_operations: 2")}));
-  ASSERT_TRUE(ready_with_tunnel(gateway));
-  asio::io_context io;
-  tcp::socket client = connect_raw(io, gateway.port("directory"));
-  ASSERT_TRUE(search_once(client, slapd_));
+  HeldClient held(slapd_, "max_pending_operations: 2");
+  ASSERT_TRUE(held.hold());
+  GatewayProcess& gateway = held.gateway;
 
   // Held by the paused directory, search 2 is in progress when the next search with id 2 arrives: the
   // gateway answers that one itself, and forwards nothing for it.
-  PausedDirectory paused(slapd_);
   std::string received;
-  asio::write(client,
-              asio::buffer(search_request(2, slapd_.people_dn()) + search_request(2, slapd_.people_dn())));
-  ASSERT_TRUE(read_until(client, received, "already in use on this connection")) << received.size();
+  held.send(search_request(2, slapd_.people_dn()) + search_request(2, slapd_.people_dn()));
+  ASSERT_TRUE(read_until(held.client, received, "already in use on this connection")) << received.size();
   EXPECT_EQ(done_result(received, 2), 2);  // protocolError
   EXPECT_EQ(search_records(gateway, "2", "2"), 1u);
 
   // The first search 2 completes normally, with its own record.
   slapd_.resume();
   received.clear();
-  ASSERT_TRUE(read_until(client, received, search_done(2)));
+  ASSERT_TRUE(read_until(held.client, received, search_done(2)));
   EXPECT_EQ(done_result(received, 2), 0);
   EXPECT_EQ(search_records(gateway, "2", "0"), 1u);
 }
 
 TEST_F(LdapRoute, AnAbandonedOperationIsAuditedAsAbandoned) {
-  GatewayProcess gateway(standalone({read_only(slapd_)}));
-  ASSERT_TRUE(ready_with_tunnel(gateway));
-  asio::io_context io;
-  tcp::socket client = connect_raw(io, gateway.port("directory"));
-  ASSERT_TRUE(search_once(client, slapd_));
+  HeldClient held(slapd_, "");
+  ASSERT_TRUE(held.hold());
 
   // Search 2 is in progress at the paused directory when the client abandons it.
-  PausedDirectory paused(slapd_);
-  asio::write(client, asio::buffer(search_request(2, slapd_.people_dn()) + abandon_request(3, 2)));
-  const auto records = gateway.wait_for_audit(audit_event(
+  held.send(search_request(2, slapd_.people_dn()) + abandon_request(3, 2));
+  const auto records = held.gateway.wait_for_audit(audit_event(
       "ldap.operation", {{"operation", "search"}, {"message_id", "2"}, {"outcome", "abandoned"}}));
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].get("dn"), slapd_.people_dn());
