@@ -617,6 +617,18 @@ TEST(HttpMessageReader, TransferEncodingWithoutReliableFramingIsRefused) {
   expect_malformed("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
 }
 
+TEST(HttpMessageReader, OneEmptyLineBeforeTheRequestLineIsIgnored) {
+  // RFC 9112 §2.2; some clients send a CRLF after a POST body.
+  expect_request_accepted("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto t = read_requests({"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nxy\r\n"
+                                "GET /next HTTP/1.1\r\nHost: a\r\n\r\n"},
+                               limits(), {.max_messages = 2});
+  ASSERT_EQ(t.messages.size(), 2u);
+  EXPECT_FALSE(t.messages[1].error) << t.messages[1].error.detail;
+  EXPECT_EQ(t.messages[1].header.target(), "/next");
+  expect_malformed("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
 TEST(HttpMessageReader, ObsFoldIsRefused) {
   expect_malformed("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\r\n b\r\n\r\n");
   expect_malformed("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\r\n\tb\r\n\r\n");

@@ -183,8 +183,19 @@ asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, b
   bool at_start = true;
   std::size_t consumed = 0;  // Beast takes the start line as soon as it is complete
   std::size_t checked = 0;   // of the buffer's bytes, how many check_header_block() has seen
+  bool skipped_empty_line = false;
   for (;;) {
-    if (buffer_.size() > 0) {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request-line (some
+    // clients send CRLF after a POST body). One is ignored; more are a malformed request. A lone CR
+    // waits for what follows it (Beast would take it for a bad method).
+    const auto* start = static_cast<const char*>(buffer_.data().data());
+    const bool at_empty_line = IsRequest && consumed == 0 && !skipped_empty_line && buffer_.size() > 0 &&
+                               start[0] == '\r' && (buffer_.size() == 1 || start[1] == '\n');
+    if (at_empty_line && buffer_.size() >= 2) {
+      buffer_.consume(2);
+      skipped_empty_line = true;
+    }
+    if (buffer_.size() > 0 && !(at_empty_line && buffer_.size() == 1)) {
       if (ReadError bad = check_header_block(consumed, checked)) co_return bad;
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
