@@ -36,6 +36,24 @@ std::string hex(std::size_t n) {
   return out;
 }
 
+// Calls `element` with each element of the comma-separated lists (RFC 9110 §5.6.1) in the fields
+// named `name`, without surrounding whitespace; empty elements are skipped.
+template <class Fields, class Element>
+void for_each_list_element(const Fields& fields, bhttp::field name, Element&& element) {
+  auto [first, last] = fields.equal_range(name);
+  for (auto it = first; it != last; ++it) {
+    std::string_view list(it->value().data(), it->value().size());
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) element(item);
+    }
+  }
+}
+
 template <class Header>
 void append_fields(std::string& out, const Header& header) {
   for (const auto& field : header) {
@@ -146,8 +164,8 @@ ReadError check_framing(const bhttp::header<IsRequest>& header) {
       length != header.end() && length->value().find(',') != std::string_view::npos) {
     return {ReadFailure::malformed, "a list in Content-Length"};
   }
-  auto [first, last] = header.equal_range(bhttp::field::transfer_encoding);
-  if (first == last) return {};
+  const auto transfer_encoding = header.find(bhttp::field::transfer_encoding);
+  if (transfer_encoding == header.end()) return {};
   // RFC 9112 §6.1: in an HTTP/1.0 message, Transfer-Encoding means faulty framing.
   if (header.version() < 11) return {ReadFailure::malformed, "Transfer-Encoding in an HTTP/1.0 message"};
   // Only `chunked`, once, frames a body this reader can find the end of and re-frame: Beast ignores a
@@ -155,21 +173,12 @@ ReadError check_framing(const bhttp::header<IsRequest>& header) {
   // any other coding would be forwarded without its label.
   int codings = 0;
   bool only_chunked = true;
-  for (auto it = first; it != last; ++it) {
-    std::string_view list(it->value().data(), it->value().size());
-    while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      std::string_view coding = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
-      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
-      if (coding.empty()) continue;  // empty list elements are allowed (RFC 9110 §5.6.1)
-      ++codings;
-      if (!beast::iequals(beast::string_view(coding.data(), coding.size()), "chunked")) only_chunked = false;
-    }
-  }
+  for_each_list_element(header, bhttp::field::transfer_encoding, [&](std::string_view coding) {
+    ++codings;
+    if (!beast::iequals(beast::string_view(coding.data(), coding.size()), "chunked")) only_chunked = false;
+  });
   if (codings != 1 || !only_chunked) {
-    std::string value(first->value().data(), first->value().size());
+    const std::string value(transfer_encoding->value().data(), transfer_encoding->value().size());
     return {ReadFailure::malformed, "unsupported Transfer-Encoding: " + clean_text(value.substr(0, 64))};
   }
   return {};
@@ -188,14 +197,17 @@ asio::awaitable<ReadError> MessageReader::read_header(bhttp::parser<IsRequest, b
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request-line (some
     // clients send CRLF after a POST body). One is ignored; more are a malformed request. A lone CR
     // waits for what follows it (Beast would take it for a bad method).
-    const auto* start = static_cast<const char*>(buffer_.data().data());
-    const bool at_empty_line = IsRequest && consumed == 0 && !skipped_empty_line && buffer_.size() > 0 &&
-                               start[0] == '\r' && (buffer_.size() == 1 || start[1] == '\n');
-    if (at_empty_line && buffer_.size() >= 2) {
-      buffer_.consume(2);
-      skipped_empty_line = true;
+    const std::string_view unparsed(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    bool wait_for_lf = false;
+    if (IsRequest && consumed == 0 && !skipped_empty_line) {
+      if (unparsed.starts_with("\r\n")) {
+        buffer_.consume(2);
+        skipped_empty_line = true;
+      } else {
+        wait_for_lf = unparsed == "\r";
+      }
     }
-    if (buffer_.size() > 0 && !(at_empty_line && buffer_.size() == 1)) {
+    if (buffer_.size() > 0 && !wait_for_lf) {
       if (ReadError bad = check_header_block(consumed, checked)) co_return bad;
       error_code ec;
       const std::size_t used = parser.put(buffer_.data(), ec);
@@ -381,20 +393,8 @@ asio::awaitable<void> answer_and_close(MessageReader& reader, std::string_view r
 
 void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
   std::vector<std::string> named;
-  for (auto it = fields.find(bhttp::field::connection);
-       it != fields.end() && it->name() == bhttp::field::connection; ++it) {
-    const auto value = it->value();
-    std::string_view list(value.data(), value.size());
-    while (!list.empty()) {
-      const std::size_t comma = list.find(',');
-      std::string_view token = list.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (!token.empty()) named.emplace_back(token);
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-  }
+  for_each_list_element(fields, bhttp::field::connection,
+                        [&named](std::string_view token) { named.emplace_back(token); });
   for (const auto& name : named) {
     if (keep_upgrade && beast::iequals(name, "upgrade")) continue;
     fields.erase(name);
