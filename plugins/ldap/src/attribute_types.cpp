@@ -240,6 +240,17 @@ std::vector<std::string> attribute_supertypes(std::string_view canonical_type) {
   return chain;
 }
 
+std::vector<std::string> attribute_subtypes(std::string_view canonical_type) {
+  std::vector<std::string> subtypes;
+  for (const KnownType& type : kKnownTypes) {
+    std::string name = ascii_lower(first_name(type));
+    const std::vector<std::string> chain = attribute_supertypes(name);
+    if (std::find(chain.begin(), chain.end(), canonical_type) != chain.end())
+      subtypes.push_back(std::move(name));
+  }
+  return subtypes;
+}
+
 bool values_ignore_case(std::string_view canonical_type) {
   const KnownType* type = find(canonical_type);
   return type != nullptr && type->values_ignore_case;

@@ -29,6 +29,10 @@ std::string canonical_attribute_type(std::string_view description);
 // {"distinguishedname"}); empty for a type without one or an unknown type.
 std::vector<std::string> attribute_supertypes(std::string_view canonical_type);
 
+// The known types whose supertype chain holds a canonical type ("name" -> {"cn", "sn", "c", ...}),
+// in table order; empty for a type without subtypes or an unknown type.
+std::vector<std::string> attribute_subtypes(std::string_view canonical_type);
+
 // True when LDAP compares the values of a canonical type without regard to case (cn, ou, dc, uid,
 // mail, ...); false for a type whose equality rule is case-sensitive (memberUid, homeDirectory,
 // labeledURI, ...) or has none, and for a type the gateway does not know.

@@ -971,8 +971,8 @@ std::string escape_value(std::string_view value) {
   return out;
 }
 
-std::string normalize_ava(const LDAPAVA& ava) {
-  std::string type = canonical_type(std::string_view(ava.la_attr.bv_val, ava.la_attr.bv_len));
+// `type`: the AVA's attribute type, canonical_type() of it.
+std::string normalize_ava(const LDAPAVA& ava, const std::string& type) {
   const std::string_view value(ava.la_value.bv_val == nullptr ? "" : ava.la_value.bv_val,
                                ava.la_value.bv_len);
   if ((ava.la_flags & LDAP_AVA_BINARY) != 0) {
@@ -1015,7 +1015,7 @@ std::optional<Dn> Dn::parse(std::string_view text, std::string& error) {
     for (std::size_t j = 0; parsed[i][j] != nullptr; ++j) {
       const LDAPAVA& ava = *parsed[i][j];
       dn.types_.push_back(canonical_type(std::string_view(ava.la_attr.bv_val, ava.la_attr.bv_len)));
-      avas.push_back(normalize_ava(ava));
+      avas.push_back(normalize_ava(ava, dn.types_.back()));
     }
     std::sort(avas.begin(), avas.end());
     std::string rdn;

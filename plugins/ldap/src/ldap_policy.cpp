@@ -93,6 +93,12 @@ Policy::Policy(PolicyConfig config) : config_(std::move(config)) {
     }
     std::string type = canonical_attribute_type(denied);
     for (std::string& supertype : attribute_supertypes(type)) revealing_types_.insert(std::move(supertype));
+    // A subtype's values are values of its supertypes too: asked for postalAddress, the directory
+    // returns registeredAddress as well.
+    for (std::string& subtype : attribute_subtypes(type)) {
+      revealing_types_.insert(subtype);
+      denied_types_.insert(std::move(subtype));
+    }
     revealing_types_.insert(type);
     denied_types_.insert(std::move(type));
   }
@@ -103,24 +109,16 @@ bool Policy::unknown_oid(const std::string& type) const {
   return !denied_types_.empty() && is_numeric_oid(type);
 }
 
-bool Policy::denied_type(const std::string& type) const {
-  if (denied_types_.count(type) != 0 || unknown_oid(type)) return true;
-  // A subtype's values are values of its supertypes too: asked for postalAddress, the directory
-  // returns registeredAddress as well.
-  const std::vector<std::string> supertypes = attribute_supertypes(type);
-  return std::any_of(supertypes.begin(), supertypes.end(),
-                     [this](const std::string& supertype) { return denied_types_.count(supertype) != 0; });
-}
-
 bool Policy::attribute_denied(std::string_view description) const {
   if (denied_types_.empty()) return false;
-  return denied_type(canonical_attribute_type(description));
+  const std::string type = canonical_attribute_type(description);
+  return denied_types_.count(type) != 0 || unknown_oid(type);
 }
 
 bool Policy::attribute_reveals_denied(std::string_view description) const {
   if (denied_types_.empty()) return false;
   const std::string type = canonical_attribute_type(description);
-  return revealing_types_.count(type) != 0 || denied_type(type);
+  return revealing_types_.count(type) != 0 || unknown_oid(type);
 }
 
 bool Policy::inside(const Dn& dn) const {
@@ -150,26 +148,33 @@ Decision Policy::check_password_modify(const Message& request) const {
   return allow();
 }
 
-std::optional<Decision> Policy::check_controls(const Message& request) const {
-  for (const std::string& attribute : request.assertion_attributes) {
+std::optional<Decision> Policy::refuse_tests_of_denied(std::string_view test, std::string_view preposition,
+                                                       const std::vector<std::string>& attributes,
+                                                       bool any_attribute) const {
+  for (const std::string& attribute : attributes) {
     if (attribute_reveals_denied(attribute)) {
-      // The operation fails with assertionFailed unless the entry matches: a compare in disguise.
-      return deny(result::insufficient_access_rights,
-                  "assertion control on denied attribute " + quoted(attribute));
+      return deny(result::insufficient_access_rights, std::string(test) + " " + std::string(preposition) +
+                                                          " denied attribute " + quoted(attribute));
     }
   }
-  if (request.assertion_matches_any_attribute && has_denied_attributes()) {
+  if (any_attribute && has_denied_attributes()) {
+    // (:caseExactMatch:=x) tests every attribute, the denied ones included.
     return deny(
         result::insufficient_access_rights,
-        "assertion control with an extensible match on any attribute while some attributes are denied");
+        std::string(test) + " with an extensible match on any attribute while some attributes are denied");
   }
-  for (const std::string& attribute : request.sort_attributes) {
-    if (attribute_reveals_denied(attribute)) {
-      // The order of the entries (and a VLV target's position) tells the values apart.
-      return deny(result::insufficient_access_rights,
-                  "sort control on denied attribute " + quoted(attribute));
-    }
+  return std::nullopt;
+}
+
+std::optional<Decision> Policy::check_controls(const Message& request) const {
+  // The operation fails with assertionFailed unless the entry matches: a compare in disguise.
+  if (auto refused = refuse_tests_of_denied("assertion control", "on", request.assertion_attributes,
+                                            request.assertion_matches_any_attribute)) {
+    return refused;
   }
+  // The order of the entries (and a VLV target's position) tells the values apart.
+  if (auto refused = refuse_tests_of_denied("sort control", "on", request.sort_attributes, false))
+    return refused;
   for (const std::string& control : request.controls) {
     // These return entries inside response controls, where denied attributes are not removed; deref
     // returns entries a DN-valued attribute points to, wherever they are.
@@ -227,15 +232,9 @@ Decision Policy::check(const Message& request) const {
 
   switch (request.op) {
     case Op::search_request: {
-      for (const std::string& attribute : request.filter_attributes) {
-        if (attribute_reveals_denied(attribute)) {
-          return deny(result::insufficient_access_rights, "filter on denied attribute " + quoted(attribute));
-        }
-      }
-      if (request.filter_matches_any_attribute && has_denied_attributes()) {
-        // (:caseExactMatch:=x) tests every attribute, the denied ones included.
-        return deny(result::insufficient_access_rights,
-                    "filter with an extensible match on any attribute while some attributes are denied");
+      if (auto refused = refuse_tests_of_denied("filter", "on", request.filter_attributes,
+                                                request.filter_matches_any_attribute)) {
+        return std::move(*refused);
       }
       Decision decision = allow();
       decision.size_limit = capped(request.size_limit, config_.max_size_limit);
@@ -244,12 +243,7 @@ Decision Policy::check(const Message& request) const {
       return decision;
     }
     case Op::compare_request:
-      for (const std::string& attribute : request.entry_attributes) {
-        if (attribute_reveals_denied(attribute)) {
-          return deny(result::insufficient_access_rights, "compare of denied attribute " + quoted(attribute));
-        }
-      }
-      return allow();
+      return refuse_tests_of_denied("compare", "of", request.entry_attributes, false).value_or(allow());
     case Op::modify_dn_request: {
       const std::optional<Dn> rdn = Dn::parse(request.new_rdn, error);
       if (!rdn || rdn->rdn_count() != 1) {

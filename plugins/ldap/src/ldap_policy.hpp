@@ -107,17 +107,21 @@ class Policy {
   // A password modify request: with base DNs set, it must have a userIdentity naming an entry inside
   // them.
   Decision check_password_modify(const Message& request) const;
+  // The refusal of a filter-like `test` ("filter", "compare", ...) of `attributes` ("filter on
+  // denied attribute 'x'"), or of any attribute, when it would test a denied type's values; nothing
+  // when it would not.
+  std::optional<Decision> refuse_tests_of_denied(std::string_view test, std::string_view preposition,
+                                                 const std::vector<std::string>& attributes,
+                                                 bool any_attribute) const;
   // The refusal of a request for its controls, if any.
   std::optional<Decision> check_controls(const Message& request) const;
-  // A canonical type that is denied, a subtype of a denied type, or an unknown OID.
-  bool denied_type(const std::string& type) const;
 
   // A numeric OID left after canonicalisation while some type is denied: it cannot be told apart
   // from a denied type's OID.
   bool unknown_oid(const std::string& type) const;
 
   PolicyConfig config_;
-  std::set<std::string> denied_types_;     // canonical
+  std::set<std::string> denied_types_;     // canonical, with their known subtypes
   std::set<std::string> revealing_types_;  // denied_types_ and their supertypes
 };
 
