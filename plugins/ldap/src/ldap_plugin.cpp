@@ -544,9 +544,7 @@ class EdgeConnection final : public RequestRelay {
       co_return;
     }
     const bool remembered = co_await remember(bind, injection_->bind_dn);
-    if (!remembered) {
-      co_return;
-    }
+    if (!remembered) co_return;
     const Bytes replaced = encode_simple_bind(bind.id, injection_->bind_dn, injection_->bind_password);
     append(replaced);
     bound_ = true;
