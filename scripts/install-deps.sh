@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the gateway needs to build, test and benchmark. Idempotent and
-# non-interactive; returns at once when everything is present.
+# Installs the Debian packages the gateway needs to build, test and benchmark, and any packages named
+# as arguments (scripts/fuzz.sh adds Clang's). Idempotent and non-interactive; returns at once when
+# everything is present.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libgoogle-perftools-dev libldap-dev
   # tests and benchmarks: real peers and clients
   openssl curl iperf3 haproxy procps stunnel4 wrk nginx-light slapd ldap-utils
+  "$@"
 )
 
 missing=()

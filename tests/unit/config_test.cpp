@@ -333,6 +333,16 @@ TEST(ConfigReader, SyntaxErrorHasAPosition) {
   EXPECT_NE(problem.message.find("YAML syntax error"), std::string::npos);
 }
 
+// yaml-cpp's parser alone never gets past these: it produces empty documents until memory runs out.
+TEST(ConfigReader, InputTheYamlParserLoopsOnIsASyntaxError) {
+  for (const std::string text : {",", "- a\n,", "log: {level: info}\n---\n,\n"}) {
+    const auto problem = only_problem(text);
+    EXPECT_EQ(problem.key, "") << text;
+    EXPECT_GE(problem.where.line, 1) << text;
+    EXPECT_EQ(problem.message, "YAML syntax error: the parser cannot get past this point") << text;
+  }
+}
+
 TEST(ConfigReader, TabIndentationIsExplained) {
   const auto problem = only_problem("log:\n\tlevel: info\n");
   EXPECT_EQ(problem.where.line, 2);

@@ -6,9 +6,12 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <system_error>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "config/config.hpp"
 
@@ -24,6 +27,48 @@ constexpr std::uint64_t GiB = 1024 * MiB;
 constexpr std::uint64_t TiB = 1024 * GiB;
 
 constexpr std::size_t kQuoteLimit = 60;
+
+// yaml-cpp 0.7 loops on some malformed input, producing events forever (a stray ',' at the top
+// level: empty documents without end) until memory runs out. A document cannot hold more nodes than
+// about one per byte (an implicit null costs at least the ':' or '?' that implies it), so this pass
+// counts the parser's events before the document is loaded and stops at twice the text's length.
+class EventBudget final : public YAML::EventHandler {
+ public:
+  explicit EventBudget(std::size_t text_size) : budget_(2 * text_size + 64) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override { spend(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { spend(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { spend(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    spend(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    spend(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    spend(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void spend(const YAML::Mark& mark) {
+    if (budget_-- == 0) throw YAML::ParserException(mark, "the parser cannot get past this point");
+  }
+  std::size_t budget_;
+};
+
+// Runs the parser over `text` with an EventBudget; throws what the parser throws.
+void check_event_count(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  EventBudget budget(text.size());
+  while (parser.HandleNextDocument(budget)) {
+  }
+}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -377,7 +422,9 @@ std::optional<YAML::Node> Reader::parse_mapping_document(std::string_view text) 
   }
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string copy(text);
+    check_event_count(copy);
+    documents = YAML::LoadAll(copy);
   } catch (const YAML::DeepRecursion& e) {
     add(position(e.mark), "", "the document is nested too deeply");
     return std::nullopt;

@@ -5,26 +5,50 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "gateway/plugin/deadline.hpp"
 #include "net/socket_stream.hpp"
 
 namespace gw::net {
 
+namespace {
+
+// The outcome of a non-blocking connect that is no longer in progress.
+error_code connect_outcome(tcp::socket& socket) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  return error ? error_code(error, asio::error::get_system_category()) : error_code();
+}
+
+// Opens the socket and starts a non-blocking connect, returning its outcome when that is already known:
+// to a local target the kernel completes the handshake inside connect(), so the common case needs no
+// trip through the reactor and no timer. would_block means the connect is still in progress.
+error_code start_connect(tcp::socket& socket, const tcp::endpoint& endpoint) {
+  error_code ec;
+  socket.open(endpoint.protocol(), ec);
+  if (!ec) socket.non_blocking(true, ec);
+  if (ec) return ec;
+  if (::connect(socket.native_handle(), endpoint.data(), endpoint.size()) == 0) return {};
+  if (errno != EINPROGRESS) return error_code(errno, asio::error::get_system_category());
+  pollfd writable{socket.native_handle(), POLLOUT, 0};
+  if (::poll(&writable, 1, 0) != 1) return asio::error::would_block;
+  return connect_outcome(socket);
+}
+
+}  // namespace
+
 asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   auto executor = co_await asio::this_coro::executor;
   OpenResult result;
-  const std::string target = request.host + ":" + std::to_string(request.port);
   tcp::socket socket(executor);
-  tcp::resolver resolver(executor);
-  Deadline deadline(executor, request.connect_timeout, [&socket, &resolver] {
-    error_code ignored;
-    resolver.cancel();
-    socket.close(ignored);
-  });
+  auto target = [&] { return request.host + ":" + std::to_string(request.port); };
   auto timed_out = [&] {
     result.error = asio::error::timed_out;
-    result.reason =
-        "connect to " + target + " timed out after " + std::to_string(request.connect_timeout.count()) + "ms";
+    result.reason = "connect to " + target() + " timed out after " +
+                    std::to_string(request.connect_timeout.count()) + "ms";
   };
 
   error_code ec;
@@ -32,8 +56,26 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
   tcp::endpoint connected;  // known here, so the stream needs no getpeername()
   if (!ec) {
     connected = tcp::endpoint(address, request.port);
-    co_await socket.async_connect(connected, asio::redirect_error(asio::use_awaitable, ec));
+    ec = start_connect(socket, connected);
+    if (ec == asio::error::would_block) {
+      Deadline deadline(executor, request.connect_timeout, [&socket] {
+        error_code ignored;
+        socket.close(ignored);
+      });
+      co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      if (deadline.expired()) {
+        timed_out();
+        co_return result;
+      }
+      if (!ec) ec = connect_outcome(socket);
+    }
   } else {
+    tcp::resolver resolver(executor);
+    Deadline deadline(executor, request.connect_timeout, [&socket, &resolver] {
+      error_code ignored;
+      resolver.cancel();
+      socket.close(ignored);
+    });
     auto endpoints = co_await resolver.async_resolve(request.host, std::to_string(request.port),
                                                      asio::redirect_error(asio::use_awaitable, ec));
     if (deadline.expired()) {
@@ -47,19 +89,18 @@ asio::awaitable<OpenResult> DirectTunnel::open(const OpenRequest& request) {
     }
     connected =
         co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-  }
-  if (deadline.expired()) {
-    timed_out();
-    co_return result;
+    if (deadline.expired()) {
+      timed_out();
+      co_return result;
+    }
   }
   if (ec) {
     result.error = ec;
-    result.reason = "connect to " + target + ": " + ec.message();
+    result.reason = "connect to " + target() + ": " + ec.message();
     co_return result;
   }
   if (request.no_delay) socket.set_option(tcp::no_delay(true), ec);
 
-  deadline.disarm();
   if (!request.tls.enabled) {
     result.stream = std::make_unique<TcpStream>(std::move(socket), &connected);
   } else {

@@ -105,6 +105,17 @@ asio::awaitable<error_code> write_all(Stream& stream, std::string_view text);
 std::string serialize(const RequestHeader& header);
 std::string serialize(const ResponseHeader& header);
 
+// A request's header as it goes to the next hop.
+struct OutgoingRequest {
+  std::string head;  // serialised
+  bool has_body = false;
+  bool sent_with_open = false;  // the head travelled as early data of the open
+};
+
+// Serialises `upstream_header` (already rewritten for the next hop, hop-by-hop fields removed), with
+// chunked framing when the client's body is chunked; BodyRelay then re-frames the body to match.
+OutgoingRequest prepare_request(const RequestParser& request, RequestHeader& upstream_header);
+
 // Scratch space for relaying bodies: one per connection, allocated (uninitialised) on first use, so
 // a keep-alive connection does not allocate per message.
 class RelayBuffer {

@@ -139,23 +139,6 @@ struct OpenFailure {
   std::string reason;
 };
 
-// A request's header as it goes to the next hop.
-struct OutgoingRequest {
-  std::string head;  // serialised
-  bool has_body = false;
-  bool sent_with_open = false;  // the head travelled as early data of the open (Upstream::ensure)
-};
-
-// Serialises `upstream_header` (already rewritten for the next hop), with chunked framing when the
-// client's body is chunked.
-OutgoingRequest prepare_request(const RequestParser& request, RequestHeader& upstream_header) {
-  OutgoingRequest out;
-  if (request.chunked()) upstream_header.set(bhttp::field::transfer_encoding, "chunked");
-  out.has_body = request.chunked() || request.content_length().value_or(0) > 0;
-  out.head = serialize(upstream_header);
-  return out;
-}
-
 // An upstream connection kept across the requests of one client connection.
 struct Upstream {
   std::unique_ptr<Stream> stream;
