@@ -20,8 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using Input = std::vector<std::uint8_t>;
 
-const std::vector<std::string> kTargets = {"config", "h2",       "http_request", "http_target",   "jwt",
-                                           "ldap",   "manifest", "socks5",       "tunnel_request"};
+const std::vector<std::string> kTargets = {
+    "config", "h2",   "http_request", "http_response", "http_target",
+    "jwt",    "ldap", "manifest",     "socks5",        "tunnel_request"};
 
 std::vector<Input> corpus_of(const std::string& target) {
   std::vector<fs::path> files;
@@ -127,6 +128,9 @@ TEST(FuzzReplay, H2) {
 }
 TEST(FuzzReplay, HttpRequest) {
   replay("http_request");
+}
+TEST(FuzzReplay, HttpResponse) {
+  replay("http_response");
 }
 TEST(FuzzReplay, HttpTarget) {
   replay("http_target");

@@ -720,6 +720,22 @@ TEST(HttpMessageReader, ResponseWithoutLengthEndsAtTheClose) {
   }
 }
 
+// Beast reads any three digits as a status; the gateway would pass 020 on as "20".
+TEST(HttpMessageReader, ResponseStatusOutside100To599IsRefused) {
+  for (const std::string status : {"000", "020", "099", "600", "999"}) {
+    const auto t = read_responses({"HTTP/1.1 " + status + " X\r\nContent-Length: 0\r\n\r\n"});
+    ASSERT_EQ(t.messages.size(), 1u) << status;
+    EXPECT_EQ(failure_name(t.messages[0].error.failure), "malformed") << status;
+    EXPECT_EQ(t.messages[0].error.detail,
+              "status code " + std::to_string(std::stoi(status)) + " outside 100-599");
+  }
+  for (const std::string status : {"100", "599"}) {
+    const auto t = read_responses({"HTTP/1.1 " + status + " X\r\nContent-Length: 0\r\n\r\n"});
+    ASSERT_FALSE(t.messages.empty()) << status;
+    EXPECT_FALSE(t.messages[0].error) << status << ": " << t.messages[0].error.detail;
+  }
+}
+
 TEST(HttpMessageReader, ResponseToHeadHasNoBodyWhateverItsLength) {
   const std::string head_response = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n";
   const std::string next = "HTTP/1.1 204 No Content\r\n\r\n";

@@ -170,6 +170,13 @@ ReadError MessageReader::check_header_block(std::size_t consumed, std::size_t& c
 
 template <bool IsRequest>
 ReadError check_framing(const bhttp::header<IsRequest>& header) {
+  if constexpr (!IsRequest) {
+    // Beast takes any three digits; RFC 9110 §15 defines 100-599, and a status like 020 could not be
+    // passed on as it was received (it would go out as "20", which no client reads).
+    if (const unsigned status = header.result_int(); status < 100 || status > 599) {
+      return {ReadFailure::malformed, "status code " + std::to_string(status) + " outside 100-599"};
+    }
+  }
   // Beast refuses Content-Length values that differ, but lets equal ones through, which would be
   // forwarded as they are; RFC 9110 §8.6 allows refusing them, and a peer may read them otherwise.
   if (header.count(bhttp::field::content_length) > 1)
@@ -411,6 +418,15 @@ OutgoingRequest prepare_request(const RequestParser& request, RequestHeader& ups
   out.has_body = request.chunked() || request.content_length().value_or(0) > 0;
   out.head = serialize(upstream_header);
   return out;
+}
+
+bool frame_response(const ResponseParser& response, ResponseHeader& header, bool head_request, bool close) {
+  const int status = header.result_int();
+  const bool has_body = !head_request && status != 204 && status != 304;
+  const bool chunked = has_body && !response.content_length().has_value();
+  if (chunked) header.set(bhttp::field::transfer_encoding, "chunked");
+  if (close) header.set(bhttp::field::connection, "close");
+  return chunked;
 }
 
 void remove_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {

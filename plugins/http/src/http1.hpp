@@ -116,6 +116,12 @@ struct OutgoingRequest {
 // chunked framing when the client's body is chunked; BodyRelay then re-frames the body to match.
 OutgoingRequest prepare_request(const RequestParser& request, RequestHeader& upstream_header);
 
+// Frames a final response (status 200 and up) for the client, its hop-by-hop fields already removed:
+// a body whose length the header does not give (chunked, or delimited by the end of the connection)
+// goes out chunked, and `close` adds Connection: close. Returns whether the body is to be chunked
+// (BodyRelay's `chunked`). A response to HEAD, 204 and 304 have no body.
+bool frame_response(const ResponseParser& response, ResponseHeader& header, bool head_request, bool close);
+
 // Scratch space for relaying bodies: one per connection, allocated (uninitialised) on first use, so
 // a keep-alive connection does not allocate per message.
 class RelayBuffer {

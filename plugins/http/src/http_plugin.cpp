@@ -243,11 +243,7 @@ asio::awaitable<Outcome> exchange(MessageReader& client, RequestParser& request,
     const bool upstream_keep_alive = response.keep_alive();
     remove_hop_by_hop(header);
     rewrite(header);
-    const bool response_has_body = !head_request && status != 204 && status != 304;
-    const bool length_known = response.content_length().has_value();
-    const bool chunked_out = response_has_body && !length_known;
-    if (chunked_out) header.set(bhttp::field::transfer_encoding, "chunked");
-    if (!client_keep_alive) header.set(bhttp::field::connection, "close");
+    const bool chunked_out = frame_response(response, header, head_request, !client_keep_alive);
     outcome.status = status;
     outcome.responded = true;
     const std::string response_head = serialize(header);
