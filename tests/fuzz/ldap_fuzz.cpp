@@ -2,16 +2,24 @@
 // stream, decode() reads each, the connector's policy judges each request. What the gateway re-encodes
 // must decode again to what it meant: a search with capped limits keeps its base, scope, filter and
 // attributes; an entry with denied attributes removed keeps every other attribute and no denied one.
-// The input doubles as DN text for Dn::parse.
+// The relay's incremental reader (ldap_io.hpp) must cut the same bytes, arriving in pieces, into the
+// same messages as frame() over all of them, with a small message size limit so that its buffer
+// management (compaction, growth, the limit) is exercised. The input doubles as DN text for Dn::parse.
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "fuzz/fuzz_target.hpp"
 #include "ldap_codec.hpp"
+#include "ldap_io.hpp"
 #include "ldap_policy.hpp"
+#include "support/piece_stream.hpp"
 
 namespace {
 
 using namespace gw::ldap;
+namespace asio = boost::asio;
 
 const Policy& policy() {
   static const Policy instance([] {
@@ -60,9 +68,61 @@ void check_entry_filtering(const Message& entry) {
   }
 }
 
+// Messages as frame() finds them in all of `bytes`, and whether it stops at a malformed header.
+std::vector<Bytes> framed_whole(ByteView bytes, std::size_t max_message_size, bool& malformed) {
+  std::vector<Bytes> messages;
+  malformed = false;
+  for (;;) {
+    const Frame framed = frame(bytes, max_message_size);
+    if (framed.status == Frame::Status::malformed) malformed = true;
+    if (framed.status != Frame::Status::complete) break;
+    messages.emplace_back(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(framed.size));
+    bytes = bytes.subspan(framed.size);
+  }
+  return messages;
+}
+
+void check_incremental_reader(const std::uint8_t* data, std::size_t size) {
+  const std::size_t piece = 1 + data[0] % 97;
+  const std::size_t max_message_size = 16 + data[0] % 200;
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0; at < size; at += piece) {
+    pieces.emplace_back(reinterpret_cast<const char*>(data) + at, std::min(piece, size - at));
+  }
+  bool malformed = false;
+  const std::vector<Bytes> expected = framed_whole(ByteView(data, size), max_message_size, malformed);
+  std::size_t framed_bytes = 0;
+  for (const auto& message : expected) framed_bytes += message.size();
+
+  asio::io_context context;
+  gw::test::PieceStream stream(context, std::move(pieces));
+  gw::Watchdog activity(context.get_executor(), std::chrono::milliseconds(0), [] {});
+  MessageReader reader(stream, max_message_size, activity);
+  std::vector<Bytes> read;
+  MessageReader::Status last = MessageReader::Status::eof;
+  asio::co_spawn(
+      context,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          const MessageReader::Next next = co_await reader.next();
+          last = next.status;
+          if (next.status != MessageReader::Status::message) co_return;
+          read.emplace_back(next.message.begin(), next.message.end());
+        }
+      },
+      asio::detached);
+  context.run();
+  if (read != expected) gw::fuzz::fail("the incremental reader cuts the stream into other messages");
+  const bool leftover = framed_bytes < size;
+  if (last != (malformed || leftover ? MessageReader::Status::malformed : MessageReader::Status::eof)) {
+    gw::fuzz::fail("the incremental reader ends the stream otherwise than frame()");
+  }
+}
+
 }  // namespace
 
 GW_FUZZ_TARGET(ldap) {
+  if (size > 0) check_incremental_reader(data, size);
   ByteView buffered(data, size);
   for (int messages = 0; messages < 16 && !buffered.empty(); ++messages) {
     const Frame framed = frame(buffered, 64 * 1024);
