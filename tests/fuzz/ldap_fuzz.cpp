@@ -68,14 +68,19 @@ void check_entry_filtering(const Message& entry) {
   }
 }
 
-// Messages as frame() finds them in all of `bytes`, and whether it stops at a malformed header.
+// Messages as frame() finds them in all of `bytes`, and whether it stops at a malformed header; a
+// malformed header must say why, and a message must lie within the bytes.
 std::vector<Bytes> framed_whole(ByteView bytes, std::size_t max_message_size, bool& malformed) {
   std::vector<Bytes> messages;
   malformed = false;
   for (;;) {
     const Frame framed = frame(bytes, max_message_size);
-    if (framed.status == Frame::Status::malformed) malformed = true;
+    if (framed.status == Frame::Status::malformed) {
+      if (framed.error.empty()) gw::fuzz::fail("malformed without a reason");
+      malformed = true;
+    }
     if (framed.status != Frame::Status::complete) break;
+    if (framed.size == 0 || framed.size > bytes.size()) gw::fuzz::fail("a frame outside the buffer");
     messages.emplace_back(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(framed.size));
     bytes = bytes.subspan(framed.size);
   }
@@ -123,16 +128,11 @@ void check_incremental_reader(const std::uint8_t* data, std::size_t size) {
 
 GW_FUZZ_TARGET(ldap) {
   if (size > 0) check_incremental_reader(data, size);
-  ByteView buffered(data, size);
-  for (int messages = 0; messages < 16 && !buffered.empty(); ++messages) {
-    const Frame framed = frame(buffered, 64 * 1024);
-    if (framed.status == Frame::Status::malformed && framed.error.empty())
-      gw::fuzz::fail("malformed without a reason");
-    if (framed.status != Frame::Status::complete) break;
-    if (framed.size == 0 || framed.size > buffered.size()) gw::fuzz::fail("a frame outside the buffer");
+  bool malformed = false;
+  const std::vector<Bytes> messages = framed_whole(ByteView(data, size), 64 * 1024, malformed);
+  for (std::size_t i = 0; i < messages.size() && i < 16; ++i) {
     std::string error;
-    const auto message = decode(buffered.first(framed.size), error);
-    buffered = buffered.subspan(framed.size);
+    const auto message = decode(messages[i], error);
     if (!message) {
       if (error.empty()) gw::fuzz::fail("undecodable without a reason");
       continue;

@@ -12,19 +12,6 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-// Beast 1.74 asserts, in debug builds, that a last chunk it has seen but could not finish is presented
-// again with at least 5 bytes, which holds only when a data chunk came before it ("\r\n0\r\n"). A body
-// whose last chunk is its first ("0\r\n", then one more byte) would abort a debug build (release builds
-// parse it correctly). From the start of a last chunk the message needs at least 5 more bytes
-// ("0\r\n\r\n"), so holding fewer back from the parser until more arrive changes nothing else (chunk
-// data that looks the same only waits for the bytes that must follow it).
-template <bool IsRequest>
-bool partial_first_last_chunk(const bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
-                              asio::const_buffer buffered) {
-  const std::string_view bytes(static_cast<const char*>(buffered.data()), buffered.size());
-  return parser.chunked() && bytes.size() < 5 && bytes.starts_with('0') &&
-         bytes.find("\r\n") != std::string_view::npos;
-}
 // Room for "ffffffffffffffff\r\n" before a chunk's data and "\r\n" after it.
 constexpr std::size_t kChunkPrefix = 18;
 constexpr std::size_t kChunkSuffix = 2;
@@ -66,6 +53,20 @@ void for_each_list_element(const Fields& fields, bhttp::field name, Element&& el
       if (!item.empty()) element(item);
     }
   }
+}
+
+// Beast 1.74 asserts, in debug builds, that a last chunk it has seen but could not finish is presented
+// again with at least 5 bytes, which holds only when a data chunk came before it ("\r\n0\r\n"). A body
+// whose last chunk is its first ("0\r\n", then one more byte) would abort a debug build (release builds
+// parse it correctly). From the start of a last chunk the message needs at least 5 more bytes
+// ("0\r\n\r\n"), so holding fewer back from the parser until more arrive changes nothing else (chunk
+// data that looks the same only waits for the bytes that must follow it).
+template <bool IsRequest>
+bool partial_first_last_chunk(const bhttp::parser<IsRequest, bhttp::buffer_body>& parser,
+                              asio::const_buffer buffered) {
+  const std::string_view bytes(static_cast<const char*>(buffered.data()), buffered.size());
+  return parser.chunked() && bytes.size() < 5 && bytes.starts_with('0') &&
+         bytes.find("\r\n") != std::string_view::npos;
 }
 
 template <class Header>
