@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "support/gateway_process.hpp"
@@ -100,6 +102,12 @@ std::string describe(const CommandResult& result) {
 
 int exit_code(const CommandResult& result) {
   return result.status && result.status->exited ? result.status->code : -1;
+}
+
+// One LDAPMessage element: tag, short-form length, contents (under 128 octets).
+std::string tlv(unsigned char tag, const std::string& contents) {
+  EXPECT_LT(contents.size(), 128u);
+  return std::string(1, static_cast<char>(tag)) + static_cast<char>(contents.size()) + contents;
 }
 
 // The Slapd's service password as the gateway's settings above spell it.
@@ -366,6 +374,140 @@ TEST_F(LdapRoute, SizeLimitsAreCappedAndDeniedAttributesNeverLeaveTheDirectory) 
   EXPECT_EQ(asked_by_oid.out.find("2.5.4.20"), std::string::npos) << describe(asked_by_oid);
 }
 
+TEST_F(LdapRoute, ControlsTheSystemDoesNotAllowAreRefusedWhenCriticalAndRemovedOtherwise) {
+  // The subentries control (RFC 3672) makes slapd return subentries only, of which the directory has
+  // none: whether it reached slapd shows in what comes back.
+  const std::vector<std::string> subentries = {
+      "-E", "subentries=true", "-b", slapd_.people_dn(), "(uid=user3)", "uid"};
+  CommandResult direct = ldapsearch(slapd_.url(), subentries);
+  ASSERT_EQ(exit_code(direct), 0) << describe(direct);
+  EXPECT_TRUE(ldif_dns(direct.out).empty()) << "slapd applies the control: " << describe(direct);
+
+  GatewayProcess gateway(standalone({read_only(slapd_)}));  // controls: the standard preset
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  // Not critical and not allowed: removed, so the search is an ordinary one, and audited.
+  CommandResult removed = ldapsearch(entry_url(gateway), subentries);
+  ASSERT_EQ(exit_code(removed), 0) << describe(removed);
+  EXPECT_EQ(ldif_dns(removed.out), std::vector<std::string>{slapd_.person_dn(3)}) << describe(removed);
+  const auto removals = gateway.wait_for_audit(audit_event(
+      "ldap.controls_removed", {{"operation", "search"}, {"controls", "1.3.6.1.4.1.4203.1.10.1"}}));
+  EXPECT_EQ(removals.size(), 1u);
+
+  // Critical and not allowed: unavailableCriticalExtension, and the directory never sees it.
+  CommandResult critical = ldapsearch(entry_url(gateway), {"-E", "!1.3.6.1.4.1.4203.666.5.12", "-b",
+                                                           slapd_.people_dn(), "(uid=user3)", "uid"});
+  EXPECT_EQ(exit_code(critical), 12) << describe(critical);
+  EXPECT_NE(critical.err.find("is not allowed on this system"), std::string::npos) << describe(critical);
+  EXPECT_TRUE(ldif_dns(critical.out).empty()) << describe(critical);
+  EXPECT_EQ(
+      gateway.wait_for_audit(audit_event("ldap.denied", {{"operation", "search"}, {"result_code", "12"}}))
+          .size(),
+      1u);
+
+  // Allowed controls pass: paged results (standard) page through the same entries as directly.
+  const std::vector<std::string> paged = {"-E", "pr=4/noprompt", "-b", slapd_.people_dn(), "(uid=*)", "uid"};
+  CommandResult paged_direct = ldapsearch(slapd_.url(), paged);
+  CommandResult paged_gateway = ldapsearch(entry_url(gateway), paged);
+  ASSERT_EQ(exit_code(paged_gateway), 0) << describe(paged_gateway);
+  EXPECT_GT(ldif_dns(paged_direct.out).size(), 4u);
+  EXPECT_EQ(ldif_dns(paged_gateway.out), ldif_dns(paged_direct.out));
+}
+
+TEST_F(LdapRoute, AControlListedForTheSystemReachesTheDirectory) {
+  GatewayProcess gateway(standalone({read_only(slapd_, "controls: [standard, subentries]")}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+  CommandResult applied = ldapsearch(
+      entry_url(gateway), {"-E", "subentries=true", "-b", slapd_.people_dn(), "(uid=user3)", "uid"});
+  ASSERT_EQ(exit_code(applied), 0) << describe(applied);
+  EXPECT_TRUE(ldif_dns(applied.out).empty()) << "slapd got the control: " << describe(applied);
+}
+
+namespace {
+
+// The size of the LDAPMessage at the start of `buffered`, 0 while its header is incomplete.
+std::size_t ber_message_size(const std::string& buffered, std::size_t& header) {
+  if (buffered.size() < 2) return 0;
+  const auto first = static_cast<unsigned char>(buffered[1]);
+  if (first < 0x80) {
+    header = 2;
+    return 2 + first;
+  }
+  const std::size_t octets = first & 0x7f;
+  if (buffered.size() < 2 + octets) return 0;
+  std::size_t length = 0;
+  for (std::size_t i = 0; i < octets; ++i) length = length << 8 | static_cast<unsigned char>(buffered[2 + i]);
+  header = 2 + octets;
+  return header + length;
+}
+
+// A directory that misbehaves: every bind succeeds, and every search returns an entry (with one cn
+// value) for each of `dns`, whatever it asked for, then success.
+asio::awaitable<void> return_entries(tcp::socket socket, std::vector<std::string> dns) {
+  const std::string success = tlv(0x0a, std::string(1, '\0')) + tlv(0x04, "") + tlv(0x04, "");
+  std::string buffered;
+  std::array<char, 4096> chunk;
+  for (;;) {
+    std::size_t header = 0;
+    std::size_t size = ber_message_size(buffered, header);
+    while (size == 0 || buffered.size() < size) {
+      boost::system::error_code error;
+      const std::size_t n = co_await socket.async_read_some(asio::buffer(chunk),
+                                                            asio::redirect_error(asio::use_awaitable, error));
+      if (error) co_return;
+      buffered.append(chunk.data(), n);
+      size = ber_message_size(buffered, header);
+    }
+    const std::string message = buffered.substr(0, size);
+    buffered.erase(0, size);
+    const std::string id = message.substr(header, 2 + static_cast<unsigned char>(message[header + 1]));
+    const auto op = static_cast<unsigned char>(message[header + id.size()]);
+    std::string answer;
+    if (op == 0x60) answer = tlv(0x30, id + tlv(0x61, success));
+    if (op == 0x63) {
+      for (const std::string& dn : dns) {
+        const std::string attribute = tlv(0x30, tlv(0x04, "cn") + tlv(0x31, tlv(0x04, "x")));
+        answer += tlv(0x30, id + tlv(0x64, tlv(0x04, dn) + tlv(0x30, attribute)));
+      }
+      answer += tlv(0x30, id + tlv(0x65, success));
+    }
+    if (op == 0x42) co_return;
+    co_await write_all(socket, answer);
+  }
+}
+
+}  // namespace
+
+TEST(LdapRouteDirectory, EntriesOutsideTheAllowedSubtreesAreDroppedWhateverTheDirectorySends) {
+  const std::string inside = "uid=user1,ou=people,dc=example,dc=com";
+  const std::string outside = "uid=boss,ou=admins,dc=example,dc=com";
+  ScriptedServer directory([&](tcp::socket socket) {
+    return return_entries(std::move(socket), {inside, outside});
+  });
+  Route route;
+  route.internal_port = directory.port();
+  route.system_settings =
+      "{operations: [read-only], base_dns: ['ou=people,dc=example,dc=com'], health_check_interval: 0s}";
+  route.destination_settings = kServiceBind;
+  GatewayProcess gateway(standalone({route}));
+  ASSERT_TRUE(ready_with_tunnel(gateway));
+
+  CommandResult result =
+      ldapsearch(entry_url(gateway), {"-b", "ou=people,dc=example,dc=com", "(uid=user1)", "cn"});
+  ASSERT_EQ(exit_code(result), 0) << describe(result);
+  EXPECT_EQ(ldif_dns(result.out), std::vector<std::string>{inside}) << describe(result);
+  const auto dropped = gateway.wait_for_audit(audit_event("ldap.entry_dropped", {{"dn", outside}}));
+  EXPECT_EQ(dropped.size(), 1u);
+  // The operation's record counts the entries the client got.
+  const auto operations =
+      gateway.wait_for_audit(audit_event("ldap.operation", {{"operation", "search"}, {"result_code", "0"}}));
+  ASSERT_EQ(operations.size(), 1u);
+  EXPECT_EQ(operations[0].get("entries"), "1");
+  EXPECT_EQ(metric_value(gateway.admin_port(), "gateway_ldap_entries_dropped_total",
+                         {{"system", "directory.internal:389"}}),
+            1);
+}
+
 TEST(LdapRouteTls, TheConnectorSpeaksLdapsOrStartTlsToTheDirectory) {
   TestPki pki;
   Slapd slapd(pki);
@@ -479,12 +621,6 @@ tcp::socket connect_raw(asio::io_context& io, std::uint16_t port) {
   const timeval guard{static_cast<time_t>(kGuard.count() / 1000), 0};
   ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
   return client;
-}
-
-// One LDAPMessage element: tag, short-form length, contents (under 128 octets).
-std::string tlv(unsigned char tag, const std::string& contents) {
-  EXPECT_LT(contents.size(), 128u);
-  return std::string(1, static_cast<char>(tag)) + static_cast<char>(contents.size()) + contents;
 }
 
 // A subtree search (objectClass=*) below `base` asking for no attributes, with message id `id`.

@@ -1,10 +1,13 @@
 // LDAP messages as either side of the ldap route receives them: frame() finds them in the byte
 // stream, decode() reads each, the connector's policy judges each request. What the gateway re-encodes
 // must decode again to what it meant: a search with capped limits keeps its base, scope, filter and
-// attributes; an entry with denied attributes removed keeps every other attribute and no denied one.
+// attributes; a request without the controls the policy removed keeps every other control, in order;
+// an entry with denied attributes removed keeps every other attribute and no denied one.
 // The relay's incremental reader (ldap_io.hpp) must cut the same bytes, arriving in pieces, into the
 // same messages as frame() over all of them, with a small message size limit so that its buffer
-// management (compaction, growth, the limit) is exercised. The input doubles as DN text for Dn::parse.
+// management (compaction, growth, the limit) is exercised. The input doubles as DN text for Dn::parse,
+// and, alone and with the policy's base after it, as a returned entry's DN: whether the policy shows
+// such an entry must be what parsing the DN and comparing it with the base says.
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -35,16 +38,42 @@ const Policy& policy() {
   return instance;
 }
 
+// The request's controls but those the decision removes; a removed control must be one the policy
+// does not allow, and not critical.
+std::vector<Control> kept_controls(const Message& request, const Decision& decision) {
+  std::vector<Control> kept;
+  for (const Control& control : request.controls) {
+    if (std::ranges::find(decision.removed_controls, control.type) == decision.removed_controls.end()) {
+      kept.push_back(control);
+    } else if (control.critical || policy().config().controls.allows(control.type)) {
+      gw::fuzz::fail("a critical or allowed control would be removed");
+    }
+  }
+  return kept;
+}
+
+void check_controls_removed(const Message& request, const Decision& decision) {
+  const Bytes rewritten = encode_without_controls(request, decision.removed_controls);
+  std::string error;
+  const auto again = decode(rewritten, error);
+  if (!again) gw::fuzz::fail("a request without some controls does not decode: " + error);
+  if (again->op != request.op || again->id != request.id || again->dn != request.dn ||
+      again->controls != kept_controls(request, decision)) {
+    gw::fuzz::fail("a request without some controls is another request");
+  }
+}
+
 void check_search_rewrite(const Message& search, const Decision& decision) {
-  const Bytes rewritten =
-      encode_search_with_limits(search, decision.size_limit.value_or(search.size_limit),
-                                decision.time_limit.value_or(search.time_limit), decision.deref_aliases);
+  const Bytes rewritten = encode_search_with_limits(search, decision.size_limit.value_or(search.size_limit),
+                                                    decision.time_limit.value_or(search.time_limit),
+                                                    decision.deref_aliases, decision.removed_controls);
   std::string error;
   const auto again = decode(rewritten, error);
   if (!again) gw::fuzz::fail("a rewritten search does not decode: " + error);
   if (again->dn != search.dn || again->scope != search.scope ||
       again->filter_attributes != search.filter_attributes || again->attributes != search.attributes ||
-      again->controls != search.controls || !std::ranges::equal(again->filter, search.filter)) {
+      again->controls != kept_controls(search, decision) ||
+      !std::ranges::equal(again->filter, search.filter)) {
     gw::fuzz::fail("a rewritten search asks for something else");
   }
   if (decision.size_limit && again->size_limit != *decision.size_limit)
@@ -65,6 +94,21 @@ void check_entry_filtering(const Message& entry) {
   }
   if (again->entry_attributes != kept || again->dn != entry.dn || again->id != entry.id) {
     gw::fuzz::fail("a filtered entry lost or kept the wrong attributes");
+  }
+}
+
+bool within_bases_parsed(std::string_view dn) {
+  std::string error;
+  const auto parsed = Dn::parse(dn, error);
+  if (!parsed) return false;
+  if (parsed->is_root()) return true;
+  const auto& bases = policy().config().base_dns;
+  return std::any_of(bases.begin(), bases.end(), [&](const Dn& base) { return parsed->within(base); });
+}
+
+void check_entry_visibility(std::string_view dn) {
+  if (policy().entry_visible(dn) != within_bases_parsed(dn)) {
+    gw::fuzz::fail("an entry is shown or dropped otherwise than its parsed DN says");
   }
 }
 
@@ -140,13 +184,21 @@ GW_FUZZ_TARGET(ldap) {
     if (is_request(message->op)) {
       const Decision decision = policy().check(*message);
       if (!decision.allowed && decision.reason.empty()) gw::fuzz::fail("a refusal without a reason");
-      if (decision.allowed && message->op == Op::search_request) check_search_rewrite(*message, decision);
+      if (decision.allowed && message->op == Op::search_request) {
+        check_search_rewrite(*message, decision);
+      } else if (decision.allowed && !decision.removed_controls.empty()) {
+        check_controls_removed(*message, decision);
+      }
     } else if (message->op == Op::search_result_entry) {
       check_entry_filtering(*message);
+      check_entry_visibility(message->dn);
     }
   }
+  const std::string_view text = gw::fuzz::text(data, size);
+  check_entry_visibility(text);
+  check_entry_visibility(std::string(text) + ",ou=people,dc=example,dc=com");
   std::string error;
-  if (auto dn = Dn::parse(gw::fuzz::text(data, size), error)) {
+  if (auto dn = Dn::parse(text, error)) {
     if (!dn->within(*dn)) gw::fuzz::fail("a DN that is not within itself");
   } else if (error.empty()) {
     gw::fuzz::fail("a DN refused without a reason");

@@ -298,6 +298,19 @@ TEST(SocksConfig, PasswordAndJwt) {
   EXPECT_EQ(config.socks5->jwt->audience, "gateway");
 }
 
+TEST(SocksConfig, JwtLeewayAndMaximumLifetime) {
+  Config defaults = parse(kSocksEdge);
+  ASSERT_TRUE(defaults.socks5 && defaults.socks5->jwt);
+  EXPECT_EQ(defaults.socks5->jwt->leeway, std::chrono::seconds(60));
+  EXPECT_EQ(defaults.socks5->jwt->max_lifetime, std::chrono::milliseconds(0));
+  Config bounded = parse(kSocksEdge + "    leeway: 5s\n    max_lifetime: 1h\n");
+  ASSERT_TRUE(bounded.socks5 && bounded.socks5->jwt);
+  EXPECT_EQ(bounded.socks5->jwt->leeway, std::chrono::seconds(5));
+  EXPECT_EQ(bounded.socks5->jwt->max_lifetime, std::chrono::hours(1));
+  const auto problems = problems_of(kSocksEdge + "    max_lifetime: forever\n");
+  ASSERT_TRUE(find_key(problems, "socks5.jwt.max_lifetime")) << all(problems);
+}
+
 TEST(SocksConfig, EachMethodNeedsItsSettings) {
   auto problems = problems_of(
       "node: {role: standalone}\nsocks5:\n  listen: 127.0.0.1:1080\n  auth: [none, jwt]\n"

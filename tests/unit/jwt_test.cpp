@@ -297,6 +297,37 @@ TEST(Jwt, NotBeforeIsHonouredWithTheLeeway) {
             "nbf claim is not a number");
 }
 
+TEST(Jwt, IssuedAtMayNotLieInTheFuture) {
+  const auto verifier = hs256();
+  const auto at = [](long long iat) { return claims(R"(,"iat":)" + std::to_string(iat)); };
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, claims())));  // iat is optional
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, at(kNow - 3600))));
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, at(kNow + 60))));  // within the leeway
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, at(kNow + 61))), "token issued in the future (iat)");
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims(R"(,"iat":"now")"))),
+            "iat claim is not a number");
+}
+
+TEST(Jwt, AMaximumLifetimeNeedsIatAndBoundsExpMinusIat) {
+  JwtPolicy bounded = policy();
+  bounded.max_lifetime = std::chrono::hours(1);
+  const auto verifier = JwtVerifier::hs256(kSecret, bounded);
+  // claims() expire at kNow + 300.
+  const auto issued = [](long long iat) { return claims(R"(,"iat":)" + std::to_string(iat)); };
+  EXPECT_TRUE(verified(verifier, hs256_token(kHs256Header, issued(kNow - 3300))));  // exactly one hour
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, issued(kNow - 3301))),
+            "token lifetime (exp - iat) exceeds the maximum of 3600 s");
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, claims())),
+            "iat claim missing (needed with a maximum token lifetime)");
+  // A token minted for a year is refused although it has not expired.
+  const std::string year = R"({"exp":)" + std::to_string(kNow + 365 * 86400) + R"(,"iat":)" +
+                           std::to_string(kNow - 10) + R"(,"aud":"gateway","tenant":"acme"})";
+  EXPECT_EQ(refusal(verifier, hs256_token(kHs256Header, year)),
+            "token lifetime (exp - iat) exceeds the maximum of 3600 s");
+  bounded.max_lifetime = std::chrono::milliseconds(-1);
+  EXPECT_THROW(JwtVerifier::hs256(kSecret, bounded), std::runtime_error);
+}
+
 TEST(Jwt, AudienceMustMatch) {
   const auto verifier = hs256();
   const auto with_aud = [](std::string_view aud) {

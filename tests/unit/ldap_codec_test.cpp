@@ -739,6 +739,10 @@ TEST(LdapMalformed, ControlsMustBeWellFormed) {
   auto critical = ok(ber("{itnt{{sbs}}}", num(3), tag(0x42), tag(0xa0), "1.2.3", num(1), "value"));
   ASSERT_TRUE(critical);
   EXPECT_TRUE(critical->has_controls);
+  EXPECT_EQ(critical->controls, (std::vector<Control>{{"1.2.3", true}}));
+  auto explicitly_not = ok(ber("{itnt{{sb}}}", num(3), tag(0x42), tag(0xa0), "1.2.3", num(0)));
+  ASSERT_TRUE(explicitly_not);
+  EXPECT_EQ(explicitly_not->controls, (std::vector<Control>{{"1.2.3", false}}));
   auto empty = ok(ber("{itnt{}}", num(3), tag(0x42), tag(0xa0)));
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->has_controls);
@@ -1037,6 +1041,59 @@ TEST(LdapEncode, SearchWithDerefAliasesReplaced) {
   }
 }
 
+TEST(LdapEncode, SearchWithLimitsAndControlsRemoved) {
+  const Bytes original = built_search();  // paged results (critical, with a value), then subentries
+  auto before = ok(original);
+  ASSERT_TRUE(before);
+  const std::vector<std::string> subentries{"1.3.6.1.4.1.4203.1.10.1"};
+  const Bytes rewritten = encode_search_with_limits(*before, 10, 0, std::nullopt, subentries);
+  auto after = ok(rewritten);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->controls, (std::vector<Control>{{"1.2.840.113556.1.4.319", true}}));
+  EXPECT_EQ(after->size_limit, 10);
+  EXPECT_EQ(str(after->filter), str(before->filter));
+  EXPECT_NE(str(after->raw).find(std::string("\x30\x05\x02\x01\x05\x04", 6)), std::string::npos)
+      << "the paging value is kept";
+  // With every control removed, the [0] element goes too.
+  const std::vector<std::string> both{"1.3.6.1.4.1.4203.1.10.1", "1.2.840.113556.1.4.319"};
+  const Bytes without_any = encode_search_with_limits(*before, 10, 0, std::nullopt, both);
+  auto bare = ok(without_any);
+  ASSERT_TRUE(bare);
+  EXPECT_FALSE(bare->has_controls);
+  EXPECT_TRUE(bare->controls.empty());
+}
+
+TEST(LdapEncode, AnyMessageWithoutSomeControls) {
+  // A delete (primitive protocolOp) with three controls, and an unbind with one.
+  const std::string sort = str(ber("{{s}}", "sn"));
+  const Bytes del =
+      ber("{itst{{sb}{so}{s}}}", num(9), tag(0x4a), "cn=a,dc=x", tag(0xa0), "1.3.6.1.4.1.4203.666.5.12",
+          num(1), "1.2.840.113556.1.4.473", sort.data(), len(sort.size()), "1.2.3.4");
+  auto before = ok(del);
+  ASSERT_TRUE(before);
+  const std::vector<std::string> relax_and_unknown{"1.3.6.1.4.1.4203.666.5.12", "1.2.3.4"};
+  const Bytes bytes = encode_without_controls(*before, relax_and_unknown);
+  auto after = ok(bytes);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->op, Op::delete_request);
+  EXPECT_EQ(after->id, 9);
+  EXPECT_EQ(after->dn, "cn=a,dc=x");
+  EXPECT_EQ(after->controls, (std::vector<Control>{{"1.2.840.113556.1.4.473", false}}));
+  EXPECT_EQ(after->sort_attributes, std::vector<std::string>{"sn"});
+  // Nothing to remove: the same bytes.
+  EXPECT_EQ(encode_without_controls(*before, std::vector<std::string>{"9.9.9"}), del);
+  EXPECT_EQ(encode_without_controls(*before, {}), del);
+  // An unbind left without controls.
+  const Bytes unbind = ber("{itnt{{s}}}", num(4), tag(0x42), tag(0xa0), "1.2.3.4");
+  auto goodbye = ok(unbind);
+  ASSERT_TRUE(goodbye);
+  EXPECT_EQ(encode_without_controls(*goodbye, std::vector<std::string>{"1.2.3.4"}),
+            ber("{itn}", num(4), tag(0x42)));
+  Message hand_made;
+  hand_made.op = Op::delete_request;
+  EXPECT_THROW(encode_without_controls(hand_made, {}), std::invalid_argument);
+}
+
 TEST(LdapEncode, SearchWithLimitsRejectsMisuse) {
   auto search = ok(kLdapsearchSearch);
   ASSERT_TRUE(search);
@@ -1235,8 +1292,9 @@ TEST(LdapDecode, AssertionAndSortControlsOfRequestsAreRead) {
                   len(sort.size()), "2.16.840.1.113730.3.4.2"));
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->has_controls);
-  EXPECT_EQ(m->controls,
-            (std::vector<std::string>{"1.3.6.1.1.12", "1.2.840.113556.1.4.473", "2.16.840.1.113730.3.4.2"}));
+  EXPECT_EQ(m->controls, (std::vector<Control>{{"1.3.6.1.1.12", true},
+                                               {"1.2.840.113556.1.4.473", false},
+                                               {"2.16.840.1.113730.3.4.2", false}}));
   EXPECT_EQ(m->assertion_attributes, std::vector<std::string>{"cn"});
   EXPECT_TRUE(m->assertion_matches_any_attribute);
   EXPECT_EQ(m->sort_attributes, (std::vector<std::string>{"sn", "userPassword;binary"}));

@@ -668,16 +668,23 @@ Message compare_with_control(const std::string& entry, const char* oid, const st
                            num(1), value.data(), len(value.size())));
 }
 
-// A subtree search of `base` for (objectClass=*) with one critical control `oid`, with `value` if set.
-Message search_with_control(const std::string& base, const char* oid,
-                            const std::optional<std::string>& value) {
+// A subtree search of `base` for (objectClass=*) with one control `oid` (critical unless said
+// otherwise), with `value` if set.
+Message search_with_control(const std::string& base, const char* oid, const std::optional<std::string>& value,
+                            bool critical = true) {
+  const ber_int_t criticality = critical ? 1 : 0;
   if (!value) {
     return decoded(ber_value("{it{seeiibts{}}t{{sb}}}", num(5), tag(0x63), base.c_str(), num(2), num(0),
-                             num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, num(1)));
+                             num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, criticality));
   }
   return decoded(ber_value("{it{seeiibts{}}t{{sbo}}}", num(5), tag(0x63), base.c_str(), num(2), num(0),
-                           num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, num(1),
+                           num(0), num(0), num(0), tag(0x87), "objectClass", tag(0xa0), oid, criticality,
                            value->data(), len(value->size())));
+}
+
+PolicyConfig allowing(PolicyConfig c, const std::vector<std::string>& controls) {
+  c.controls = ControlSet::parse(controls);
+  return c;
 }
 
 const std::string kPerson = "uid=user0,ou=people,dc=example,dc=com";
@@ -750,11 +757,13 @@ TEST(LdapPolicy, DerefControlIsRefusedWithBaseDnsOrDeniedAttributes) {
   const std::string oid(kDerefControlOid);
   const std::string spec = ber_value("{{s{ss}}}", "manager", "description", "userPassword");
   const Message search_request = search_with_control(kPerson, oid.c_str(), spec);
-  expect_denied(Policy(config({"read-only"}, kPeople)).check(search_request),
+  const std::vector<std::string> with_deref{"standard", "deref"};
+  expect_denied(Policy(allowing(config({"read-only"}, kPeople), with_deref)).check(search_request),
                 result::insufficient_access_rights, "control '1.3.6.1.4.1.4203.666.5.16' is not allowed");
-  expect_denied(Policy(config({"read-only"}, {}, {"userPassword"})).check(search_request),
-                result::insufficient_access_rights, "is not allowed");
-  EXPECT_TRUE(Policy(config({"read-only"})).check(search_request).allowed);
+  expect_denied(
+      Policy(allowing(config({"read-only"}, {}, {"userPassword"}), with_deref)).check(search_request),
+      result::insufficient_access_rights, "is not allowed");
+  EXPECT_TRUE(Policy(allowing(config({"read-only"}), with_deref)).check(search_request).allowed);
   // Other controls pass (paged results, ManageDsaIT without a value).
   EXPECT_TRUE(Policy(config({"read-only"}, kPeople, {"userPassword"}))
                   .check(search_with_control(kPerson, "2.16.840.1.113730.3.4.2", std::nullopt))
@@ -770,4 +779,121 @@ TEST(LdapPolicy, ModifyDnToANewRdnOfADeniedAttributeIsRefused) {
   expect_denied(policy.check(modify_dn(kPerson, "2.16.840.1.113730.3.1.3=4711")),
                 result::insufficient_access_rights, "names denied attribute");
   EXPECT_TRUE(policy.check(modify_dn(kPerson, "uid=user9")).allowed);
+}
+
+// ---- the controls a system allows ---------------------------------------------------------------------
+
+TEST(LdapControlSet, NamesOidsAndTheStandardPreset) {
+  const ControlSet standard = ControlSet::parse({"standard"});
+  for (std::string_view oid : {"1.2.840.113556.1.4.319", "1.2.840.113556.1.4.473", "2.16.840.1.113730.3.4.9",
+                               "1.3.6.1.1.12", "1.3.6.1.1.13.1", "1.3.6.1.1.13.2", "2.16.840.1.113730.3.4.2",
+                               "1.3.6.1.4.1.42.2.27.8.5.1", "1.3.6.1.1.22"}) {
+    EXPECT_TRUE(standard.allows(oid)) << oid;
+  }
+  for (std::string_view oid :
+       {kDerefControlOid, kProxiedAuthorizationControlOid, kProxiedAuthorizationV1ControlOid,
+        std::string_view("1.3.6.1.4.1.4203.666.5.12"), std::string_view("1.2.3.4")}) {
+    EXPECT_FALSE(standard.allows(oid)) << oid;
+  }
+  EXPECT_EQ(standard.oids.size(), 9U);
+
+  const ControlSet named = ControlSet::parse({"proxied_authorization", "relax", "1.2.3.4"});
+  EXPECT_TRUE(named.allows(kProxiedAuthorizationControlOid));
+  EXPECT_TRUE(named.allows(kProxiedAuthorizationV1ControlOid));
+  EXPECT_TRUE(named.allows("1.3.6.1.4.1.4203.666.5.12"));
+  EXPECT_TRUE(named.allows("1.2.3.4"));
+  EXPECT_FALSE(named.allows("1.2.840.113556.1.4.319"));
+  EXPECT_TRUE(ControlSet::parse({}).oids.empty());
+  EXPECT_TRUE(PolicyConfig().controls.allows("1.2.840.113556.1.4.319")) << "standard is the default";
+}
+
+TEST(LdapControlSet, UnknownNamesAndMalformedOidsAreRejectedWithTheirPosition) {
+  const auto error = [](const std::vector<std::string>& names) -> std::string {
+    try {
+      ControlSet::parse(names);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "parsed";
+  };
+  EXPECT_EQ(error({"standard", "pagedresults"}), "controls[1]: unknown control 'pagedresults'");
+  EXPECT_EQ(error({"1.2..3"}), "controls[0]: malformed OID '1.2..3'");
+  EXPECT_EQ(error({"1.2.3."}), "controls[0]: malformed OID '1.2.3.'");
+  EXPECT_EQ(error({""}), "controls[0]: unknown control ''");
+  EXPECT_EQ(error({"Standard"}), "controls[0]: unknown control 'Standard'");
+}
+
+TEST(LdapPolicy, ACriticalControlNotAllowedIsUnavailable) {
+  // RFC 4511 4.1.11: a server that will not apply a critical control answers
+  // unavailableCriticalExtension and does not perform the operation.
+  const Policy policy(config({"read-only"}, kPeople));
+  expect_denied(policy.check(search_with_control(kPerson, "1.3.6.1.4.1.4203.666.5.12", std::nullopt)),
+                result::unavailable_critical_extension,
+                "critical control '1.3.6.1.4.1.4203.666.5.12' is not allowed on this system");
+  // Also on operations judged by their kind alone.
+  Message bind = decoded(ber_value("{it{isto}t{{sb}}}", num(1), tag(0x60), num(3), "", tag(0x80), "", len(0),
+                                   tag(0xa0), "1.2.3.4", num(1)));
+  expect_denied(policy.check(bind), result::unavailable_critical_extension, "'1.2.3.4'");
+  // The operation check comes first.
+  expect_denied(Policy(config({"search"}, kPeople)).check(compare_with_control(kPerson, "1.2.3.4", "x")),
+                result::insufficient_access_rights, "operation 'compare' is not allowed");
+}
+
+TEST(LdapPolicy, ANonCriticalControlNotAllowedIsRemoved) {
+  const Policy policy(config({"read-only"}, kPeople));
+  Decision decision =
+      policy.check(search_with_control(kPerson, "1.3.6.1.4.1.4203.666.5.12", std::nullopt, false));
+  EXPECT_TRUE(decision.allowed) << decision.reason;
+  EXPECT_EQ(decision.removed_controls, std::vector<std::string>{"1.3.6.1.4.1.4203.666.5.12"});
+  // Allowed controls stay, and a request without controls has nothing removed.
+  decision = policy.check(
+      search_with_control(kPerson, "1.2.840.113556.1.4.319", std::string("\x30\x05\x02\x01\x05\x04\x00", 7)));
+  EXPECT_TRUE(decision.allowed) << decision.reason;
+  EXPECT_TRUE(decision.removed_controls.empty());
+  // A refusal for other reasons carries nothing to remove.
+  decision = policy.check(search_with_control("dc=other", "1.2.3.4", std::nullopt, false));
+  expect_denied(decision, result::insufficient_access_rights, "outside the allowed subtrees");
+  EXPECT_TRUE(decision.removed_controls.empty());
+}
+
+TEST(LdapPolicy, ARemovedControlIsNotJudgedByWhatItWouldDo) {
+  // A non-critical assertion on userPassword, where assertions are not allowed: the directory never
+  // sees it, so it cannot disclose anything, and the search goes on without it.
+  const Policy policy(allowing(config({"read-only"}, kPeople, {"userPassword"}), {"paged_results"}));
+  const std::string on_password = ber_value("t{ss}", tag(0xa3), "userPassword", "guess");
+  const Decision decision = policy.check(
+      search_with_control(kPerson, std::string(kAssertionControlOid).c_str(), on_password, false));
+  EXPECT_TRUE(decision.allowed) << decision.reason;
+  EXPECT_EQ(decision.removed_controls, std::vector<std::string>{std::string(kAssertionControlOid)});
+  // Where assertions are allowed, the same control is refused for what it tests.
+  expect_denied(
+      Policy(config({"read-only"}, kPeople, {"userPassword"}))
+          .check(search_with_control(kPerson, std::string(kAssertionControlOid).c_str(), on_password, false)),
+      result::insufficient_access_rights, "assertion control on denied attribute");
+}
+
+TEST(LdapPolicy, ReturnedEntriesMustLieInsideTheBaseDns) {
+  const Policy policy(config({"read-only"}, kPeople));
+  EXPECT_TRUE(policy.has_base_dns());
+  EXPECT_TRUE(policy.entry_visible("uid=alice,ou=People,dc=example,dc=com"));
+  EXPECT_TRUE(policy.entry_visible("OU=people, DC=Example, DC=com"));
+  EXPECT_TRUE(policy.entry_visible("")) << "the root DSE";
+  EXPECT_FALSE(policy.entry_visible("uid=boss,ou=admins,dc=example,dc=com"));
+  EXPECT_FALSE(policy.entry_visible("dc=example,dc=com"));
+  EXPECT_FALSE(policy.entry_visible("not a DN")) << "what cannot be placed is not shown";
+  // Spelled as the base's normal form below it, or otherwise: the same answer either way.
+  EXPECT_TRUE(policy.entry_visible("uid=alice,ou=people,dc=example,dc=com"));
+  EXPECT_TRUE(policy.entry_visible("cn=a.b-c_d@e,uid=alice,ou=people,dc=example,dc=com"));
+  EXPECT_TRUE(policy.entry_visible("ou=people,dc=example,dc=com"));
+  EXPECT_TRUE(policy.entry_visible("cn=a+sn=b,ou=people,dc=example,dc=com"));
+  EXPECT_TRUE(policy.entry_visible("cn=a\\\\,ou=people,dc=example,dc=com")) << "an escaped backslash";
+  EXPECT_FALSE(policy.entry_visible("cn=a\\\\,ou=people,dc=example,dc=com\\,dc=other"));
+  EXPECT_FALSE(policy.entry_visible("cn=x\\,ou=people,dc=example,dc=com")) << "one RDN: x,ou=people in cn";
+  EXPECT_FALSE(policy.entry_visible("cn=x+ou=people,dc=example,dc=com"));
+  EXPECT_FALSE(policy.entry_visible(",ou=people,dc=example,dc=com"));
+  EXPECT_FALSE(policy.entry_visible("=x,ou=people,dc=example,dc=com"));
+  EXPECT_FALSE(policy.entry_visible("xou=people,dc=example,dc=com"));
+  const Policy anywhere(config({"read-only"}));
+  EXPECT_FALSE(anywhere.has_base_dns());
+  EXPECT_TRUE(anywhere.entry_visible("uid=boss,ou=admins,dc=example,dc=com"));
 }

@@ -704,9 +704,10 @@ class ConfigReader {
       }
     }
     if (auto jwt = fields.get("jwt")) {
-      Fields jwt_fields(reader_, *jwt, fields.key("jwt"),
-                        {"algorithm", "secret", "public_key_file", "audience", "tenant_claim", "leeway"},
-                        fields.position("jwt"));
+      Fields jwt_fields(
+          reader_, *jwt, fields.key("jwt"),
+          {"algorithm", "secret", "public_key_file", "audience", "tenant_claim", "leeway", "max_lifetime"},
+          fields.position("jwt"));
       ProxyJwtConfig config;
       jwt_fields.require("algorithm");
       jwt_fields.require("audience");
@@ -743,6 +744,7 @@ class ConfigReader {
         reader_.add(*jwt_fields.get("tenant_claim"), jwt_fields.key("tenant_claim"), "must not be empty");
       }
       jwt_fields.read("leeway", config.leeway);
+      jwt_fields.read("max_lifetime", config.max_lifetime);
       socks.jwt = std::move(config);
     }
     if (auto anonymous = fields.get("anonymous")) {

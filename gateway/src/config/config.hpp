@@ -131,7 +131,8 @@ struct ProxyJwtConfig {
   std::filesystem::path public_key_file;  // RS256
   std::string audience;
   std::string tenant_claim = "tenant";
-  std::chrono::milliseconds leeway{60000};  // clock skew allowed for exp and nbf
+  std::chrono::milliseconds leeway{60000};    // clock skew allowed for exp, nbf and iat
+  std::chrono::milliseconds max_lifetime{0};  // longest exp - iat accepted; 0: any
 };
 
 struct ProxyEntryConfig {

@@ -169,6 +169,7 @@ void check_policy(const JwtPolicy& policy) {
   if (policy.audience.empty()) throw std::runtime_error("JWT audience must not be empty");
   if (policy.tenant_claim.empty()) throw std::runtime_error("JWT tenant claim name must not be empty");
   if (policy.leeway.count() < 0) throw std::runtime_error("JWT leeway must not be negative");
+  if (policy.max_lifetime.count() < 0) throw std::runtime_error("JWT max_lifetime must not be negative");
 }
 
 }  // namespace
@@ -304,6 +305,20 @@ std::optional<JwtClaims> JwtVerifier::verify(std::string_view token,
     const auto not_before = numeric_date(*nbf);
     if (!not_before) return fail("nbf claim is not a number");
     if (now_seconds + leeway_seconds < *not_before) return fail("token not yet valid (nbf)");
+  }
+  const auto iat = claims->find("iat");
+  if (iat == claims->end() && policy_.max_lifetime.count() > 0) {
+    return fail("iat claim missing (needed with a maximum token lifetime)");
+  }
+  if (iat != claims->end()) {
+    const auto issued = numeric_date(*iat);
+    if (!issued) return fail("iat claim is not a number");
+    if (*issued > now_seconds + leeway_seconds) return fail("token issued in the future (iat)");
+    const double max_lifetime = std::chrono::duration<double>(policy_.max_lifetime).count();
+    if (max_lifetime > 0 && *expires - *issued > max_lifetime) {
+      return fail("token lifetime (exp - iat) exceeds the maximum of " +
+                  std::to_string(policy_.max_lifetime.count() / 1000) + " s");
+    }
   }
 
   const auto aud = claims->find("aud");

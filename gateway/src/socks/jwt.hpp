@@ -9,6 +9,9 @@
 // Claims (RFC 7519):
 //   exp  required, a NumericDate; the token is refused from exp + leeway on.
 //   nbf  optional; the token is refused before nbf - leeway.
+//   iat  optional (required with a max_lifetime); a NumericDate no later than now + leeway. With a
+//        max_lifetime, exp - iat may not exceed it: a token minted to last a year is refused even
+//        while it has not expired.
 //   aud  required; the configured audience, or an array of strings that contains it.
 //   <tenant_claim> (default "tenant")  required; a string that is a tenant name
 //        ([a-z0-9][a-z0-9_-]{0,63}, the rule of connector certificates).
@@ -44,7 +47,8 @@ struct JwtClaims {
 struct JwtPolicy {
   std::string audience;  // required `aud` value; must not be empty
   std::string tenant_claim = "tenant";
-  std::chrono::milliseconds leeway{60000};  // clock skew allowed for exp and nbf
+  std::chrono::milliseconds leeway{60000};    // clock skew allowed for exp, nbf and iat
+  std::chrono::milliseconds max_lifetime{0};  // longest exp - iat accepted; 0: any (iat optional)
 };
 
 class JwtVerifier {
@@ -56,7 +60,8 @@ class JwtVerifier {
 
   // Each factory throws std::runtime_error with a message fit for the operator (never the secret)
   // when the key or the policy is unusable: empty secret, empty audience or tenant claim name,
-  // unreadable file, not an RSA public key, RSA key shorter than 2048 bits (RFC 7518 §3.3).
+  // unreadable file, not an RSA public key, RSA key shorter than 2048 bits (RFC 7518 §3.3), a
+  // negative leeway or max_lifetime.
   static JwtVerifier hs256(std::string secret, JwtPolicy policy);
   // `file` holds a PEM "PUBLIC KEY" (SubjectPublicKeyInfo), as `openssl rsa -pubout` writes it.
   static JwtVerifier rs256_from_file(const std::filesystem::path& file, JwtPolicy policy);

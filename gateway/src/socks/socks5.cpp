@@ -265,7 +265,8 @@ Options make_options(const config::ProxyEntryConfig& config) {
     options.users.insert_or_assign(user.username, User{user.password, user.tenant, user.location_id});
   }
   if (config.jwt) {
-    JwtPolicy policy{config.jwt->audience, config.jwt->tenant_claim, config.jwt->leeway};
+    JwtPolicy policy{config.jwt->audience, config.jwt->tenant_claim, config.jwt->leeway,
+                     config.jwt->max_lifetime};
     options.jwt = config.jwt->algorithm == config::ProxyJwtConfig::Algorithm::hs256
                       ? JwtVerifier::hs256(config.jwt->secret, std::move(policy))
                       : JwtVerifier::rs256_from_file(config.jwt->public_key_file, std::move(policy));

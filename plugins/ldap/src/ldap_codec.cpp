@@ -12,6 +12,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace gw::ldap {
@@ -617,7 +618,7 @@ void read_controls(Reader& controls, Message& message) {
     // slapd looks controls up as C strings: "<deref OID>\0x" would be the deref control to it, and an
     // unknown control to the policy.
     if (type.find('\0') != std::string::npos) control.fail("controlType contains a NUL octet");
-    if (control.next_is(kBoolean)) control.boolean(kBoolean, "criticality");
+    const bool critical = control.next_is(kBoolean) && control.boolean(kBoolean, "criticality");
     // Controls that make the directory test or order attribute values are read, whatever their
     // criticality: a directory that supports one applies it either way.
     const bool read = is_request(message.op) && (type == kAssertionControlOid || type == kSortControlOid);
@@ -628,7 +629,7 @@ void read_controls(Reader& controls, Message& message) {
       control.skip(kOctetString, "controlValue");
     }
     control.finish("the control value");
-    message.controls.push_back(std::move(type));
+    message.controls.push_back({std::move(type), critical});
   }
 }
 
@@ -767,10 +768,18 @@ ByteView slice(ByteView raw, const Element& element) {
 
 // The parts of a decoded message's raw bytes around its operation.
 struct Envelope {
+  struct ControlElement {
+    std::string type;
+    ByteView element;
+  };
   ByteView id;
-  ByteView controls;  // empty when there are none
+  ByteView op;
+  ByteView controls;  // the whole [0] element; empty when there are none
+  std::vector<ControlElement> each_control;
 };
 
+// Walks a decoded message's raw bytes. `read_op` reads the contents of the operation `expected`;
+// nullptr steps over the operation whole, whatever it holds.
 template <typename ReadOp>
 Envelope walk_envelope(const Message& message, Op expected, ReadOp&& read_op) {
   if (message.op != expected || message.raw.empty()) {
@@ -782,16 +791,48 @@ Envelope walk_envelope(const Message& message, Op expected, ReadOp&& read_op) {
     Reader envelope = whole.enter(kSequence, "LDAPMessage SEQUENCE");
     Envelope parts;
     parts.id = slice(message.raw, envelope.skip(kInteger, "messageID"));
-    Reader op = envelope.enter(tag_of(expected), context_for(expected));
-    read_op(op);
-    op.finish("the operation");
-    if (envelope.next_is(kControls))
-      parts.controls = slice(message.raw, envelope.skip(kControls, "controls"));
+    if constexpr (std::is_null_pointer_v<std::decay_t<ReadOp>>) {
+      parts.op = slice(message.raw, envelope.skip(tag_of(expected), context_for(expected)));
+    } else {
+      parts.op = slice(message.raw, envelope.peek(context_for(expected)));
+      Reader op = envelope.enter(tag_of(expected), context_for(expected));
+      read_op(op);
+      op.finish("the operation");
+    }
+    if (envelope.next_is(kControls)) {
+      parts.controls = slice(message.raw, envelope.peek("controls"));
+      Reader controls = envelope.enter(kControls, "controls");
+      while (!controls.at_end()) {
+        const Element element = controls.peek("control");
+        Reader control = controls.enter(kSequence, "control");
+        std::string type = control.string(kOctetString, "controlType");
+        while (!control.at_end()) control.skip_any("control field");
+        parts.each_control.push_back({std::move(type), slice(message.raw, element)});
+      }
+    }
     envelope.finish("the controls");
     return parts;
   } catch (const DecodeError& error) {
     throw std::invalid_argument(std::string("ldap: not a decoded message: ") + error.what());
   }
+}
+
+// Writes the envelope's controls but those of a type in `removed`, leaving out the [0] element when
+// none remains.
+void write_controls(BerOutput& out, const Envelope& envelope, std::span<const std::string> removed) {
+  const auto kept = [removed](const Envelope::ControlElement& control) {
+    return std::find(removed.begin(), removed.end(), control.type) == removed.end();
+  };
+  if (removed.empty() || std::all_of(envelope.each_control.begin(), envelope.each_control.end(), kept)) {
+    out.raw(envelope.controls);
+    return;
+  }
+  if (std::none_of(envelope.each_control.begin(), envelope.each_control.end(), kept)) return;
+  out.print("t{", kControls);
+  for (const auto& control : envelope.each_control) {
+    if (kept(control)) out.raw(control.element);
+  }
+  out.print("N}");
 }
 
 }  // namespace
@@ -854,7 +895,8 @@ Bytes encode_simple_bind(std::int32_t id, std::string_view dn, std::string_view 
 }
 
 Bytes encode_search_with_limits(const Message& search, std::int32_t size_limit, std::int32_t time_limit,
-                                std::optional<int> deref_aliases) {
+                                std::optional<int> deref_aliases,
+                                std::span<const std::string> removed_controls) {
   if (size_limit < 0 || time_limit < 0) throw std::invalid_argument("ldap: negative search limit");
   if (deref_aliases && (*deref_aliases < 0 || *deref_aliases > 3)) {
     throw std::invalid_argument("ldap: derefAliases out of range");
@@ -887,7 +929,18 @@ Bytes encode_search_with_limits(const Message& search, std::int32_t size_limit, 
   out.raw(filter);
   out.raw(attributes);
   out.print("N}");
-  out.raw(envelope.controls);
+  write_controls(out, envelope, removed_controls);
+  out.print("N}");
+  return out.bytes();
+}
+
+Bytes encode_without_controls(const Message& message, std::span<const std::string> removed_controls) {
+  const Envelope envelope = walk_envelope(message, message.op, nullptr);
+  BerOutput out;
+  out.print("{");
+  out.raw(envelope.id);
+  out.raw(envelope.op);
+  write_controls(out, envelope, removed_controls);
   out.print("N}");
   return out.bytes();
 }

@@ -66,6 +66,7 @@ inline constexpr int time_limit_exceeded = 3;
 inline constexpr int size_limit_exceeded = 4;
 inline constexpr int auth_method_not_supported = 7;
 inline constexpr int strong_auth_required = 8;
+inline constexpr int unavailable_critical_extension = 12;
 inline constexpr int invalid_dn_syntax = 34;
 inline constexpr int inappropriate_authentication = 48;
 inline constexpr int invalid_credentials = 49;
@@ -90,8 +91,8 @@ inline constexpr std::string_view kDerefControlOid = "1.3.6.1.4.1.4203.666.5.16"
 // Proxied Authorization: version 2 (RFC 4370) and the draft's version 1.
 inline constexpr std::string_view kProxiedAuthorizationControlOid = "2.16.840.1.113730.3.4.18";
 inline constexpr std::string_view kProxiedAuthorizationV1ControlOid = "2.16.840.1.113730.3.4.12";
-inline bool is_proxied_authorization(std::string_view control) {
-  return control == kProxiedAuthorizationControlOid || control == kProxiedAuthorizationV1ControlOid;
+inline bool is_proxied_authorization(std::string_view control_type) {
+  return control_type == kProxiedAuthorizationControlOid || control_type == kProxiedAuthorizationV1ControlOid;
 }
 
 // ---- framing ----------------------------------------------------------------------------------------
@@ -115,14 +116,20 @@ Frame frame(ByteView buffered, std::size_t max_message_size) noexcept;
 enum class AuthKind { none, simple, sasl };
 enum class Scope { base = 0, one_level = 1, subtree = 2, children = 3 };
 
+// One control of a message (RFC 4511 4.1.11), without its value.
+struct Control {
+  std::string type;  // controlType, an OID
+  bool critical = false;
+  bool operator==(const Control&) const = default;
+};
+
 // One decoded LDAPMessage. Which fields are filled depends on `op`; the rest stay empty / zero.
 struct Message {
   ByteView raw;  // the whole message, as received (a view into the caller's buffer)
   std::int32_t id = 0;
   Op op{};
   bool has_controls = false;
-  // The controlType of each control, in order.
-  std::vector<std::string> controls;
+  std::vector<Control> controls;  // in order
   // Requests with an assertion control: the attribute descriptions its filter names, and whether it
   // holds an extensible match on any attribute (as filter_attributes and filter_matches_any_attribute
   // below for a search's filter). The directory tests the filter against the operation's entry.
@@ -209,12 +216,19 @@ Bytes encode_extended_request(std::int32_t id, std::string_view oid);
 // A simple BindRequest, LDAPv3, no controls.
 Bytes encode_simple_bind(std::int32_t id, std::string_view dn, std::string_view password);
 
-// `search` (a decoded search_request) again with other size and time limits, and derefAliases
-// replaced when `deref_aliases` is given; everything else (the filter, the attribute list, the
-// controls) byte for byte as received. Throws std::invalid_argument for a negative limit, a
-// derefAliases outside 0-3, or a message whose `raw` is not a search request.
+// `search` (a decoded search_request) again with other size and time limits, derefAliases replaced
+// when `deref_aliases` is given, and without the controls whose type is in `removed_controls`;
+// everything else (the filter, the attribute list, the other controls) byte for byte as received.
+// Throws std::invalid_argument for a negative limit, a derefAliases outside 0-3, or a message whose
+// `raw` is not a search request.
 Bytes encode_search_with_limits(const Message& search, std::int32_t size_limit, std::int32_t time_limit,
-                                std::optional<int> deref_aliases = std::nullopt);
+                                std::optional<int> deref_aliases = std::nullopt,
+                                std::span<const std::string> removed_controls = {});
+
+// `message` (any decoded message) without the controls whose type is in `removed_controls` (the
+// [0] element left out when none remains), everything else byte for byte. Throws
+// std::invalid_argument when `message.raw` does not decode as its op.
+Bytes encode_without_controls(const Message& message, std::span<const std::string> removed_controls);
 
 // `entry` (a decoded search_result_entry) without the attributes for which `drop(description)` is
 // true, the rest (and any controls) byte for byte. `drop` gets each AttributeDescription as sent; an

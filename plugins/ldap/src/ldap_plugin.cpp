@@ -7,9 +7,10 @@
 // through the tunnel to the connector of an on-premise destination.
 // Connector: every request is decoded (liblber) and checked against the system's policy (operations,
 // subtrees, limits, attributes); a refused request gets a real LDAP result (insufficientAccessRights),
-// not a dropped connection. Responses are decoded too, to audit each operation's result and to remove
-// denied attributes from entries. Malformed BER from either side ends the connection with a Notice of
-// Disconnection.
+// not a dropped connection; non-critical controls the system does not allow are removed. Responses are
+// decoded too, to audit each operation's result, to remove denied attributes from entries and to drop
+// entries outside the allowed subtrees. Malformed BER from either side ends the connection with a
+// Notice of Disconnection.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -103,11 +104,12 @@ class RequestRelay {
  protected:
   // What becomes of the directory's responses: relayed as bytes, or decoded to audit every operation
   // (`ldap.operation`; each request is remembered by message id until its result, at most max_pending at
-  // a time) and, with `strip`, to remove the policy's denied attributes from entries.
+  // a time) and, with a `policy`, to remove its denied attributes from entries and drop entries outside
+  // its base DNs.
   struct Responses {
     bool decode = false;
     std::size_t max_pending = 0;
-    const Policy* strip = nullptr;
+    const Policy* policy = nullptr;
   };
 
   // `route` names the destination or system in records; `client_label` names the client side in the
@@ -342,9 +344,15 @@ class RequestRelay {
   void forward_response(const Message& response, Bytes& out) {
     switch (response.op) {
       case Op::search_result_entry: {
+        if (responses_.policy && !responses_.policy->entry_visible(response.dn)) {
+          // The request check keeps searches inside the subtrees; this holds whatever the directory
+          // does (an alias, a glued or rewritten database).
+          audit_entry_dropped(response);
+          return;
+        }
         if (auto it = pending_.find(response.id); it != pending_.end()) ++it->second.entries;
-        if (responses_.strip && responses_.strip->has_denied_attributes()) {
-          const Policy& policy = *responses_.strip;
+        if (responses_.policy && responses_.policy->has_denied_attributes()) {
+          const Policy& policy = *responses_.policy;
           const Bytes stripped = encode_entry_without(
               response, [&policy](std::string_view attribute) { return policy.attribute_denied(attribute); });
           out.insert(out.end(), stripped.begin(), stripped.end());
@@ -363,6 +371,24 @@ class RequestRelay {
         break;
     }
     out.insert(out.end(), response.raw.begin(), response.raw.end());
+  }
+
+  void audit_entry_dropped(const Message& entry) {
+    host_.metrics()
+        .counter("gateway_ldap_entries_dropped_total",
+                 "Entries the directory returned outside the allowed subtrees, not passed on",
+                 {{route_.key, std::get<std::string>(route_.value)}})
+        .add();
+    if (!host_.audit().enabled(AuditClass::security)) return;
+    AuditEvent event{AuditClass::security,
+                     "ldap.entry_dropped",
+                     {route_,
+                      {"request_id", request_id_},
+                      {"message_id", static_cast<std::int64_t>(entry.id)},
+                      {"dn", entry.dn},
+                      {"reason", std::string("the entry is outside the allowed subtrees")}}};
+    for (auto& field : client_fields()) event.fields.push_back(std::move(field));
+    host_.audit().record(event);
   }
 
   void audit_operation(const Message& response, const Pending& pending) {
@@ -486,7 +512,8 @@ class EdgeConnection final : public RequestRelay {
                         "bind with the credential the gateway issued for this destination first");
         co_return true;
       }
-      if (std::any_of(request.controls.begin(), request.controls.end(), is_proxied_authorization)) {
+      if (std::any_of(request.controls.begin(), request.controls.end(),
+                      [](const Control& control) { return is_proxied_authorization(control.type); })) {
         // The operation would run as an identity of the client's choosing, with the rights the
         // service account may delegate: the gateway binds for the client, so it decides who it is.
         co_await answer(request, result::insufficient_access_rights,
@@ -758,8 +785,14 @@ class ConnectorConnection final : public RequestRelay {
  private:
   asio::awaitable<bool> handle(const Message& request) override {
     if (request.op == Op::unbind_request) {
+      // The connection ends whatever the unbind carries; it goes without the controls not allowed.
       counters_.count(request.op, false);
-      append(request.raw);
+      Decision goodbye;
+      for (const Control& control : request.controls) {
+        if (!config_.policy.config().controls.allows(control.type))
+          goodbye.removed_controls.push_back(control.type);
+      }
+      forward(request, goodbye);
       co_return false;
     }
     Decision decision = config_.policy.check(request);
@@ -771,7 +804,7 @@ class ConnectorConnection final : public RequestRelay {
     }
     if (request.op == Op::abandon_request) {
       abandon(request.abandoned_id);
-      append(request.raw);
+      forward(request, decision);
       co_return true;
     }
     if (request.op == Op::extended_request && request.oid == kStartTlsOid) {
@@ -780,15 +813,38 @@ class ConnectorConnection final : public RequestRelay {
     }
     const bool remembered = co_await remember(request, request.dn);
     if (!remembered) co_return true;
+    forward(request, decision);
+    co_return true;
+  }
+
+  // Appends `request` as the decision has it reach the directory: limits capped, aliases not
+  // dereferenced, controls removed (each removal audited).
+  void forward(const Message& request, const Decision& decision) {
+    if (!decision.removed_controls.empty()) audit_controls_removed(request, decision.removed_controls);
     if (decision.size_limit || decision.time_limit || decision.deref_aliases) {
-      const Bytes capped =
-          encode_search_with_limits(request, decision.size_limit.value_or(request.size_limit),
-                                    decision.time_limit.value_or(request.time_limit), decision.deref_aliases);
-      append(capped);
+      append(encode_search_with_limits(request, decision.size_limit.value_or(request.size_limit),
+                                       decision.time_limit.value_or(request.time_limit),
+                                       decision.deref_aliases, decision.removed_controls));
+    } else if (!decision.removed_controls.empty()) {
+      append(encode_without_controls(request, decision.removed_controls));
     } else {
       append(request.raw);
     }
-    co_return true;
+  }
+
+  void audit_controls_removed(const Message& request, const std::vector<std::string>& controls) {
+    if (!host_.audit().enabled(AuditClass::security)) return;
+    std::string list;
+    for (const std::string& control : controls) list += (list.empty() ? "" : ",") + control;
+    host_.audit().record({AuditClass::security,
+                          "ldap.controls_removed",
+                          {route_,
+                           {"request_id", session_.request_id},
+                           {"principal", session_.principal},
+                           {"operation", std::string(op_name(request.op))},
+                           {"message_id", static_cast<std::int64_t>(request.id)},
+                           {"controls", list},
+                           {"reason", std::string("non-critical controls this system does not allow")}}});
   }
 
   std::vector<AuditField> client_fields() const override { return {{"principal", session_.principal}}; }
@@ -830,6 +886,11 @@ PolicyConfig read_policy(const Settings& settings) {
   config.max_size_limit = static_cast<std::int32_t>(settings.get_int("max_size_limit"));
   config.max_time_limit = static_cast<std::int32_t>(settings.get_int("max_time_limit"));
   config.denied_attributes = settings.get_list("denied_attributes");
+  try {
+    config.controls = ControlSet::parse(settings.get_list("controls"));
+  } catch (const std::invalid_argument& e) {
+    throw RouteConfigError("settings.controls", e.what());
+  }
   return config;
 }
 

@@ -14,6 +14,37 @@ constexpr Op kReadOnly[] = {Op::bind_request, Op::unbind_request, Op::abandon_re
                             Op::compare_request};
 constexpr Op kWrites[] = {Op::modify_request, Op::add_request, Op::delete_request, Op::modify_dn_request};
 
+struct NamedControl {
+  std::string_view name;
+  std::string_view oid;
+};
+constexpr NamedControl kNamedControls[] = {
+    {"paged_results", "1.2.840.113556.1.4.319"},                   // RFC 2696
+    {"sort", kSortControlOid},                                     // RFC 2891
+    {"vlv", "2.16.840.1.113730.3.4.9"},                            // draft-ietf-ldapext-ldapv3-vlv
+    {"assertion", kAssertionControlOid},                           // RFC 4528
+    {"pre_read", kPreReadControlOid},                              // RFC 4527
+    {"post_read", kPostReadControlOid},                            // RFC 4527
+    {"manage_dsa_it", "2.16.840.1.113730.3.4.2"},                  // RFC 3296
+    {"password_policy", "1.3.6.1.4.1.42.2.27.8.5.1"},              // draft-behera-ldap-password-policy
+    {"dont_use_copy", "1.3.6.1.1.22"},                             // RFC 6171
+    {"values_return", "1.2.826.0.1.3344810.2.3"},                  // RFC 3876
+    {"subentries", "1.3.6.1.4.1.4203.1.10.1"},                     // RFC 3672
+    {"authorization_identity", "2.16.840.1.113730.3.4.16"},        // RFC 3829
+    {"proxied_authorization", kProxiedAuthorizationControlOid},    // RFC 4370
+    {"proxied_authorization", kProxiedAuthorizationV1ControlOid},  // its draft's version 1
+    {"tree_delete", "1.2.840.113556.1.4.805"},
+    {"deref", kDerefControlOid},
+    {"relax", "1.3.6.1.4.1.4203.666.5.12"},  // draft-zeilenga-ldap-relax
+    {"sync", "1.3.6.1.4.1.4203.1.9.1.1"},    // RFC 4533
+    {"persistent_search", "2.16.840.1.113730.3.4.3"},
+    {"noop", "1.3.6.1.4.1.4203.666.5.2"},
+};
+// Controls that change what a client sees only within what it may see anyway.
+constexpr std::string_view kStandardControls[] = {
+    "paged_results",   "sort",         "vlv", "assertion", "pre_read", "post_read", "manage_dsa_it",
+    "password_policy", "dont_use_copy"};
+
 Decision deny(int result_code, std::string reason) {
   Decision decision;
   decision.allowed = false;
@@ -26,6 +57,30 @@ Decision allow() {
   Decision decision;
   decision.allowed = true;
   return decision;
+}
+
+// RDNs of the form type=value, one AVA each, with a type of letters, digits and hyphens (starting with
+// a letter) and a non-empty value of letters, digits and `-_.@`: no escape, space, quote or
+// multi-valued RDN, so that the text reads as these RDNs and nothing else.
+bool plain_rdns(std::string_view text) {
+  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (;;) {
+    const std::size_t comma = text.find(',');
+    const std::string_view rdn = text.substr(0, comma);
+    const std::size_t equals = rdn.find('=');
+    if (equals == std::string_view::npos || equals == 0 || equals + 1 == rdn.size() || !alpha(rdn[0])) {
+      return false;
+    }
+    for (char c : rdn.substr(0, equals)) {
+      if (!alpha(c) && !digit(c) && c != '-') return false;
+    }
+    for (char c : rdn.substr(equals + 1)) {
+      if (!alpha(c) && !digit(c) && c != '-' && c != '_' && c != '.' && c != '@') return false;
+    }
+    if (comma == std::string_view::npos) return true;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 std::string quoted(std::string_view text) {
@@ -82,7 +137,40 @@ bool OperationSet::allows_extended(std::string_view oid) const {
   return extended_oids.count(std::string(oid)) != 0;
 }
 
+ControlSet ControlSet::parse(const std::vector<std::string>& names) {
+  ControlSet set;
+  const auto add_named = [&set](std::string_view name) {
+    bool found = false;
+    for (const NamedControl& control : kNamedControls) {
+      if (control.name != name) continue;
+      set.oids.emplace(control.oid);
+      found = true;
+    }
+    return found;
+  };
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    if (name == "standard") {
+      for (std::string_view standard : kStandardControls) add_named(standard);
+    } else if (is_numeric_oid(name)) {
+      set.oids.insert(name);
+    } else if (!add_named(name)) {
+      const bool looks_like_oid = !name.empty() && name.find_first_not_of("0123456789.") == std::string::npos;
+      throw std::invalid_argument("controls[" + std::to_string(i) + "]: " +
+                                  (looks_like_oid ? "malformed OID " : "unknown control ") + quoted(name));
+    }
+  }
+  return set;
+}
+
+bool ControlSet::allows(std::string_view oid) const {
+  return oids.find(oid) != oids.end();
+}
+
 Policy::Policy(PolicyConfig config) : config_(std::move(config)) {
+  for (const Dn& base : config_.base_dns) {
+    if (!base.is_root() && plain_rdns(base.normalized())) plain_bases_.push_back(base.normalized());
+  }
   if (config_.max_size_limit < 0) throw PolicyError("max_size_limit", "is negative");
   if (config_.max_time_limit < 0) throw PolicyError("max_time_limit", "is negative");
   for (std::size_t i = 0; i < config_.denied_attributes.size(); ++i) {
@@ -166,29 +254,62 @@ std::optional<Decision> Policy::refuse_tests_of_denied(std::string_view test, st
   return std::nullopt;
 }
 
-std::optional<Decision> Policy::check_controls(const Message& request) const {
+std::optional<Decision> Policy::check_controls(const Message& request,
+                                               std::vector<std::string>& removed) const {
+  for (const Control& control : request.controls) {
+    if (config_.controls.allows(control.type)) continue;
+    if (control.critical) {
+      return deny(result::unavailable_critical_extension,
+                  "critical control " + quoted(control.type) + " is not allowed on this system");
+    }
+    removed.push_back(control.type);
+  }
+  const auto forwarded = [&removed](std::string_view type) {
+    return std::find(removed.begin(), removed.end(), type) == removed.end();
+  };
   // The operation fails with assertionFailed unless the entry matches: a compare in disguise.
-  if (auto refused = refuse_tests_of_denied("assertion control", "on", request.assertion_attributes,
-                                            request.assertion_matches_any_attribute)) {
-    return refused;
+  if (forwarded(kAssertionControlOid)) {
+    if (auto refused = refuse_tests_of_denied("assertion control", "on", request.assertion_attributes,
+                                              request.assertion_matches_any_attribute)) {
+      return refused;
+    }
   }
   // The order of the entries (and a VLV target's position) tells the values apart.
-  if (auto refused = refuse_tests_of_denied("sort control", "on", request.sort_attributes, false))
-    return refused;
-  for (const std::string& control : request.controls) {
+  if (forwarded(kSortControlOid)) {
+    if (auto refused = refuse_tests_of_denied("sort control", "on", request.sort_attributes, false))
+      return refused;
+  }
+  for (const Control& control : request.controls) {
+    if (!forwarded(control.type)) continue;
     // These return entries inside response controls, where denied attributes are not removed; deref
     // returns entries a DN-valued attribute points to, wherever they are.
-    const bool read_entry = control == kPreReadControlOid || control == kPostReadControlOid;
-    const bool deref = control == kDerefControlOid;
+    const bool read_entry = control.type == kPreReadControlOid || control.type == kPostReadControlOid;
+    const bool deref = control.type == kDerefControlOid;
     if ((read_entry && has_denied_attributes()) ||
         (deref && (has_denied_attributes() || !config_.base_dns.empty()))) {
       return deny(result::insufficient_access_rights,
-                  "control " + quoted(control) + " is not allowed" +
+                  "control " + quoted(control.type) + " is not allowed" +
                       (read_entry ? " while some attributes are denied"
                                   : " while base DNs or denied attributes are set"));
     }
   }
   return std::nullopt;
+}
+
+bool Policy::entry_visible(std::string_view dn) const {
+  if (config_.base_dns.empty()) return true;
+  // Most entries come back spelled as the base's normal form, below it a few plain RDNs: such a DN
+  // lies within the base without being parsed (parsing costs about a microsecond per entry).
+  for (const std::string& base : plain_bases_) {
+    if (dn == base) return true;
+    if (dn.size() > base.size() + 1 && dn.ends_with(base) && dn[dn.size() - base.size() - 1] == ',' &&
+        plain_rdns(dn.substr(0, dn.size() - base.size() - 1))) {
+      return true;
+    }
+  }
+  std::string error;
+  const std::optional<Dn> parsed = Dn::parse(dn, error);
+  return parsed && (parsed->is_root() || inside(*parsed));
 }
 
 Decision Policy::check(const Message& request) const {
@@ -204,7 +325,14 @@ Decision Policy::check(const Message& request) const {
     return deny(result::insufficient_access_rights,
                 "operation " + quoted(op_name(request.op)) + " is not allowed");
   }
-  if (std::optional<Decision> refused = check_controls(request)) return std::move(*refused);
+  std::vector<std::string> removed;
+  if (std::optional<Decision> refused = check_controls(request, removed)) return std::move(*refused);
+  Decision decision = check_contents(request);
+  if (decision.allowed) decision.removed_controls = std::move(removed);
+  return decision;
+}
+
+Decision Policy::check_contents(const Message& request) const {
   if (request.op == Op::extended_request) {
     return request.oid == kPasswordModifyOid ? check_password_modify(request) : allow();
   }

@@ -31,8 +31,26 @@ struct OperationSet {
   std::set<std::string> extended_oids;
 };
 
+// Which request controls may reach the directory, as configured in the system's `controls` list:
+//   paged_results, sort, vlv, assertion, pre_read, post_read, manage_dsa_it, password_policy,
+//   dont_use_copy, values_return, subentries, authorization_identity, proxied_authorization (both
+//   versions), tree_delete, deref, relax, sync, persistent_search, noop (names), a numeric OID (any
+//   other), and the preset
+//   standard = paged_results, sort, vlv, assertion, pre_read, post_read, manage_dsa_it,
+//              password_policy, dont_use_copy
+struct ControlSet {
+  // Throws std::invalid_argument naming the entry ("controls[1]: unknown control 'pagedresults'") for
+  // an unknown name or a malformed OID.
+  static ControlSet parse(const std::vector<std::string>& names);
+
+  bool allows(std::string_view oid) const;
+
+  std::set<std::string, std::less<>> oids;
+};
+
 struct PolicyConfig {
   OperationSet operations;
+  ControlSet controls = ControlSet::parse({"standard"});
   // Subtrees requests may touch (a search's base, the entry of compare, modify, add, delete and
   // modify_dn, modify_dn's new location, and the userIdentity of a password modify). Empty: any DN.
   std::vector<Dn> base_dns;
@@ -73,6 +91,10 @@ struct Decision {
   // Allowed search that asks to dereference aliases while base DNs are set: 0 (neverDerefAliases) to
   // forward instead, since an alias may point outside the allowed subtrees.
   std::optional<int> deref_aliases;
+  // Allowed request carrying non-critical controls that are not allowed: their types, to remove before
+  // forwarding. A server ignores a non-critical control it will not apply (RFC 4511 4.1.11), so the
+  // operation goes on without it.
+  std::vector<std::string> removed_controls;
 };
 
 class Policy {
@@ -84,11 +106,18 @@ class Policy {
   // The decision for one decoded request (is_request(request.op)). A search with scope base on the
   // root DSE ("") is admitted whenever search is, whatever the base DNs: clients read it to learn
   // the server's capabilities. Bind is judged by operation only (a bind DN is an identity, not data).
-  // On any operation, controls that would get around the attribute or subtree rules are refused: an
-  // assertion control testing a denied attribute (as a filter would), a sort control ordering by one,
-  // the pre-read and post-read controls while attributes are denied, and the dereference control
-  // while base DNs or denied attributes are set.
+  // On any operation, a critical control that `controls` does not allow is refused with
+  // unavailableCriticalExtension (12), as a server that will not apply it answers, and a non-critical
+  // one is removed (Decision::removed_controls). Allowed controls that would get around the attribute
+  // or subtree rules are refused: an assertion control testing a denied attribute (as a filter
+  // would), a sort control ordering by one, the pre-read and post-read controls while attributes are
+  // denied, and the dereference control while base DNs or denied attributes are set.
   Decision check(const Message& request) const;
+
+  // True when a returned entry's DN (objectName, as sent) lies within the base DNs, or is the root DSE
+  // (""): entries elsewhere are dropped from results, whatever led the directory to return them.
+  bool entry_visible(std::string_view dn) const;
+  bool has_base_dns() const noexcept { return !config_.base_dns.empty(); }
 
   // True when an attribute description (as sent: any case, maybe with options, a name or an OID)
   // names a denied type or a subtype of one: for returned entries, modifies and new RDNs.
@@ -113,8 +142,11 @@ class Policy {
   std::optional<Decision> refuse_tests_of_denied(std::string_view test, std::string_view preposition,
                                                  const std::vector<std::string>& attributes,
                                                  bool any_attribute) const;
-  // The refusal of a request for its controls, if any.
-  std::optional<Decision> check_controls(const Message& request) const;
+  // The refusal of a request for its controls, if any; else the non-critical controls to remove are
+  // added to `removed`.
+  std::optional<Decision> check_controls(const Message& request, std::vector<std::string>& removed) const;
+  // The decision for an allowed request's DNs, filter, limits and attributes.
+  Decision check_contents(const Message& request) const;
 
   // A numeric OID left after canonicalisation while some type is denied: it cannot be told apart
   // from a denied type's OID.
@@ -123,6 +155,7 @@ class Policy {
   PolicyConfig config_;
   std::set<std::string> denied_types_;     // canonical, with their known subtypes
   std::set<std::string> revealing_types_;  // denied_types_ and their supertypes
+  std::vector<std::string> plain_bases_;   // normal forms of the base DNs that read as plain RDNs
 };
 
 }  // namespace gw::ldap
