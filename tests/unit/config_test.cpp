@@ -771,3 +771,21 @@ TEST(AdminConfig, LookupTokenIsASecretOfSixteenBytesOrMore) {
 }
 
 }  // namespace
+
+TEST(ConfigSections, ChangedSectionsAreThoseWhoseValuesDiffer) {
+  using gw::config::changed_sections;
+  const std::string before = "node: {role: connector}  # a comment\nlog:\n  level: info\nsystems:\n  - a\n";
+  EXPECT_TRUE(changed_sections(before, before).empty());
+  // Comments, and the order of sections, do not count; a change of style within a value does.
+  EXPECT_TRUE(
+      changed_sections(before, "log:\n  level: info\nsystems:\n  - a\nnode: {role: connector}\n").empty());
+  EXPECT_EQ(changed_sections(before, "node: {role: connector}\nlog:\n  level: info\nsystems: [a]\n"),
+            std::vector<std::string>{"systems"});
+  EXPECT_EQ(changed_sections(before, "node: {role: connector}\nlog: {level: debug}\nsystems:\n  - b\n"),
+            (std::vector<std::string>{"log", "systems"}));
+  // Added and removed sections: those of the new text first, then those only the old one has.
+  EXPECT_EQ(
+      changed_sections(before, "admin: {listen: 127.0.0.1:9901}\nnode: {role: connector}\nsystems:\n  - a\n"),
+      (std::vector<std::string>{"admin", "log"}));
+  EXPECT_EQ(changed_sections("", "node: {role: edge}\n"), std::vector<std::string>{"node"});
+}

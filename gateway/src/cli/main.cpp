@@ -56,6 +56,8 @@ constexpr const char* kRunHelp = R"(usage: gatewayd run --config FILE [--plugin-
 
 Starts the gateway. SIGTERM or SIGINT drains: listeners close, open connections get up to
 node.drain_timeout to finish, then the process exits. A second signal closes everything at once.
+SIGHUP on a connector (or standalone) reloads the allowlist (`systems`) from FILE for new streams;
+changes to other sections wait for a restart.
 )";
 
 constexpr const char* kCheckHelp = R"(usage: gatewayd check --config FILE [--plugin-path DIR]...
@@ -241,6 +243,65 @@ void log_plugin_reports(Gateway& gw) {
   }
 }
 
+// SIGHUP on a connector (or standalone): the allowlist is rebuilt from the configuration file as it is
+// now and put in force for new streams. Only `systems` are applied; a change to any other section is
+// reported as waiting for a restart. A file that does not load, a system that cannot be built or a
+// changed role changes nothing.
+void reload_systems(Gateway& gw, runtime::ConnectorAgent& agent) {
+  const std::string file = gw.config.file.string();
+  std::vector<std::string> problems;
+  std::optional<config::Config> next;
+  try {
+    next = config::load_config(gw.config.file);
+  } catch (const config::Problems& found) {
+    for (const auto& p : found.problems()) problems.push_back(p.str());
+  }
+  if (next && next->node.role != gw.config.node.role) {
+    problems.push_back(file + ": node.role: changing the role takes a restart");
+  }
+  std::vector<std::unique_ptr<runtime::SystemRoute>> systems;
+  if (problems.empty()) {
+    std::vector<config::Problem> system_problems;
+    systems = runtime::build_systems(*next, *gw.registry, gw.tls, system_problems);
+    for (const auto& p : system_problems) problems.push_back(p.str());
+  }
+  if (!problems.empty()) {
+    for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
+    if (gw.audit->enabled(AuditClass::security)) {
+      gw.audit->record({AuditClass::security,
+                        "config.reload_failed",
+                        {{"file", file},
+                         {"problems", static_cast<std::int64_t>(problems.size())},
+                         {"first_problem", problems.front()}}});
+    }
+    return;
+  }
+  std::vector<std::string> waiting = config::changed_sections(gw.config.text, next->text);
+  std::erase(waiting, "systems");
+  const std::int64_t previous = static_cast<std::int64_t>(agent.system_count());
+  const std::int64_t count = static_cast<std::int64_t>(systems.size());
+  agent.replace_systems(std::move(systems));
+  const std::string sha256 = plugins::sha256_hex(next->text);
+  gw.log.log(LogLevel::info, "config_reloaded",
+             {{"file", file},
+              {"sha256", sha256},
+              {"systems", std::to_string(count)},
+              {"previous_systems", std::to_string(previous)}});
+  if (!waiting.empty()) {
+    gw.log.log(LogLevel::warn, "restart_needed",
+               {{"sections", join(waiting, ",")}, {"reason", "a reload applies only systems"}});
+  }
+  if (gw.audit->enabled(AuditClass::security)) {
+    gw.audit->record({AuditClass::security,
+                      "config.reloaded",
+                      {{"file", file},
+                       {"sha256", sha256},
+                       {"systems", count},
+                       {"previous_systems", previous},
+                       {"restart_needed", join(waiting, ",")}}});
+  }
+}
+
 std::optional<config::Config> read_config(const Options& options) {
   if (!options.config) {
     std::cerr << "gatewayd: --config FILE is required\n";
@@ -337,7 +398,7 @@ int command_run(const Options& options) {
     gw.audit->record({AuditClass::security,
                       "config.loaded",
                       {{"file", gw.config.file.string()},
-                       {"sha256", plugins::sha256_file(gw.config.file)},
+                       {"sha256", plugins::sha256_hex(gw.config.text)},
                        {"role", std::string(config::role_name(gw.config.node.role))},
                        {"destinations", static_cast<std::int64_t>(gw.routes.destinations.size())},
                        {"systems", static_cast<std::int64_t>(gw.routes.systems.size())}}});
@@ -381,10 +442,11 @@ int command_run(const Options& options) {
           edges.push_back({link.address.host, link.address.port, link.server_name});
         }
       }
-      agent = std::make_unique<runtime::ConnectorAgent>(*gw.config.connector, std::move(edges),
-                                                        gw.tunnel_client_tls, gw.identity, gw.routes, direct,
-                                                        *gw.host, gw.log, server);
+      agent = std::make_unique<runtime::ConnectorAgent>(
+          *gw.config.connector, std::move(edges), gw.tunnel_client_tls, gw.identity,
+          std::move(gw.routes.systems), direct, *gw.host, gw.log, server);
       agent->start();
+      server.on_reload([&gw, agent = agent.get()] { reload_systems(gw, *agent); });
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
     const int code = server.run();

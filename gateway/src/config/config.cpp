@@ -975,11 +975,34 @@ Config parse_config(std::string_view yaml_text, const std::filesystem::path& fil
     config.file = (error ? file : absolute).lexically_normal();
   }
   config.node.name = host_name();
+  config.text = std::string(yaml_text);
   if (auto document = reader.parse_mapping_document(yaml_text)) {
     ConfigReader(reader, file).read(*document, config);
   }
   reader.throw_if_any();
   return config;
+}
+
+std::vector<std::string> changed_sections(std::string_view before, std::string_view after) {
+  // Both texts passed parse_config(), so yaml-cpp reads them without the reader's guards.
+  const YAML::Node old_root = YAML::Load(std::string(before));
+  const YAML::Node new_root = YAML::Load(std::string(after));
+  const auto dumped = [](const YAML::Node& root, const std::string& key) {
+    const YAML::Node value = root.IsMap() ? root[key] : YAML::Node();
+    return value ? YAML::Dump(value) : std::string();
+  };
+  std::vector<std::string> changed;
+  const auto compare = [&](const YAML::Node& root) {
+    if (!root.IsMap()) return;
+    for (const auto& entry : root) {
+      const std::string key = entry.first.as<std::string>();
+      if (std::find(changed.begin(), changed.end(), key) != changed.end()) continue;
+      if (dumped(old_root, key) != dumped(new_root, key)) changed.push_back(key);
+    }
+  };
+  compare(new_root);
+  compare(old_root);
+  return changed;
 }
 
 Config load_config(const std::filesystem::path& file) {

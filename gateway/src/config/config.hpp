@@ -151,6 +151,7 @@ struct ProxyEntryConfig {
 
 struct Config {
   std::filesystem::path file;
+  std::string text;  // the file's YAML as read, to tell what a reload changes
   NodeConfig node;
   PluginsConfig plugins;
   LogConfig log;
@@ -174,6 +175,12 @@ std::string_view role_name(Role role);
 Config load_config(const std::filesystem::path& file);
 // Same, from text; `file` is used for error positions and to resolve relative paths.
 Config parse_config(std::string_view yaml_text, const std::filesystem::path& file);
+
+// The top-level sections (`node`, `log`, `destinations`, ...) whose values differ between two texts
+// that parse_config() accepted: those of `after` in its order, then those only `before` has.
+// Comments and the order of sections do not count; a change of style within a value (flow or block)
+// does.
+std::vector<std::string> changed_sections(std::string_view before, std::string_view after);
 
 // Value parsers shared by the config and manifest readers; each returns nullopt on malformed input.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);  // "250ms" "5s" "2m" "1h"

@@ -64,20 +64,20 @@ std::string abi_mismatch(const std::string& plugin_tag, const std::string& gatew
   return join(diffs, "; ");
 }
 
-std::string sha256_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+namespace {
+
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+DigestContext sha256_context() {
+  DigestContext ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  char buf[64 * 1024];
-  while (in) {
-    in.read(buf, sizeof buf);
-    EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) throw std::runtime_error("cannot read " + file.string());
+  return ctx;
+}
+
+std::string hex_digest(EVP_MD_CTX* ctx) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  EVP_DigestFinal_ex(ctx, digest, &len);
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned i = 0; i < len; ++i) {
@@ -85,6 +85,27 @@ std::string sha256_file(const fs::path& file) {
     out.push_back(hex[digest[i] & 15]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string sha256_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  DigestContext ctx = sha256_context();
+  char buf[64 * 1024];
+  while (in) {
+    in.read(buf, sizeof buf);
+    EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad()) throw std::runtime_error("cannot read " + file.string());
+  return hex_digest(ctx.get());
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  DigestContext ctx = sha256_context();
+  EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+  return hex_digest(ctx.get());
 }
 
 PluginRegistry::~PluginRegistry() {

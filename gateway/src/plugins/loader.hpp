@@ -70,5 +70,7 @@ std::string abi_mismatch(const std::string& plugin_tag, const std::string& gatew
 
 // Lower-case hex SHA-256 of a file; throws std::runtime_error when it cannot be read.
 std::string sha256_file(const std::filesystem::path& file);
+// SHA-256 of `bytes`, lower-case hex.
+std::string sha256_hex(std::string_view bytes);
 
 }  // namespace gw::plugins

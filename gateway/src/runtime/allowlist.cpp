@@ -4,8 +4,8 @@
 
 namespace gw::runtime {
 
-Allowlist::Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems) {
-  for (const auto& system : systems)
+Allowlist::Allowlist(std::vector<std::unique_ptr<SystemRoute>> systems) : systems_(std::move(systems)) {
+  for (const auto& system : systems_)
     by_host_[net::canonical_host(system->system.virtual_host)].push_back(system.get());
 }
 

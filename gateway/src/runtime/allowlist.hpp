@@ -1,5 +1,8 @@
 // The connector's allowlist: finds the system for a virtual host:port. Deny by default: a request
 // that matches no system, or a disabled one, or asks for another route type, is refused.
+//
+// An allowlist owns its systems (and so their handlers) and never changes: a reload builds a new one,
+// and each stream keeps the allowlist that admitted it until it ends.
 #pragma once
 
 #include <string>
@@ -13,7 +16,9 @@ namespace gw::runtime {
 
 class Allowlist {
  public:
-  explicit Allowlist(const std::vector<std::unique_ptr<SystemRoute>>& systems);
+  explicit Allowlist(std::vector<std::unique_ptr<SystemRoute>> systems);
+
+  std::size_t size() const noexcept { return systems_.size(); }
 
   struct Decision {
     SystemRoute* system = nullptr;  // set when allowed
@@ -24,6 +29,7 @@ class Allowlist {
   Decision decide(std::string_view host, std::uint16_t port, std::string_view route_type) const;
 
  private:
+  std::vector<std::unique_ptr<SystemRoute>> systems_;
   std::unordered_map<std::string, std::vector<SystemRoute*>> by_host_;  // lower-case virtual host
 };
 

@@ -61,13 +61,14 @@ struct ConnectorAgent::Link {
 };
 
 ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges,
-                               net::SslCtxPtr tls, tunnel::ConnectorIdentity identity, const Routes& routes,
-                               Tunnel& direct, Host& host, host::LogSink& log, Server& server)
+                               net::SslCtxPtr tls, tunnel::ConnectorIdentity identity,
+                               std::vector<std::unique_ptr<SystemRoute>> systems, Tunnel& direct, Host& host,
+                               host::LogSink& log, Server& server)
     : config_(config),
       edges_(std::move(edges)),
       tls_(std::move(tls)),
       identity_(std::move(identity)),
-      allowlist_(routes.systems),
+      allowlist_(std::make_shared<const Allowlist>(std::move(systems))),
       direct_(direct),
       host_(host),
       log_(log),
@@ -79,6 +80,22 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
 }
 
 ConnectorAgent::~ConnectorAgent() = default;
+
+void ConnectorAgent::replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems) {
+  auto replacement = std::make_shared<const Allowlist>(std::move(systems));
+  std::shared_ptr<const Allowlist> previous;  // released outside the lock: it may destroy handlers
+  std::lock_guard lock(allowlist_mutex_);
+  previous = std::exchange(allowlist_, std::move(replacement));
+}
+
+std::size_t ConnectorAgent::system_count() const {
+  return allowlist()->size();
+}
+
+std::shared_ptr<const Allowlist> ConnectorAgent::allowlist() const {
+  std::lock_guard lock(allowlist_mutex_);
+  return allowlist_;
+}
 
 void ConnectorAgent::start() {
   auto contexts = server_.contexts();
@@ -210,7 +227,9 @@ void ConnectorAgent::audit_decision(const tunnel::TunnelRequest& request, bool a
 asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::IncomingStream> stream) {
   Server::Tracked tracked(server_, *stream);
   const tunnel::TunnelRequest& request = stream->request();
-  Allowlist::Decision decision = allowlist_.decide(request.host, request.port, request.route_type);
+  // Held until the stream ends: the system and its handler live as long as their allowlist.
+  const std::shared_ptr<const Allowlist> allowlist = this->allowlist();
+  Allowlist::Decision decision = allowlist->decide(request.host, request.port, request.route_type);
   if (!decision) {
     audit_decision(request, false, decision.reason);
     log_.log(LogLevel::info, "stream_denied",

@@ -3,12 +3,15 @@
 // connection, and hands every stream the allowlist admits to its route type's connector-side handler.
 //
 // Each stream's decision is audited: denials as security events, admissions as access events (audit
-// level `all`). The stream is answered only once the handler has tried the internal system, so the
-// edge (and a SOCKS5 client) learns whether the system was reachable.
+// level `all`). The allowlist can be replaced while the agent runs (a configuration reload): streams
+// arriving afterwards are decided by the new one, streams already admitted keep the old one. The stream is
+// answered only once the handler has tried the internal system, so the edge (and a SOCKS5 client) learns
+// whether the system was reachable.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,12 +35,16 @@ class ConnectorAgent {
   };
 
   ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges, net::SslCtxPtr tls,
-                 tunnel::ConnectorIdentity identity, const Routes& routes, Tunnel& direct, Host& host,
-                 host::LogSink& log, Server& server);
+                 tunnel::ConnectorIdentity identity, std::vector<std::unique_ptr<SystemRoute>> systems,
+                 Tunnel& direct, Host& host, host::LogSink& log, Server& server);
   ~ConnectorAgent();
 
   // Starts the dial loops, spread over the server's workers. Registers a drain hook on the server.
   void start();
+
+  // Puts an allowlist of `systems` in force for the streams that arrive from now on. Any thread.
+  void replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems);
+  std::size_t system_count() const;
 
  private:
   struct Link;
@@ -48,12 +55,14 @@ class ConnectorAgent {
   boost::asio::awaitable<void> serve_stream(std::unique_ptr<tunnel::IncomingStream> stream);
   void shutdown();
   void audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason);
+  std::shared_ptr<const Allowlist> allowlist() const;
 
   const config::ConnectorConfig& config_;
   std::vector<Edge> edges_;
   net::SslCtxPtr tls_;
   tunnel::ConnectorIdentity identity_;
-  Allowlist allowlist_;
+  mutable std::mutex allowlist_mutex_;
+  std::shared_ptr<const Allowlist> allowlist_;  // under allowlist_mutex_
   Tunnel& direct_;
   Host& host_;
   host::LogSink& log_;

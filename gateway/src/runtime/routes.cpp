@@ -88,6 +88,24 @@ const auto create_edge = [](Plugin& plugin, const Destination& spec) {
 
 }  // namespace
 
+std::vector<std::unique_ptr<SystemRoute>> build_systems(const config::Config& config,
+                                                        const plugins::PluginRegistry& registry,
+                                                        net::TlsClientContexts& tls,
+                                                        std::vector<config::Problem>& problems) {
+  std::vector<std::unique_ptr<SystemRoute>> systems;
+  for (const auto& system : config.systems) {
+    auto route = std::make_unique<SystemRoute>();
+    route->system = system.spec;
+    if (build_handler(registry, tls, system.settings, system.position, system.key, route->system,
+                      route->handler, problems, [](Plugin& plugin, const System& spec) {
+                        return plugin.create_connector_handler(spec);
+                      })) {
+      systems.push_back(std::move(route));
+    }
+  }
+  return systems;
+}
+
 std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
@@ -103,16 +121,7 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     route->handler = std::move(handler);
     routes.destinations.push_back(std::move(route));
   }
-  for (const auto& system : config.systems) {
-    auto route = std::make_unique<SystemRoute>();
-    route->system = system.spec;
-    if (build_handler(registry, tls, system.settings, system.position, system.key, route->system,
-                      route->handler, problems, [](Plugin& plugin, const System& spec) {
-                        return plugin.create_connector_handler(spec);
-                      })) {
-      routes.systems.push_back(std::move(route));
-    }
-  }
+  routes.systems = build_systems(config, registry, tls, problems);
   // The proxy entry points serve virtual hosts no destination describes with a synthetic destination
   // of their own (host and port replaced per connection).
   auto entry_default = [&](const config::ProxyEntryConfig& entry, const std::string& name,

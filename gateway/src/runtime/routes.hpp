@@ -77,6 +77,13 @@ std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes);
 
+// The systems part of build_routes(), also for a reload of the allowlist: the systems that could be
+// built, with the problems of those that could not added to `problems`.
+std::vector<std::unique_ptr<SystemRoute>> build_systems(const config::Config& config,
+                                                        const plugins::PluginRegistry& registry,
+                                                        net::TlsClientContexts& tls,
+                                                        std::vector<config::Problem>& problems);
+
 // The plugin paths to search for a configuration: --plugin-path options, then the configured ones,
 // then the default next to the executable.
 std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path>& command_line,

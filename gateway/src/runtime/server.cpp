@@ -66,7 +66,8 @@ const char* kind_name(ListenerKind kind) {
 
 // Signal handling, the drain timer and the admin listener live on worker 0.
 struct Server::Control {
-  explicit Control(asio::io_context& context) : signals(context, SIGTERM, SIGINT), drain_timer(context) {}
+  explicit Control(asio::io_context& context)
+      : signals(context, SIGTERM, SIGINT, SIGHUP), drain_timer(context) {}
   asio::signal_set signals;
   asio::steady_timer drain_timer;
   std::unique_ptr<admin::AdminServer> admin;
@@ -205,6 +206,10 @@ void Server::on_drain(std::function<void()> hook) {
   drain_hooks_.push_back(std::move(hook));
 }
 
+void Server::on_reload(std::function<void()> hook) {
+  reload_hook_ = std::move(hook);
+}
+
 std::size_t Server::current_worker() const {
   return this_worker;
 }
@@ -234,7 +239,7 @@ int Server::run() {
            {{"role", std::string(config::role_name(config_.node.role))},
             {"workers", std::to_string(workers_.size())},
             {"destinations", std::to_string(routes_.destinations.size())},
-            {"systems", std::to_string(routes_.systems.size())}});
+            {"systems", std::to_string(config_.systems.size())}});
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get(), i] {
       this_worker = i;
@@ -251,7 +256,16 @@ int Server::run() {
 
 void Server::on_signal(int signal) {
   const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
-  if (draining_) {
+  if (signal == SIGHUP) {
+    if (reload_hook_ && !draining_) {
+      reload_hook_();
+    } else {
+      log_.log(
+          LogLevel::warn, "reload_ignored",
+          {{"signal", "SIGHUP"},
+           {"reason", draining_ ? "draining" : "this role has nothing to reload; restart to apply changes"}});
+    }
+  } else if (draining_) {
     log_.log(LogLevel::warn, "drain_aborted",
              {{"signal", name}, {"open_connections", std::to_string(open_connections_.load())}});
     close_all_connections();

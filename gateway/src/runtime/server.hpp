@@ -9,7 +9,8 @@
 //
 // SIGTERM or SIGINT drains: listeners close, drain hooks run (a connector sends GOAWAY on its tunnel
 // connections), open connections may finish for up to node.drain_timeout, then the rest are closed and
-// the process exits. A second signal closes at once.
+// the process exits. A second signal closes at once. SIGHUP runs the reload hook, on worker 0 (a
+// connector rebuilds its allowlist from the configuration file); while draining it is ignored.
 #pragma once
 
 #include <atomic>
@@ -67,6 +68,8 @@ class Server {
   // draining waits for those connections and a drain timeout closes them.
   std::vector<boost::asio::io_context*> contexts();
   void on_drain(std::function<void()> hook);
+  // What SIGHUP does; without a hook, SIGHUP is logged as `reload_ignored` and changes nothing.
+  void on_reload(std::function<void()> hook);
   // RAII: counts `stream` as an open connection of the worker whose thread creates it.
   class Tracked {
    public:
@@ -106,6 +109,7 @@ class Server {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::function<void()>> drain_hooks_;
+  std::function<void()> reload_hook_;
   boost::asio::ip::tcp::endpoint tunnel_endpoint_;
   struct Control;
   std::unique_ptr<Control> control_;
