@@ -833,34 +833,32 @@ class ConnectorConnection final : public RequestRelay {
   }
 
   void audit_controls_removed(const Message& request, const std::vector<std::string>& controls) {
-    if (!host_.audit().enabled(AuditClass::security)) return;
     std::string list;
     for (const std::string& control : controls) list += (list.empty() ? "" : ",") + control;
-    host_.audit().record({AuditClass::security,
-                          "ldap.controls_removed",
-                          {route_,
-                           {"request_id", session_.request_id},
-                           {"principal", session_.principal},
-                           {"operation", std::string(op_name(request.op))},
-                           {"message_id", static_cast<std::int64_t>(request.id)},
-                           {"controls", list},
-                           {"reason", std::string("non-critical controls this system does not allow")}}});
+    audit_request(
+        "ldap.controls_removed", request,
+        {{"controls", list}, {"reason", std::string("non-critical controls this system does not allow")}});
   }
 
   std::vector<AuditField> client_fields() const override { return {{"principal", session_.principal}}; }
 
   void audit_denied(const Message& request, int code, const std::string& reason) {
+    audit_request("ldap.denied", request,
+                  {{"dn", request.dn}, {"result_code", static_cast<std::int64_t>(code)}, {"reason", reason}});
+  }
+
+  // A security record of `event` about `request`: who sent which operation, then `details`.
+  void audit_request(const char* event, const Message& request, std::vector<AuditField> details) {
     if (!host_.audit().enabled(AuditClass::security)) return;
-    host_.audit().record({AuditClass::security,
-                          "ldap.denied",
-                          {route_,
-                           {"request_id", session_.request_id},
-                           {"principal", session_.principal},
-                           {"operation", std::string(op_name(request.op))},
-                           {"message_id", static_cast<std::int64_t>(request.id)},
-                           {"dn", request.dn},
-                           {"result_code", static_cast<std::int64_t>(code)},
-                           {"reason", reason}}});
+    AuditEvent record{AuditClass::security,
+                      event,
+                      {route_,
+                       {"request_id", session_.request_id},
+                       {"principal", session_.principal},
+                       {"operation", std::string(op_name(request.op))},
+                       {"message_id", static_cast<std::int64_t>(request.id)}}};
+    for (AuditField& field : details) record.fields.push_back(std::move(field));
+    host_.audit().record(record);
   }
 
   const SystemConfig& config_;
