@@ -20,9 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using Input = std::vector<std::uint8_t>;
 
-const std::vector<std::string> kTargets = {
-    "config", "h2",   "http_request", "http_response", "http_target",
-    "jwt",    "ldap", "manifest",     "socks5",        "tunnel_request"};
+const std::vector<std::string> kTargets = {"config", "h2",         "http_request", "http_response",
+                                           "http_target", "jwt",     "ldap",         "ldap_relay",
+                                           "manifest",    "socks5",  "tunnel_request"};
 
 std::vector<Input> corpus_of(const std::string& target) {
   std::vector<fs::path> files;
@@ -140,6 +140,9 @@ TEST(FuzzReplay, Jwt) {
 }
 TEST(FuzzReplay, Ldap) {
   replay("ldap");
+}
+TEST(FuzzReplay, LdapRelay) {
+  replay("ldap_relay");
 }
 TEST(FuzzReplay, Manifest) {
   replay("manifest");

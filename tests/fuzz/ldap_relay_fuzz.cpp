@@ -1,0 +1,224 @@
+// The ldap route's relay (ldap_relay.hpp) between an application and a directory that both send
+// whatever the input says, on either side of the tunnel. What each side lets through is checked,
+// message by message, against what it promises:
+// - connector: every request that reaches the directory decodes and passes the system's policy as it
+//   is (nothing left to refuse, to cap or to remove); every message that reaches the edge decodes, and
+//   no entry outside the base DNs or with a denied attribute is among them.
+// - edge with bind injection: every bind that reaches the directory is the service account's, no
+//   request carries the Proxied Authorization control, and the service password never reaches the
+//   application.
+// Either way the relay must end when both inputs end: the io_context runs out of work.
+//
+// Input: the first byte's low bit chooses the side, bit 1 (edge) an Internet destination (responses
+// decoded) instead of an on-premise one, its other bits how the bytes arrive (pieces of 1 to 64
+// bytes); the next two bytes say how many of the rest the application sends; the directory sends
+// the remainder.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "config/config.hpp"
+#include "fuzz/fuzz_target.hpp"
+#include "host/audit.hpp"
+#include "host/host_services.hpp"
+#include "host/logger.hpp"
+#include "host/metrics.hpp"
+#include "ldap_relay.hpp"
+#include "support/piece_stream.hpp"
+
+namespace {
+
+using namespace gw;
+using namespace gw::ldap;
+
+constexpr std::string_view kServiceDn = "cn=svc,dc=example,dc=com";
+constexpr std::string_view kServicePassword = "7d4b-relay-service-password-9f2c";
+
+std::vector<std::string> in_pieces(std::string_view bytes, std::size_t piece) {
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0; at < bytes.size(); at += piece) pieces.emplace_back(bytes.substr(at, piece));
+  return pieces;
+}
+
+// The messages in what one side wrote; everything the relay writes must frame and decode.
+std::vector<Message> written_messages(const std::string& written, std::vector<Bytes>& storage,
+                                      std::string_view to) {
+  storage.clear();
+  ByteView rest(reinterpret_cast<const std::uint8_t*>(written.data()), written.size());
+  while (!rest.empty()) {
+    const Frame framed = frame(rest, 64 * 1024 * 1024);
+    if (framed.status != Frame::Status::complete)
+      fuzz::fail("the relay wrote a partial message to the " + std::string(to));
+    storage.emplace_back(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(framed.size));
+    rest = rest.subspan(framed.size);
+  }
+  std::vector<Message> messages;
+  for (const Bytes& bytes : storage) {
+    std::string error;
+    auto message = decode(bytes, error);
+    if (!message)
+      fuzz::fail("the relay wrote a message to the " + std::string(to) + " that does not decode: " + error);
+    messages.push_back(std::move(*message));
+  }
+  return messages;
+}
+
+// A stream the harness keeps: the relay closes and destroys what the tunnel opened for it, and the
+// harness reads what was written afterwards.
+class Borrowed final : public Stream {
+ public:
+  explicit Borrowed(Stream& inner) : inner_(inner) {}
+  asio::any_io_executor executor() const override { return inner_.executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
+    return inner_.read_some(buffer);
+  }
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override { return inner_.write(buffer); }
+  asio::awaitable<error_code> shutdown_write() override { return inner_.shutdown_write(); }
+  void close() noexcept override { inner_.close(); }
+
+ private:
+  Stream& inner_;
+};
+
+// Opens `directory` once, with the early data written to it first, as a tunnel does.
+class OneDirectory final : public Tunnel {
+ public:
+  explicit OneDirectory(test::PieceStream* directory) : directory_(directory) {}
+  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
+    OpenResult result;
+    if (!directory_ || opened_) {
+      result.error = make_error_code(TunnelErrc::refused);
+      result.reason = "no directory to open";
+      co_return result;
+    }
+    opened_ = true;
+    directory_->written.append(static_cast<const char*>(request.early_data.data()),
+                               request.early_data.size());
+    result.stream = std::make_unique<Borrowed>(*directory_);
+    co_return result;
+  }
+
+ private:
+  test::PieceStream* directory_;
+  bool opened_ = false;
+};
+
+struct FuzzHost {
+  host::LogSink log{LogLevel::error, config::LogFormat::text};
+  host::MetricsRegistry metrics;
+  host::AuditLog audit{config::AuditConfig{config::AuditLevel::all, {}}, log};
+  host::HostServices services{log, metrics, audit, 1};
+};
+
+FuzzHost& host() {
+  static FuzzHost instance;
+  return instance;
+}
+
+const SystemConfig& system_config() {
+  static const SystemConfig config = [] {
+    PolicyConfig policy;
+    policy.operations = OperationSet::parse({"read-only", "modify"});
+    std::string error;
+    policy.base_dns.push_back(*Dn::parse("ou=people,dc=example,dc=com", error));
+    policy.max_size_limit = 100;
+    policy.max_time_limit = 10;
+    policy.denied_attributes = {"userPassword", "telephoneNumber"};
+    return SystemConfig{"directory.internal:389", Common{64 * 1024, false, 8}, Policy(std::move(policy))};
+  }();
+  return config;
+}
+
+void check_connector(std::string_view from_edge, std::string_view from_directory, std::size_t piece) {
+  asio::io_context context;
+  test::PieceStream edge(context, in_pieces(from_edge, piece));
+  test::PieceStream directory(context, in_pieces(from_directory, piece));
+  System system;
+  system.limits.idle_timeout = std::chrono::milliseconds(0);
+  OneDirectory unused(nullptr);
+  const ConnectorSession session{system, edge, unused, "directory.internal", 389, "fuzz", "app"};
+  static OperationCounters counters(host().metrics, system_config().name);
+  asio::co_spawn(context, relay_connector(host().services, system_config(), counters, session, directory),
+                 asio::detached);
+  context.run();
+
+  const Policy& policy = system_config().policy;
+  std::vector<Bytes> storage;
+  for (const Message& request : written_messages(directory.written, storage, "directory")) {
+    if (!is_request(request.op)) fuzz::fail("the connector sent the directory a response");
+    if (request.op == Op::unbind_request) {
+      for (const Control& control : request.controls) {
+        if (!policy.config().controls.allows(control.type))
+          fuzz::fail("an unbind kept a control not allowed");
+      }
+      continue;
+    }
+    const Decision decision = policy.check(request);
+    if (!decision.allowed) fuzz::fail("the directory got a request the policy refuses: " + decision.reason);
+    if (!decision.removed_controls.empty()) fuzz::fail("the directory got a control the policy removes");
+    if (decision.size_limit || decision.time_limit || decision.deref_aliases) {
+      fuzz::fail("the directory got a search the policy would still rewrite");
+    }
+  }
+  for (const Message& message : written_messages(edge.written, storage, "edge")) {
+    if (message.op != Op::search_result_entry) continue;
+    if (!policy.entry_visible(message.dn)) fuzz::fail("an entry outside the base DNs reached the edge");
+    for (const std::string& attribute : message.entry_attributes) {
+      if (policy.attribute_denied(attribute)) fuzz::fail("a denied attribute reached the edge: " + attribute);
+    }
+  }
+}
+
+void check_edge(std::string_view from_application, std::string_view from_directory, std::size_t piece,
+                bool internet) {
+  asio::io_context context;
+  test::PieceStream application(context, in_pieces(from_application, piece));
+  test::PieceStream directory(context, in_pieces(from_directory, piece));
+  OneDirectory tunnel(&directory);
+  Destination destination;
+  destination.name = "directory";
+  destination.route_type = "ldap";
+  destination.host = "directory.internal";
+  destination.port = 389;
+  destination.proxy_type = internet ? ProxyType::internet : ProxyType::on_premise;
+  destination.limits.idle_timeout = std::chrono::milliseconds(0);
+  EdgeSession session{destination, application, tunnel, "fuzz", "app"};
+  static const std::optional<BindInjection> injection =
+      BindInjection{std::string(kServiceDn), std::string(kServicePassword), std::nullopt, ""};
+  static const Common common{64 * 1024, false, 8};
+  asio::co_spawn(context, relay_edge(host().services, session, common, injection, destination.target()),
+                 asio::detached);
+  context.run();
+
+  std::vector<Bytes> storage;
+  for (const Message& request : written_messages(directory.written, storage, "directory")) {
+    if (request.op == Op::bind_request &&
+        (request.dn != kServiceDn || request.password != kServicePassword)) {
+      fuzz::fail("a bind other than the service account's reached the directory");
+    }
+    for (const Control& control : request.controls) {
+      if (is_proxied_authorization(control.type)) fuzz::fail("proxied authorization reached the directory");
+    }
+  }
+  if (from_directory.find(kServicePassword) == std::string_view::npos &&
+      application.written.find(kServicePassword) != std::string::npos) {
+    fuzz::fail("the service password reached the application");
+  }
+}
+
+}  // namespace
+
+GW_FUZZ_TARGET(ldap_relay) {
+  if (size < 3) return 0;
+  const bool connector = data[0] & 1;
+  const bool internet = data[0] & 2;
+  const std::size_t piece = 1 + (data[0] >> 2);
+  const std::string_view rest = fuzz::text(data + 3, size - 3);
+  const std::size_t split = (data[1] | std::size_t{data[2]} << 8) % (rest.size() + 1);
+  if (connector) {
+    check_connector(rest.substr(0, split), rest.substr(split), piece);
+  } else {
+    check_edge(rest.substr(0, split), rest.substr(split), piece, internet);
+  }
+  return 0;
+}
