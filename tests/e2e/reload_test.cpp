@@ -1,6 +1,8 @@
-// A connector's allowlist reloaded with SIGHUP, against an edge and a connector as separate processes:
-// streams that arrive afterwards are decided by the edited file's systems, a stream admitted before
-// goes on, and a file that does not load changes nothing. Other sections wait for a restart.
+// The configuration reloaded with SIGHUP. A connector's allowlist, against an edge and a connector as
+// separate processes: streams that arrive afterwards are decided by the edited file's systems, a
+// stream admitted before goes on, and a file that does not load changes nothing. An edge's changed
+// destinations, against an HTTP server in the test: new connections get the new credentials. Other
+// sections, and destinations added, removed or moved, wait for a restart.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -10,6 +12,7 @@
 #include "support/checks.hpp"
 #include "support/client.hpp"
 #include "support/gateway_process.hpp"
+#include "support/http_peers.hpp"
 #include "support/peers.hpp"
 #include "support/tunnel_pair.hpp"
 
@@ -146,13 +149,74 @@ TEST_F(Reload, OtherSectionsAreReportedAsWaitingForARestart) {
   TcpClient added(pair_->edge().port("second"));
   EXPECT_TRUE(echoes(added, "systems apply"));
 
-  // An edge has nothing to reload.
+  // The edge's file did not change: reloading it changes nothing.
   GatewayProcess& edge = pair_->edge();
-  const std::size_t edge_mark = edge.log_mark();
-  edge.process().signal(SIGHUP);
-  EXPECT_TRUE(edge.wait_for_log(log_event("reload_ignored"), kGuard, edge_mark));
+  const auto unchanged = reload(edge, "config_reloaded");
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(unchanged->get("destinations_updated"), "");
+  const auto audited = edge.wait_for_audit(audit_event("config.reloaded"));
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].get("restart_needed"), "");
   TcpClient after(edge.port("first"));
   EXPECT_TRUE(echoes(after, "the edge goes on"));
+}
+
+// An edge with the http destination `api` to `sink` (bearer `token`), and `extra` destinations.
+std::string http_edge(const HttpSink& sink, const std::string& token,
+                      const std::string& listen = "127.0.0.1:0", const std::string& extra = "") {
+  return "node: {name: edge, role: edge}\nlog: {level: info, format: text}\n"
+         "audit: {level: all, file: audit.log}\ndestinations:\n"
+         "  - name: api\n    route_type: http\n    address: http://127.0.0.1:" +
+         std::to_string(sink.port()) + "\n    entry_point: {listen: '" + listen +
+         "'}\n    settings: {authentication: bearer, token: " + token + "}\n" + extra;
+}
+
+std::string authorization_seen(const HttpSink& sink, std::uint16_t port) {
+  const CommandResult got =
+      run_program({"curl", "-sS", "--max-time", "20", "http://127.0.0.1:" + std::to_string(port) + "/x"});
+  EXPECT_TRUE(got.status && got.status->success()) << got.err;
+  const auto requests = sink.requests();
+  if (requests.empty() || requests.back().headers.count("authorization") == 0) return "";
+  return requests.back().headers.at("authorization");
+}
+
+TEST(ReloadEdge, AChangedDestinationServesNewConnectionsWithItsNewSettings) {
+  HttpSink sink;
+  GatewayProcess edge(http_edge(sink, "first-token"));
+  ASSERT_TRUE(edge.wait_ready());
+  const std::uint16_t port = edge.port("api");
+  EXPECT_EQ(authorization_seen(sink, port), "Bearer first-token");
+
+  // The token rotated.
+  std::ofstream(edge.config_file(), std::ios::trunc) << http_edge(sink, "second-token");
+  const auto reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("destinations_updated"), "api");
+  EXPECT_EQ(authorization_seen(sink, port), "Bearer second-token");
+  EXPECT_EQ(reloaded->line.find("second-token"), std::string::npos) << "no secret in the record";
+  const auto audited = edge.wait_for_audit(audit_event("config.reloaded", {{"destinations_updated", "api"}}));
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].line.find("second-token"), std::string::npos);
+
+  // The same file again: nothing to update, so the destination keeps its handler.
+  const auto again = reload(edge, "config_reloaded");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->get("destinations_updated"), "");
+
+  // A new destination and a new entry point need a restart; the rest of the file applies.
+  const std::string added =
+      "  - name: later\n    route_type: tcp\n    address: 127.0.0.1:9\n    entry_point: {listen: "
+      "'127.0.0.1:0'}\n";
+  std::ofstream(edge.config_file(), std::ios::trunc)
+      << http_edge(sink, "third-token", "127.0.0.1:" + std::to_string(free_port()), added);
+  const std::size_t mark = edge.log_mark();
+  edge.process().signal(SIGHUP);
+  const auto waiting = edge.wait_for_log(log_event("restart_needed"), kGuard, mark);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->get("sections"),
+            "destinations (api: address, type, tenant, location or entry point),destinations (added later)");
+  EXPECT_EQ(authorization_seen(sink, port), "Bearer second-token")
+      << "a destination that moved is left as it was";
 }
 
 }  // namespace

@@ -789,3 +789,22 @@ TEST(ConfigSections, ChangedSectionsAreThoseWhoseValuesDiffer) {
       (std::vector<std::string>{"admin", "log"}));
   EXPECT_EQ(changed_sections("", "node: {role: edge}\n"), std::vector<std::string>{"node"});
 }
+
+TEST(ConfigSections, ChangedEntriesAreNamedByTheirKey) {
+  using gw::config::changed_entries;
+  using gw::config::list_entries;
+  const auto before =
+      list_entries("destinations:\n  - {name: a, port: 1}\n  - {name: b, port: 2}\n  - {name: c}\n",
+                   "destinations", "name");
+  ASSERT_EQ(before.size(), 3u);
+  EXPECT_EQ(before[1].first, "b");
+  EXPECT_TRUE(changed_entries(before, before).empty());
+  // b changed, c removed, d added; a's comment does not count.
+  const auto after =
+      list_entries("destinations:\n  - {name: d}\n  - {name: a, port: 1}  # same\n  - {name: b, port: 3}\n",
+                   "destinations", "name");
+  EXPECT_EQ(changed_entries(before, after), (std::vector<std::string>{"d", "b", "c"}));
+  EXPECT_EQ(changed_entries(before, list_entries("node: {role: edge}\n", "destinations", "name")),
+            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(list_entries("", "destinations", "name").empty());
+}

@@ -1,4 +1,5 @@
 // gatewayd: the connectivity gateway's one binary.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -56,8 +57,8 @@ constexpr const char* kRunHelp = R"(usage: gatewayd run --config FILE [--plugin-
 
 Starts the gateway. SIGTERM or SIGINT drains: listeners close, open connections get up to
 node.drain_timeout to finish, then the process exits. A second signal closes everything at once.
-SIGHUP on a connector (or standalone) reloads the allowlist (`systems`) from FILE for new streams;
-changes to other sections wait for a restart.
+SIGHUP reloads FILE for new connections and streams: a connector's systems, and the destinations
+whose entry changed (credentials, TLS, limits, settings); anything else waits for a restart.
 )";
 
 constexpr const char* kCheckHelp = R"(usage: gatewayd check --config FILE [--plugin-path DIR]...
@@ -140,6 +141,9 @@ struct Gateway {
   net::SslCtxPtr tunnel_server_tls;
   net::SslCtxPtr tunnel_client_tls;
   tunnel::ConnectorIdentity identity;
+  // The destinations' entries as the running destinations were built from them (a reload updates
+  // those it applies), to tell which entries a reload finds changed.
+  config::ListEntries destinations_in_force;
 
   explicit Gateway(config::Config c) : config(std::move(c)), log(config.log.level, config.log.format) {}
 };
@@ -243,11 +247,62 @@ void log_plugin_reports(Gateway& gw) {
   }
 }
 
-// SIGHUP on a connector (or standalone): the allowlist is rebuilt from the configuration file as it is
-// now and put in force for new streams. Only `systems` are applied; a change to any other section is
-// reported as waiting for a restart. A file that does not load, a system that cannot be built or a
-// changed role changes nothing.
-void reload_systems(Gateway& gw, runtime::ConnectorAgent& agent) {
+// What a reload would change on an edge: the destinations whose entry in the file changed, with
+// their new state, and what waits for a restart.
+struct DestinationPlan {
+  std::vector<std::pair<runtime::Route*, std::shared_ptr<const runtime::RouteState>>> updates;
+  std::vector<std::string> waiting;  // "destinations (added x)", ...
+  config::ListEntries entries;       // the new file's
+};
+
+// A destination keeps its name, route type, proxy type, tenant, location, address and entry point for
+// the process's life: entry points are bound at start-up, and the proxies find destinations by them.
+bool same_identity(const Destination& a, const config::Endpoint& a_listen, const Destination& b,
+                   const config::Endpoint& b_listen) {
+  return a.route_type == b.route_type && a.proxy_type == b.proxy_type && a.tenant == b.tenant &&
+         a.location_id == b.location_id && a.scheme == b.scheme && a.host == b.host && a.port == b.port &&
+         a_listen.str() == b_listen.str();
+}
+
+DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
+                                  std::vector<std::string>& problems) {
+  DestinationPlan plan;
+  std::vector<config::Problem> build_problems;
+  std::vector<std::unique_ptr<runtime::Route>> built =
+      runtime::build_destinations(next, *gw.registry, gw.tls, gw.metrics, build_problems);
+  for (const auto& p : build_problems) problems.push_back(p.str());
+  const auto current = [&gw](const std::string& name) -> runtime::Route* {
+    for (const auto& route : gw.routes.destinations) {
+      if (route->state()->destination.name == name) return route.get();
+    }
+    return nullptr;
+  };
+  plan.entries = config::list_entries(next.text, "destinations", "name");
+  for (const std::string& name : config::changed_entries(gw.destinations_in_force, plan.entries)) {
+    runtime::Route* old = current(name);
+    const auto fresh = std::find_if(built.begin(), built.end(), [&name](const auto& route) {
+      return route->state()->destination.name == name;
+    });
+    if (!old) {
+      plan.waiting.push_back("destinations (added " + name + ")");
+    } else if (fresh == built.end()) {
+      plan.waiting.push_back("destinations (removed " + name + ")");
+    } else if (!same_identity(old->state()->destination, old->listen, (*fresh)->state()->destination,
+                              (*fresh)->listen)) {
+      plan.waiting.push_back("destinations (" + name + ": address, type, tenant, location or entry point)");
+    } else {
+      plan.updates.emplace_back(old, (*fresh)->state());
+    }
+  }
+  return plan;
+}
+
+// SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
+// force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), and
+// the destinations whose entry changed (credentials, TLS, limits, plugin settings). Everything else
+// waits for a restart, and is reported. A file that does not load, a destination or system that
+// cannot be built, or a changed role changes nothing.
+void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
   const std::string file = gw.config.file.string();
   std::vector<std::string> problems;
   std::optional<config::Config> next;
@@ -260,10 +315,14 @@ void reload_systems(Gateway& gw, runtime::ConnectorAgent& agent) {
     problems.push_back(file + ": node.role: changing the role takes a restart");
   }
   std::vector<std::unique_ptr<runtime::SystemRoute>> systems;
+  DestinationPlan destinations;
   if (problems.empty()) {
-    std::vector<config::Problem> system_problems;
-    systems = runtime::build_systems(*next, *gw.registry, gw.tls, system_problems);
-    for (const auto& p : system_problems) problems.push_back(p.str());
+    if (agent) {
+      std::vector<config::Problem> system_problems;
+      systems = runtime::build_systems(*next, *gw.registry, gw.tls, system_problems);
+      for (const auto& p : system_problems) problems.push_back(p.str());
+    }
+    if (gw.config.runs_edge()) destinations = plan_destinations(gw, *next, problems);
   }
   if (!problems.empty()) {
     for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
@@ -278,18 +337,37 @@ void reload_systems(Gateway& gw, runtime::ConnectorAgent& agent) {
   }
   std::vector<std::string> waiting = config::changed_sections(gw.config.text, next->text);
   std::erase(waiting, "systems");
-  const std::int64_t previous = static_cast<std::int64_t>(agent.system_count());
+  std::erase(waiting, "destinations");
+  if (!agent && !next->systems.empty()) waiting.push_back("systems");
+  waiting.insert(waiting.end(), destinations.waiting.begin(), destinations.waiting.end());
+
+  std::string updated;
+  for (auto& [route, state] : destinations.updates) {
+    const std::string& name = state->destination.name;
+    updated += (updated.empty() ? "" : ",") + name;
+    const auto in_force = std::find_if(gw.destinations_in_force.begin(), gw.destinations_in_force.end(),
+                                       [&name](const auto& entry) { return entry.first == name; });
+    const auto applied = std::find_if(destinations.entries.begin(), destinations.entries.end(),
+                                      [&name](const auto& entry) { return entry.first == name; });
+    if (in_force != gw.destinations_in_force.end() && applied != destinations.entries.end())
+      *in_force = *applied;
+    route->set_state(std::move(state));
+  }
+  const std::int64_t previous = agent ? static_cast<std::int64_t>(agent->system_count()) : 0;
   const std::int64_t count = static_cast<std::int64_t>(systems.size());
-  agent.replace_systems(std::move(systems));
+  if (agent) agent->replace_systems(std::move(systems));
   const std::string sha256 = plugins::sha256_hex(next->text);
+  const std::string restart_needed = join(waiting, ",");
   gw.log.log(LogLevel::info, "config_reloaded",
              {{"file", file},
               {"sha256", sha256},
               {"systems", std::to_string(count)},
-              {"previous_systems", std::to_string(previous)}});
+              {"previous_systems", std::to_string(previous)},
+              {"destinations_updated", updated}});
   if (!waiting.empty()) {
-    gw.log.log(LogLevel::warn, "restart_needed",
-               {{"sections", join(waiting, ",")}, {"reason", "a reload applies only systems"}});
+    gw.log.log(
+        LogLevel::warn, "restart_needed",
+        {{"sections", restart_needed}, {"reason", "a reload applies systems and changed destinations only"}});
   }
   if (gw.audit->enabled(AuditClass::security)) {
     gw.audit->record({AuditClass::security,
@@ -298,7 +376,8 @@ void reload_systems(Gateway& gw, runtime::ConnectorAgent& agent) {
                        {"sha256", sha256},
                        {"systems", count},
                        {"previous_systems", previous},
-                       {"restart_needed", join(waiting, ",")}}});
+                       {"destinations_updated", updated},
+                       {"restart_needed", restart_needed}}});
   }
 }
 
@@ -446,9 +525,10 @@ int command_run(const Options& options) {
           *gw.config.connector, std::move(edges), gw.tunnel_client_tls, gw.identity,
           std::move(gw.routes.systems), direct, *gw.host, gw.log, server);
       agent->start();
-      server.on_reload([&gw, agent = agent.get()] { reload_systems(gw, *agent); });
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
+    gw.destinations_in_force = config::list_entries(gw.config.text, "destinations", "name");
+    server.on_reload([&gw, agent = agent.get()] { reload(gw, agent); });
     const int code = server.run();
     // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
     agent.reset();

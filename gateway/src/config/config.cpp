@@ -1005,6 +1005,33 @@ std::vector<std::string> changed_sections(std::string_view before, std::string_v
   return changed;
 }
 
+ListEntries list_entries(std::string_view text, const std::string& section, const std::string& key) {
+  ListEntries entries;
+  const YAML::Node root = YAML::Load(std::string(text));
+  const YAML::Node list = root.IsMap() ? root[section] : YAML::Node();
+  if (!list || !list.IsSequence()) return entries;
+  for (const auto& entry : list) {
+    const YAML::Node name = entry.IsMap() ? entry[key] : YAML::Node();
+    if (name && name.IsScalar()) entries.emplace_back(name.Scalar(), YAML::Dump(entry));
+  }
+  return entries;
+}
+
+std::vector<std::string> changed_entries(const ListEntries& before, const ListEntries& after) {
+  const auto find = [](const ListEntries& list, const std::string& name) {
+    return std::find_if(list.begin(), list.end(), [&](const auto& entry) { return entry.first == name; });
+  };
+  std::vector<std::string> changed;
+  for (const auto& [name, text] : after) {
+    const auto old = find(before, name);
+    if (old == before.end() || old->second != text) changed.push_back(name);
+  }
+  for (const auto& [name, text] : before) {
+    if (find(after, name) == after.end()) changed.push_back(name);
+  }
+  return changed;
+}
+
 Config load_config(const std::filesystem::path& file) {
   std::string error;
   auto text = yaml::read_file(file, yaml::kMaxDocumentBytes, error);

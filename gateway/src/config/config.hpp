@@ -181,6 +181,12 @@ Config parse_config(std::string_view yaml_text, const std::filesystem::path& fil
 // Comments and the order of sections do not count; a change of style within a value (flow or block)
 // does.
 std::vector<std::string> changed_sections(std::string_view before, std::string_view after);
+// The entries of the list `section` of such a text, as (their `key` value, the entry as YAML), in
+// order: how a reload tells which destinations changed.
+using ListEntries = std::vector<std::pair<std::string, std::string>>;
+ListEntries list_entries(std::string_view text, const std::string& section, const std::string& key);
+// The keys of the entries that differ or were added (in the order of `after`), then of those removed.
+std::vector<std::string> changed_entries(const ListEntries& before, const ListEntries& after);
 
 // Value parsers shared by the config and manifest readers; each returns nullopt on malformed input.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);  // "250ms" "5s" "2m" "1h"

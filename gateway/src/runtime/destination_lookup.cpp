@@ -29,15 +29,15 @@ std::string url_of(const Destination& d) {
 asio::awaitable<admin::AdminServer::Answer> lookup_destination(const Routes& routes, Tunnel& direct,
                                                                tunnel::ConnectorPool* pool,
                                                                std::string name) {
-  const Route* route = nullptr;
+  std::shared_ptr<const RouteState> state;  // held while the handler fetches tokens
   for (const auto& candidate : routes.destinations) {
-    if (candidate->destination.name == name) route = candidate.get();
+    if (auto current = candidate->state(); current->destination.name == name) state = std::move(current);
   }
-  if (route == nullptr) {
+  if (!state) {
     const nlohmann::json error{{"type", "not_found"}, {"message", "no destination named " + name}};
     co_return admin::AdminServer::Answer{404, error.dump() + "\n"};
   }
-  const Destination& d = route->destination;
+  const Destination& d = state->destination;
   nlohmann::json configuration{
       {"Name", d.name},
       {"Type", d.route_type == "http" ? "HTTP" : d.route_type},
@@ -47,7 +47,7 @@ asio::awaitable<admin::AdminServer::Answer> lookup_destination(const Routes& rou
   if (d.proxy_type == ProxyType::on_premise) configuration["CloudConnectorLocationId"] = d.location_id;
 
   tunnel::RoutingTunnel tunnel(direct, pool, d);
-  std::vector<AuthToken> tokens = co_await route->handler->auth_tokens(d, tunnel);
+  std::vector<AuthToken> tokens = co_await state->handler->auth_tokens(d, tunnel);
   nlohmann::json auth_tokens = nlohmann::json::array();
   for (const auto& token : tokens) {
     nlohmann::json entry{{"type", token.type}};

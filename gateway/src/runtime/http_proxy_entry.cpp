@@ -67,7 +67,7 @@ HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config,
       host_(host),
       log_(log),
       by_address_(routes) {
-  for (auto& route : routes_.destinations) by_name_.emplace(route->destination.name, route.get());
+  for (auto& route : routes_.destinations) by_name_.emplace(route->state()->destination.name, route.get());
 }
 
 Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
@@ -171,15 +171,15 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   // Where to.
   const std::string target = text_of(head.target());
   const std::string destination_name = text_of(head["X-Destination-Name"]);
-  Route* route = nullptr;
+  std::shared_ptr<const RouteState> state;  // held to the request's end
   Destination destination;
   // The destination with this virtual address, or else the proxy's own route for `fallback`.
   auto by_address = [&](const std::string& host, std::uint16_t port, Route& fallback) {
-    route = by_address_.find(identity->tenant, identity->location_id, host, port);
-    destination = route ? route->destination : fallback.destination;
+    Route* route = by_address_.find(identity->tenant, identity->location_id, host, port);
+    state = (route ? route : &fallback)->state();
+    destination = state->destination;
     destination.host = host;
     destination.port = port;
-    if (!route) route = &fallback;
   };
   const bool connect = head.method() == bhttp::verb::connect;
   if (connect) {
@@ -191,12 +191,12 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
     }
     by_address(host, port, *routes_.http_proxy_connect_default);
   } else if (!destination_name.empty()) {
-    route = route_named(destination_name);
-    if (!route || route->destination.tenant != identity->tenant) {
+    if (Route* route = route_named(destination_name)) state = route->state();
+    if (!state || state->destination.tenant != identity->tenant) {
       co_await refuse(404, "no destination " + destination_name + " for this tenant");
       co_return;
     }
-    destination = route->destination;
+    destination = state->destination;
   } else if (target.rfind("https://", 0) == 0) {
     co_await refuse(405, "https:// URLs go through CONNECT");
     co_return;
@@ -218,7 +218,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
     destination.tenant = identity->tenant;
     destination.location_id = identity->location_id;
   }
-  EdgeRouteHandler& handler = *route->handler;
+  EdgeRouteHandler& handler = *state->handler;
 
   // CONNECT's head is ours; anything else goes to the route handler as it came.
   std::string prefix = connect ? bytes.substr(head_end) : std::move(bytes);

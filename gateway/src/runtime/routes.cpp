@@ -69,9 +69,10 @@ bool build_handler(const plugins::PluginRegistry& registry, net::TlsClientContex
   return true;
 }
 
-std::unique_ptr<Route> make_route(const Destination& spec, const config::Endpoint& listen, Metrics& metrics) {
+std::unique_ptr<Route> make_route(const Destination& spec, std::unique_ptr<EdgeRouteHandler> handler,
+                                  const config::Endpoint& listen, Metrics& metrics) {
   auto route = std::make_unique<Route>();
-  route->destination = spec;
+  route->set_state(std::make_shared<const RouteState>(RouteState{spec, std::move(handler)}));
   route->listen = listen;
   const MetricLabels labels{{"destination", spec.name}, {"route_type", spec.route_type}};
   route->active = &metrics.gauge("gateway_connections_active", "Client connections open now", labels);
@@ -106,21 +107,27 @@ std::vector<std::unique_ptr<SystemRoute>> build_systems(const config::Config& co
   return systems;
 }
 
+std::vector<std::unique_ptr<Route>> build_destinations(const config::Config& config,
+                                                       const plugins::PluginRegistry& registry,
+                                                       net::TlsClientContexts& tls, Metrics& metrics,
+                                                       std::vector<config::Problem>& problems) {
+  std::vector<std::unique_ptr<Route>> destinations;
+  for (const auto& dest : config.destinations) {
+    Destination spec = dest.spec;
+    std::unique_ptr<EdgeRouteHandler> handler;
+    if (build_handler(registry, tls, dest.settings, dest.position, dest.key, spec, handler, problems,
+                      create_edge)) {
+      destinations.push_back(make_route(spec, std::move(handler), dest.listen, metrics));
+    }
+  }
+  return destinations;
+}
+
 std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
   std::vector<config::Problem> problems;
-  for (const auto& dest : config.destinations) {
-    Destination spec = dest.spec;
-    std::unique_ptr<EdgeRouteHandler> handler;
-    if (!build_handler(registry, tls, dest.settings, dest.position, dest.key, spec, handler, problems,
-                       create_edge)) {
-      continue;
-    }
-    auto route = make_route(spec, dest.listen, metrics);
-    route->handler = std::move(handler);
-    routes.destinations.push_back(std::move(route));
-  }
+  routes.destinations = build_destinations(config, registry, tls, metrics, problems);
   routes.systems = build_systems(config, registry, tls, problems);
   // The proxy entry points serve virtual hosts no destination describes with a synthetic destination
   // of their own (host and port replaced per connection).
@@ -137,9 +144,7 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     std::vector<config::Problem> entry_problems;
     if (build_handler(registry, tls, YAML::Node(), entry.position, name, spec, handler, entry_problems,
                       create_edge)) {
-      auto route = make_route(spec, entry.listen, metrics);
-      route->handler = std::move(handler);
-      return route;
+      return make_route(spec, std::move(handler), entry.listen, metrics);
     }
     for (auto& p : entry_problems) {
       problems.push_back({p.where, name.substr(0, name.find('-')),

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "config/config.hpp"
@@ -17,14 +18,35 @@
 
 namespace gw::runtime {
 
-struct Route {
-  Destination destination;  // settings resolved against the plugin's manifest
-  config::Endpoint listen;
+// A destination (settings resolved against its plugin's manifest) and the handler built for it.
+struct RouteState {
+  Destination destination;
   std::unique_ptr<EdgeRouteHandler> handler;
+};
+
+struct Route {
+  config::Endpoint listen;
   Gauge* active = nullptr;
   Counter* accepted = nullptr;
   Counter* refused = nullptr;
   std::atomic<std::uint32_t> connections{0};
+
+  // The destination and handler in force. A connection takes them once, when it starts, and keeps
+  // them to its end: a reload may put new ones in force meanwhile (set_state), with the same name,
+  // route type, proxy type, tenant, location, address and entry point. Any thread.
+  std::shared_ptr<const RouteState> state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+  }
+  void set_state(std::shared_ptr<const RouteState> state) {
+    std::shared_ptr<const RouteState> previous;  // released outside the lock: it may destroy a handler
+    std::lock_guard lock(mutex_);
+    previous = std::exchange(state_, std::move(state));
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const RouteState> state_;
 };
 
 // A connector's allowlist entry bound to the connector-side handler of its route type.
@@ -52,7 +74,8 @@ class DestinationsByAddress {
  public:
   explicit DestinationsByAddress(const Routes& routes) {
     for (const auto& route : routes.destinations) {
-      const Destination& d = route->destination;
+      const auto state = route->state();
+      const Destination& d = state->destination;
       if (d.proxy_type == ProxyType::on_premise)
         by_key_.emplace(key(d.tenant, d.location_id, d.host, d.port), route.get());
     }
@@ -76,6 +99,13 @@ class DestinationsByAddress {
 std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes);
+
+// The destinations part of build_routes(), also for a reload: a route for each destination with an
+// entry point or without, with the problems of those that could not be built added to `problems`.
+std::vector<std::unique_ptr<Route>> build_destinations(const config::Config& config,
+                                                       const plugins::PluginRegistry& registry,
+                                                       net::TlsClientContexts& tls, Metrics& metrics,
+                                                       std::vector<config::Problem>& problems);
 
 // The systems part of build_routes(), also for a reload of the allowlist: the systems that could be
 // built, with the problems of those that could not added to `problems`.

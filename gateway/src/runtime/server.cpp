@@ -113,7 +113,7 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
   control_ = std::make_unique<Control>(workers_.front()->context);
   for (auto& route : routes_.destinations) {
     listeners_.push_back(std::make_unique<Listener>(
-        Listener{ListenerKind::entry_point, route->listen, route.get(), route->destination.name}));
+        Listener{ListenerKind::entry_point, route->listen, route.get(), route->state()->destination.name}));
   }
   if (routes_.socks5_default && config.socks5) {
     listeners_.push_back(std::make_unique<Listener>(
@@ -166,7 +166,7 @@ void Server::bind() {
       log_.log(LogLevel::info, "listening",
                {{"kind", "entry_point"},
                 {"destination", listener->name},
-                {"route_type", listener->route->destination.route_type},
+                {"route_type", listener->route->state()->destination.route_type},
                 {"address", net::endpoint_string(endpoint)}});
     } else {
       log_.log(LogLevel::info, "listening",
@@ -341,7 +341,9 @@ void Server::finish() {
 bool Server::admit(const Listener& listener, tcp::socket& socket) {
   Route* route = listener.route;
   if (!route) return true;
-  const auto max = route->destination.limits.max_connections;
+  const auto state = route->state();
+  const Destination& destination = state->destination;
+  const auto max = destination.limits.max_connections;
   if (route->connections.fetch_add(1, std::memory_order_relaxed) < max) return true;
   route->connections.fetch_sub(1, std::memory_order_relaxed);
   route->refused->add();
@@ -350,11 +352,11 @@ bool Server::admit(const Listener& listener, tcp::socket& socket) {
   boost::system::error_code ec;
   if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
   log_.log(LogLevel::warn, "connection_refused",
-           {{"destination", route->destination.name}, {"client", peer}, {"reason", reason}});
+           {{"destination", destination.name}, {"client", peer}, {"reason", reason}});
   if (host_.audit().enabled(AuditClass::security)) {
     host_.audit().record({AuditClass::security,
-                          route->destination.route_type + ".connection",
-                          {{"destination", route->destination.name},
+                          destination.route_type + ".connection",
+                          {{"destination", destination.name},
                            {"client", peer},
                            {"outcome", std::string("refused")},
                            {"reason", reason}}});
@@ -395,6 +397,8 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& l
   route.active->add();
   net::TcpStream client(std::move(socket), &peer);
   const std::string request_id = new_request_id();
+  // Held to the connection's end, whatever a reload puts in force meanwhile.
+  const std::shared_ptr<const RouteState> state = route.state();
   {
     Tracked tracked(*this, client);
     try {
@@ -403,13 +407,13 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& l
       } else if (listener.kind == ListenerKind::http_proxy) {
         co_await services_.http_proxy->serve(client, request_id);
       } else {
-        tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, route.destination);
-        EdgeSession session{route.destination, client, tunnel, request_id, {}};
-        co_await route.handler->serve(session);
+        tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, state->destination);
+        EdgeSession session{state->destination, client, tunnel, request_id, {}};
+        co_await state->handler->serve(session);
       }
     } catch (const std::exception& e) {
       log_.log(LogLevel::error, "handler_failed",
-               {{"destination", route.destination.name}, {"request_id", request_id}, {"reason", e.what()}});
+               {{"destination", state->destination.name}, {"request_id", request_id}, {"reason", e.what()}});
     }
     client.close();
   }

@@ -9,8 +9,9 @@
 //
 // SIGTERM or SIGINT drains: listeners close, drain hooks run (a connector sends GOAWAY on its tunnel
 // connections), open connections may finish for up to node.drain_timeout, then the rest are closed and
-// the process exits. A second signal closes at once. SIGHUP runs the reload hook, on worker 0 (a
-// connector rebuilds its allowlist from the configuration file); while draining it is ignored.
+// the process exits. A second signal closes at once. SIGHUP runs the reload hook, on worker 0 (the
+// configuration file's systems and changed destinations are put in force); while draining it is
+// ignored.
 #pragma once
 
 #include <atomic>

@@ -35,8 +35,9 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
   Route* route =
       destinations_.find(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
-  Destination destination = route ? route->destination : routes_.socks5_default->destination;
-  EdgeRouteHandler& handler = route ? *route->handler : *routes_.socks5_default->handler;
+  const std::shared_ptr<const RouteState> state = (route ? route : routes_.socks5_default.get())->state();
+  Destination destination = state->destination;
+  EdgeRouteHandler& handler = *state->handler;
   destination.host = negotiation.host;
   destination.port = negotiation.port;
   destination.tenant = negotiation.tenant;
