@@ -17,8 +17,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gw::fuzz {
 
@@ -41,6 +43,35 @@ struct Registration {
 
 inline std::string_view text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
+}
+
+// The input of a target that plays two peers: byte 0 holds `flag_bits` flags in its low bits and,
+// above them, how the bytes arrive (pieces of 1 up to 2^(8 - flag_bits) bytes); bytes 1 and 2 (little
+// endian) say how many of the remaining bytes the first peer sends; the second sends the rest.
+struct TwoPeers {
+  unsigned flags = 0;
+  std::size_t piece = 1;
+  std::string_view first;
+  std::string_view second;
+};
+
+inline std::optional<TwoPeers> two_peers(const std::uint8_t* data, std::size_t size, unsigned flag_bits) {
+  if (size < 3) return std::nullopt;
+  TwoPeers peers;
+  peers.flags = data[0] & ((1u << flag_bits) - 1);
+  peers.piece = 1 + (data[0] >> flag_bits);
+  const std::string_view rest(reinterpret_cast<const char*>(data) + 3, size - 3);
+  const std::size_t split = (data[1] | std::size_t{data[2]} << 8) % (rest.size() + 1);
+  peers.first = rest.substr(0, split);
+  peers.second = rest.substr(split);
+  return peers;
+}
+
+// `bytes` cut into pieces of `size` (the last one shorter), as a test::PieceStream hands them out.
+inline std::vector<std::string> pieces_of(std::string_view bytes, std::size_t size) {
+  std::vector<std::string> pieces;
+  for (std::size_t at = 0; at < bytes.size(); at += size) pieces.emplace_back(bytes.substr(at, size));
+  return pieces;
 }
 
 }  // namespace gw::fuzz

@@ -53,8 +53,7 @@ GW_FUZZ_TARGET(h2) {
   const std::size_t piece = 1 + (data[0] >> 1);
   std::string bytes = server ? std::string(kClientPreface) : std::string();
   bytes.append(fuzz::text(data + 1, size - 1));
-  std::vector<std::string> pieces;
-  for (std::size_t at = 0; at < bytes.size(); at += piece) pieces.push_back(bytes.substr(at, piece));
+  std::vector<std::string> pieces = fuzz::pieces_of(bytes, piece);
 
   asio::io_context context;
   H2Options options;

@@ -31,12 +31,6 @@ inline const http::MessageLimits kRelayLimits{256, 1024, std::chrono::millisecon
 inline const http::MessageLimits kFarSideLimits{8192, 64 * 1024, std::chrono::milliseconds(0)};
 inline constexpr std::size_t kMaxMessages = 8;
 
-inline std::vector<std::string> pieces_of(std::string_view bytes, std::size_t size) {
-  std::vector<std::string> pieces;
-  for (std::size_t at = 0; at < bytes.size(); at += size) pieces.emplace_back(bytes.substr(at, size));
-  return pieces;
-}
-
 // `bytes` with every byte outside printable ASCII as \xNN, for a finding's message.
 inline std::string escaped(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -134,10 +134,7 @@ std::vector<Bytes> framed_whole(ByteView bytes, std::size_t max_message_size, bo
 void check_incremental_reader(const std::uint8_t* data, std::size_t size) {
   const std::size_t piece = 1 + data[0] % 97;
   const std::size_t max_message_size = 16 + data[0] % 200;
-  std::vector<std::string> pieces;
-  for (std::size_t at = 0; at < size; at += piece) {
-    pieces.emplace_back(reinterpret_cast<const char*>(data) + at, std::min(piece, size - at));
-  }
+  std::vector<std::string> pieces = gw::fuzz::pieces_of(gw::fuzz::text(data, size), piece);
   bool malformed = false;
   const std::vector<Bytes> expected = framed_whole(ByteView(data, size), max_message_size, malformed);
   std::size_t framed_bytes = 0;

@@ -34,12 +34,6 @@ using namespace gw::ldap;
 constexpr std::string_view kServiceDn = "cn=svc,dc=example,dc=com";
 constexpr std::string_view kServicePassword = "7d4b-relay-service-password-9f2c";
 
-std::vector<std::string> in_pieces(std::string_view bytes, std::size_t piece) {
-  std::vector<std::string> pieces;
-  for (std::size_t at = 0; at < bytes.size(); at += piece) pieces.emplace_back(bytes.substr(at, piece));
-  return pieces;
-}
-
 // The messages in what one side wrote; everything the relay writes must frame and decode.
 std::vector<Message> written_messages(const std::string& written, std::vector<Bytes>& storage,
                                       std::string_view to) {
@@ -62,46 +56,6 @@ std::vector<Message> written_messages(const std::string& written, std::vector<By
   }
   return messages;
 }
-
-// A stream the harness keeps: the relay closes and destroys what the tunnel opened for it, and the
-// harness reads what was written afterwards.
-class Borrowed final : public Stream {
- public:
-  explicit Borrowed(Stream& inner) : inner_(inner) {}
-  asio::any_io_executor executor() const override { return inner_.executor(); }
-  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
-    return inner_.read_some(buffer);
-  }
-  asio::awaitable<IoResult> write(asio::const_buffer buffer) override { return inner_.write(buffer); }
-  asio::awaitable<error_code> shutdown_write() override { return inner_.shutdown_write(); }
-  void close() noexcept override { inner_.close(); }
-
- private:
-  Stream& inner_;
-};
-
-// Opens `directory` once, with the early data written to it first, as a tunnel does.
-class OneDirectory final : public Tunnel {
- public:
-  explicit OneDirectory(test::PieceStream* directory) : directory_(directory) {}
-  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
-    OpenResult result;
-    if (!directory_ || opened_) {
-      result.error = make_error_code(TunnelErrc::refused);
-      result.reason = "no directory to open";
-      co_return result;
-    }
-    opened_ = true;
-    directory_->written.append(static_cast<const char*>(request.early_data.data()),
-                               request.early_data.size());
-    result.stream = std::make_unique<Borrowed>(*directory_);
-    co_return result;
-  }
-
- private:
-  test::PieceStream* directory_;
-  bool opened_ = false;
-};
 
 struct FuzzHost {
   host::LogSink log{LogLevel::error, config::LogFormat::text};
@@ -131,11 +85,11 @@ const SystemConfig& system_config() {
 
 void check_connector(std::string_view from_edge, std::string_view from_directory, std::size_t piece) {
   asio::io_context context;
-  test::PieceStream edge(context, in_pieces(from_edge, piece));
-  test::PieceStream directory(context, in_pieces(from_directory, piece));
+  test::PieceStream edge(context, fuzz::pieces_of(from_edge, piece));
+  test::PieceStream directory(context, fuzz::pieces_of(from_directory, piece));
   System system;
   system.limits.idle_timeout = std::chrono::milliseconds(0);
-  OneDirectory unused(nullptr);
+  test::OneStreamTunnel unused(nullptr);
   const ConnectorSession session{system, edge, unused, "directory.internal", 389, "fuzz", "app"};
   static OperationCounters counters(host().metrics, system_config().name);
   asio::co_spawn(context, relay_connector(host().services, system_config(), counters, session, directory),
@@ -172,9 +126,9 @@ void check_connector(std::string_view from_edge, std::string_view from_directory
 void check_edge(std::string_view from_application, std::string_view from_directory, std::size_t piece,
                 bool internet) {
   asio::io_context context;
-  test::PieceStream application(context, in_pieces(from_application, piece));
-  test::PieceStream directory(context, in_pieces(from_directory, piece));
-  OneDirectory tunnel(&directory);
+  test::PieceStream application(context, fuzz::pieces_of(from_application, piece));
+  test::PieceStream directory(context, fuzz::pieces_of(from_directory, piece));
+  test::OneStreamTunnel tunnel(&directory);
   Destination destination;
   destination.name = "directory";
   destination.route_type = "ldap";
@@ -209,16 +163,12 @@ void check_edge(std::string_view from_application, std::string_view from_directo
 }  // namespace
 
 GW_FUZZ_TARGET(ldap_relay) {
-  if (size < 3) return 0;
-  const bool connector = data[0] & 1;
-  const bool internet = data[0] & 2;
-  const std::size_t piece = 1 + (data[0] >> 2);
-  const std::string_view rest = fuzz::text(data + 3, size - 3);
-  const std::size_t split = (data[1] | std::size_t{data[2]} << 8) % (rest.size() + 1);
-  if (connector) {
-    check_connector(rest.substr(0, split), rest.substr(split), piece);
+  const auto peers = fuzz::two_peers(data, size, 2);
+  if (!peers) return 0;
+  if (peers->flags & 1) {
+    check_connector(peers->first, peers->second, peers->piece);
   } else {
-    check_edge(rest.substr(0, split), rest.substr(split), piece, internet);
+    check_edge(peers->first, peers->second, peers->piece, peers->flags & 2);
   }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway/plugin/stream.hpp"
+#include "gateway/plugin/tunnel.hpp"
 
 namespace gw::test {
 
@@ -61,6 +62,48 @@ class PieceStream final : public Stream {
  private:
   asio::any_io_executor executor_;
   std::deque<std::string> pieces_;
+};
+
+// A stream the test keeps: code that closes and destroys the streams a tunnel opened for it leaves
+// the PieceStream, and what was written to it, to the test.
+class BorrowedStream final : public Stream {
+ public:
+  explicit BorrowedStream(Stream& inner) : inner_(inner) {}
+  asio::any_io_executor executor() const override { return inner_.executor(); }
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) override {
+    return inner_.read_some(buffer);
+  }
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) override { return inner_.write(buffer); }
+  asio::awaitable<error_code> shutdown_write() override { return inner_.shutdown_write(); }
+  void close() noexcept override { inner_.close(); }
+
+ private:
+  Stream& inner_;
+};
+
+// A tunnel whose first open() reaches `target` (early data written to it first, as a tunnel sends it
+// with the open); later opens are refused.
+class OneStreamTunnel final : public Tunnel {
+ public:
+  explicit OneStreamTunnel(PieceStream* target) : target_(target) {}
+  asio::awaitable<OpenResult> open(const OpenRequest& request) override {
+    OpenResult result;
+    if (!target_ || opened_) {
+      result.error = make_error_code(TunnelErrc::refused);
+      result.reason = "no target to open";
+      co_return result;
+    }
+    opened_ = true;
+    if (request.early_data.size() > 0) {
+      target_->written.append(static_cast<const char*>(request.early_data.data()), request.early_data.size());
+    }
+    result.stream = std::make_unique<BorrowedStream>(*target_);
+    co_return result;
+  }
+
+ private:
+  PieceStream* target_;
+  bool opened_ = false;
 };
 
 }  // namespace gw::test

@@ -20,9 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 using Input = std::vector<std::uint8_t>;
 
-const std::vector<std::string> kTargets = {"config", "h2",         "http_request", "http_response",
-                                           "http_target", "jwt",     "ldap",         "ldap_relay",
-                                           "manifest",    "socks5",  "tunnel_request"};
+const std::vector<std::string> kTargets = {"config",      "h2",  "http_exchange", "http_request", "http_response",
+                                           "http_target", "jwt", "ldap",          "ldap_relay",   "manifest",
+                                           "socks5",      "tunnel_request"};
 
 std::vector<Input> corpus_of(const std::string& target) {
   std::vector<fs::path> files;
@@ -125,6 +125,9 @@ TEST(FuzzReplay, Config) {
 }
 TEST(FuzzReplay, H2) {
   replay("h2");
+}
+TEST(FuzzReplay, HttpExchange) {
+  replay("http_exchange");
 }
 TEST(FuzzReplay, HttpRequest) {
   replay("http_request");
