@@ -198,6 +198,16 @@ TEST(ReloadEdge, AChangedDestinationServesNewConnectionsWithItsNewSettings) {
   ASSERT_EQ(audited.size(), 1u);
   EXPECT_EQ(audited[0].line.find("second-token"), std::string::npos);
 
+  // A changed destination whose settings the plugin refuses changes nothing.
+  std::ofstream(edge.config_file(), std::ios::trunc)
+      << replaced(http_edge(sink, "second-token"), "token: second-token", "tokn: second-token");
+  const auto refused = reload(edge, "config_reload_failed");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->get("problem").find("destinations[0].settings.tokn"), std::string::npos)
+      << refused->get("problem");
+  EXPECT_EQ(authorization_seen(sink, port), "Bearer second-token");
+  std::ofstream(edge.config_file(), std::ios::trunc) << http_edge(sink, "second-token");
+
   // The same file again: nothing to update, so the destination keeps its handler.
   const auto again = reload(edge, "config_reloaded");
   ASSERT_TRUE(again);

@@ -267,33 +267,40 @@ bool same_identity(const Destination& a, const config::Endpoint& a_listen, const
 DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
                                   std::vector<std::string>& problems) {
   DestinationPlan plan;
-  std::vector<config::Problem> build_problems;
-  std::vector<std::unique_ptr<runtime::Route>> built =
-      runtime::build_destinations(next, *gw.registry, gw.tls, gw.metrics, build_problems);
-  for (const auto& p : build_problems) problems.push_back(p.str());
-  const auto current = [&gw](const std::string& name) -> runtime::Route* {
+  const auto running = [&gw](const std::string& name) -> runtime::Route* {
     for (const auto& route : gw.routes.destinations) {
       if (route->state()->destination.name == name) return route.get();
     }
     return nullptr;
   };
+  // Only the destinations to update are built: one that is added waits for the restart, which
+  // checks it (so does `gatewayd check`), and leaves no handler or metric behind meanwhile.
+  config::Config to_build = next;
+  to_build.destinations.clear();
+  std::vector<runtime::Route*> to_update;
   plan.entries = config::list_entries(next.text, "destinations", "name");
   for (const std::string& name : config::changed_entries(gw.destinations_in_force, plan.entries)) {
-    runtime::Route* old = current(name);
-    const auto fresh = std::find_if(built.begin(), built.end(), [&name](const auto& route) {
-      return route->state()->destination.name == name;
-    });
+    runtime::Route* old = running(name);
+    const auto fresh =
+        std::find_if(next.destinations.begin(), next.destinations.end(),
+                     [&name](const auto& destination) { return destination.spec.name == name; });
     if (!old) {
       plan.waiting.push_back("destinations (added " + name + ")");
-    } else if (fresh == built.end()) {
+    } else if (fresh == next.destinations.end()) {
       plan.waiting.push_back("destinations (removed " + name + ")");
-    } else if (!same_identity(old->state()->destination, old->listen, (*fresh)->state()->destination,
-                              (*fresh)->listen)) {
+    } else if (!same_identity(old->state()->destination, old->listen, fresh->spec, fresh->listen)) {
       plan.waiting.push_back("destinations (" + name + ": address, type, tenant, location or entry point)");
     } else {
-      plan.updates.emplace_back(old, (*fresh)->state());
+      to_build.destinations.push_back(*fresh);
+      to_update.push_back(old);
     }
   }
+  std::vector<config::Problem> build_problems;
+  std::vector<std::unique_ptr<runtime::Route>> built =
+      runtime::build_destinations(to_build, *gw.registry, gw.tls, gw.metrics, build_problems);
+  for (const auto& p : build_problems) problems.push_back(p.str());
+  if (!build_problems.empty()) return plan;
+  for (std::size_t i = 0; i < built.size(); ++i) plan.updates.emplace_back(to_update[i], built[i]->state());
   return plan;
 }
 
