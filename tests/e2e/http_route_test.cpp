@@ -103,7 +103,8 @@ destinations:
 }
 
 const std::string kAllowedOnly =
-    "{resources: [{path: /allowed, match: path_prefix}, {path: /redirect, match: exact}, "
+    "{resources: [{path: /allowed, match: path_prefix}, {path: /redirect, match: exact}, {path: "
+    "/redirect-odd, match: exact}, "
     "{path: /echo-headers, match: exact, methods: [GET]}, {path: /upload, match: exact}]}";
 
 TEST(HttpRoute, InternetDestinationGetsCredentialsHeadersAndQueryButNoProxyHeaders) {
@@ -360,6 +361,11 @@ TEST(HttpRoute, LocationIsMappedBackAndHostHeaderFollowsTheSystem) {
     EXPECT_EQ(status_line(redirect.out), "HTTP/1.1 302 Moved Temporarily");
     EXPECT_NE(redirect.out.find("Location: http://web.internal/allowed/x.txt\r\n"), std::string::npos)
         << redirect.out;
+    // The scheme in any case, a fragment right after the authority, and every Location field.
+    CommandResult odd = curl({"-i", url(gateway.port("web"), "/redirect-odd")});
+    EXPECT_NE(odd.out.find("Location: http://web.internal#top\r\n"), std::string::npos) << odd.out;
+    EXPECT_NE(odd.out.find("Location: http://other.example/x\r\n"), std::string::npos) << odd.out;
+    EXPECT_EQ(odd.out.find("127.0.0.1"), std::string::npos) << odd.out;
     CommandResult virtual_host = curl({url(gateway.port("web"), "/echo-headers")});
     EXPECT_EQ(virtual_host.out, "host=web.internal auth= xfh= q=\n");
   }

@@ -68,6 +68,8 @@ Nginx::Nginx(std::optional<Tls> tls) : root_(dir_.path() / "html"), port_(free_p
        << "    location = /echo-headers { return 200 \"host=$http_host auth=$http_authorization "
           "xfh=$http_x_forwarded_host q=$args\\n\"; }\n"
        << "    location = /redirect { return 302 http://127.0.0.1:" << port_ << "/allowed/x.txt; }\n"
+       << "    location = /redirect-odd { add_header Location \"HTTP://127.0.0.1:" << port_
+       << "#top\"; add_header Location \"http://other.example/x\"; return 200 \"odd\\n\"; }\n"
        << "  }\n}\n";
   const auto conf_file = dir_.write("nginx.conf", conf.str());
   process_ = std::make_unique<ChildProcess>(

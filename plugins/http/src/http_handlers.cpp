@@ -767,19 +767,27 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
       }
 
       const std::string internal_scheme = internal.tls.enabled ? "https://" : "http://";
+      // A Location on the internal origin (scheme and host in any case, the port given or not) is
+      // mapped to the virtual one, in every Location field: the internal address stays inside.
+      const std::string origins[] = {internal_scheme + internal_authority,
+                                     internal_scheme + internal.host + ":" + std::to_string(internal.port)};
       auto map_location = [&](ResponseHeader& header) {
-        const auto location = header[bhttp::field::location];
-        if (location.empty()) return;
-        const std::string value = to_string(location);
-        for (const std::string& prefix :
-             {internal_scheme + internal_authority,
-              internal_scheme + internal.host + ":" + std::to_string(internal.port)}) {
-          if (value.compare(0, prefix.size(), prefix) == 0 &&
-              (value.size() == prefix.size() || value[prefix.size()] == '/' || value[prefix.size()] == '?')) {
-            header.set(bhttp::field::location, "http://" + virtual_authority + value.substr(prefix.size()));
-            return;
+        if (header.count(bhttp::field::location) == 0) return;
+        std::vector<std::string> values;
+        const auto [first, last] = header.equal_range(bhttp::field::location);
+        for (auto field = first; field != last; ++field) values.push_back(to_string(field->value()));
+        for (std::string& value : values) {
+          for (const std::string& origin : origins) {
+            if (value.size() >= origin.size() && beast::iequals(value.substr(0, origin.size()), origin) &&
+                (value.size() == origin.size() ||
+                 std::string_view("/?#").find(value[origin.size()]) != std::string_view::npos)) {
+              value = "http://" + virtual_authority + value.substr(origin.size());
+              break;
+            }
           }
         }
+        header.erase(bhttp::field::location);
+        for (const std::string& value : values) header.insert(bhttp::field::location, value);
       };
       Outcome outcome =
           co_await exchange(edge, request, next, upstream, scratch, request.keep_alive(), map_location);
