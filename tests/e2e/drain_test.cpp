@@ -1,8 +1,9 @@
-// SIGTERM: the gateway stops accepting, lets connections in flight finish, and exits cleanly; with a
-// short drain timeout it closes what is left and exits on its own.
+// SIGTERM: the gateway stops accepting, lets connections in flight finish (a SIGHUP meanwhile is
+// ignored), and exits cleanly; with a short drain timeout it closes what is left and exits on its own.
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "support/checks.hpp"
@@ -36,6 +37,9 @@ TEST(Drain, TransferInFlightCompletesWhileNewConnectionsAreRefused) {
   EXPECT_EQ(error, ECONNREFUSED) << "a new connection while draining: "
                                  << (error ? std::strerror(error) : "accepted");
   EXPECT_TRUE(gateway.process().running());
+  // A reload while draining would put routes in force that nothing accepts connections for.
+  gateway.process().signal(SIGHUP);
+  EXPECT_TRUE(gateway.wait_for_log(log_event("reload_ignored", {{"reason", "draining"}})));
 
   transfer.resume();
   EchoTransfer::Result result = transfer.finish();
