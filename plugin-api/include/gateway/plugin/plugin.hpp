@@ -21,7 +21,9 @@ class GW_PLUGIN_VISIBLE Plugin {
   virtual ~Plugin() = default;
 
   // Creates the edge-side handler for a destination of one of this plugin's route types.
-  // Throws RouteConfigError when the destination cannot be served as configured.
+  // Throws RouteConfigError when the destination cannot be served as configured. Called at start-up
+  // and again on a reload (SIGHUP), while other handlers of this plugin serve connections; a handler
+  // is destroyed on the worker of the last connection that used it.
   virtual std::unique_ptr<EdgeRouteHandler> create_edge_handler(const Destination& destination) = 0;
 
   // Creates the connector-side handler for a system of one of this plugin's route types.
