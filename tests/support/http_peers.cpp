@@ -98,6 +98,20 @@ std::vector<std::string> Nginx::access_log() const {
   return lines;
 }
 
+std::vector<std::string> Nginx::access_log_when(
+    const std::function<bool(const std::vector<std::string>&)>& ready) const {
+  std::vector<std::string> lines;
+  poll_until([&] {
+    lines = access_log();
+    return ready(lines);
+  });
+  return lines;
+}
+
+std::vector<std::string> Nginx::access_log_with(std::size_t lines) const {
+  return access_log_when([lines](const std::vector<std::string>& log) { return log.size() >= lines; });
+}
+
 // ---- ThreadedServer --------------------------------------------------------------------------------
 
 struct ThreadedServer::State {

@@ -45,6 +45,13 @@ class Nginx {
   void put_file(const std::string& path, const std::string& content);
   // The access log lines so far.
   std::vector<std::string> access_log() const;
+  // The access log lines once `ready` holds for them, or as they are when the guard runs out. nginx
+  // writes a request's line after its response, so a client that has its answer may not find the
+  // line yet.
+  std::vector<std::string> access_log_when(
+      const std::function<bool(const std::vector<std::string>&)>& ready) const;
+  // ... once there are at least `lines` lines.
+  std::vector<std::string> access_log_with(std::size_t lines) const;
 
  private:
   TempDir dir_;

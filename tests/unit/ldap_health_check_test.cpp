@@ -71,6 +71,39 @@ TEST_F(LdapHealthChecker, ATargetRemovedWhileTheCheckerWaitsForItsNextCheckIsFor
   EXPECT_EQ(failed_checks("first:389").value(), 1u);
 }
 
+TEST_F(LdapHealthChecker, RemovingATargetDoesNotWaitForItsCheckInProgress) {
+  // A directory that accepts and never answers: the check waits for its bind's answer. A reload drops
+  // handlers on worker threads, so removal must not wait for it.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  silent.non_blocking(true);
+  ldap::HealthTarget t = target("silent:389");
+  t.port = silent.local_endpoint().port();
+  t.timeout = 10s;
+  auto registration = checker.add(t);
+  asio::ip::tcp::socket accepted(io);
+  ASSERT_TRUE(eventually([&] {
+    boost::system::error_code ec;
+    silent.accept(accepted, ec);
+    return !ec;
+  })) << "the check never connected";
+
+  registration.reset();
+  // The check is still in progress: its connection is open, with nothing after the bind request.
+  accepted.non_blocking(true);
+  boost::system::error_code ec;
+  char buffer[512];
+  while (!ec) accepted.read_some(asio::buffer(buffer), ec);
+  EXPECT_EQ(ec, asio::error::would_block) << ec.message();
+
+  // Once the directory hangs up the check ends, and its result is not reported for the removed target.
+  accepted.close();
+  auto after = checker.add(target("after:389"));  // checked after the silent one: one checker thread
+  EXPECT_TRUE(eventually([&] { return failed_checks("after:389").value() == 1; }));
+  EXPECT_EQ(failed_checks("silent:389").value(), 0u);
+}
+
 TEST_F(LdapHealthChecker, AFailedCheckSaysWhyWithoutTheSecret) {
   ldap::HealthTarget t = target("refused:389");
   t.bind_dn = "cn=svc,dc=example,dc=com";

@@ -164,11 +164,11 @@ std::unique_ptr<HealthChecker::Registration> HealthChecker::add(HealthTarget tar
 }
 
 void HealthChecker::remove(std::uint64_t id) {
-  std::unique_lock lock(mutex_);
+  // Never waits for a check in progress (which takes up to the connect timeout): a handler is removed
+  // on a worker thread when a reload replaces it. That check finds its entry gone and reports nothing.
+  std::lock_guard lock(mutex_);
   entries_.remove_if([id](const Entry& e) { return e.id == id; });
-  // The entry's gauge and counters live in the host's registry; only the check in progress may still
-  // report on it, so wait for that one.
-  changed_.wait(lock, [&] { return running_id_ != id; });
+  changed_.notify_all();
 }
 
 void HealthChecker::run() {
@@ -186,11 +186,10 @@ void HealthChecker::run() {
       continue;
     }
     const HealthTarget target = next->target;
-    const std::uint64_t id = running_id_ = next->id;
+    const std::uint64_t id = next->id;
     lock.unlock();
     const std::string failure = check_directory(target);
     lock.lock();
-    running_id_ = 0;
     auto entry = std::find_if(entries_.begin(), entries_.end(), [id](const Entry& e) { return e.id == id; });
     if (entry != entries_.end()) {
       const int state = failure.empty() ? 1 : 0;

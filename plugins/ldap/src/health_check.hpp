@@ -42,6 +42,7 @@ class HealthChecker {
   HealthChecker& operator=(const HealthChecker&) = delete;
 
   // A registration: the target is checked at once and then every interval, until it is destroyed.
+  // Destruction never waits: a check in progress goes on, and its result is dropped.
   class Registration {
    public:
     Registration(HealthChecker& checker, std::uint64_t id) : checker_(&checker), id_(id) {}
@@ -75,7 +76,6 @@ class HealthChecker {
   std::condition_variable changed_;
   std::list<Entry> entries_;
   std::uint64_t next_id_ = 1;
-  std::uint64_t running_id_ = 0;  // the entry being checked right now (its removal waits for the check)
   bool stopping_ = false;
   std::thread thread_;
 };
