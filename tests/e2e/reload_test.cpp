@@ -229,5 +229,32 @@ TEST(ReloadEdge, AChangedDestinationServesNewConnectionsWithItsNewSettings) {
       << "a destination that moved is left as it was";
 }
 
+TEST(ReloadEdge, ASocksUsersNewPasswordReplacesTheOldOneForNewClients) {
+  HttpSink sink;
+  EdgeSpec edge;
+  edge.socks5 = Socks5Spec{.users = {{.username = "app1", .password = "first-pass"}}};
+  ConnectorSpec connector;
+  connector.systems = {{.virtual_host = "web.corp", .virtual_port = "80", .internal_port = sink.port()}};
+  TunnelPair pair(edge, connector);
+  ASSERT_TRUE(pair.start());
+  GatewayProcess& gateway = pair.edge();
+  const auto reaches = [&](const std::string& credentials) {
+    const CommandResult got = curl_through_socks(gateway.socks_port(), credentials, "http://web.corp/x");
+    return got.status && got.status->success();
+  };
+  EXPECT_TRUE(reaches("app1:first-pass"));
+
+  edge.socks5->users[0].password = "second-pass";
+  std::ofstream(gateway.config_file(), std::ios::trunc) << pair.setup().edge_yaml(edge);
+  const auto reloaded = reload(gateway, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_FALSE(reaches("app1:first-pass"));
+  EXPECT_TRUE(reaches("app1:second-pass"));
+  const auto audited = gateway.wait_for_audit(audit_event("config.reloaded"));
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].get("restart_needed"), "");
+  EXPECT_EQ(audited[0].line.find("second-pass"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gw::e2e

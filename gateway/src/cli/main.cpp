@@ -57,8 +57,9 @@ constexpr const char* kRunHelp = R"(usage: gatewayd run --config FILE [--plugin-
 
 Starts the gateway. SIGTERM or SIGINT drains: listeners close, open connections get up to
 node.drain_timeout to finish, then the process exits. A second signal closes everything at once.
-SIGHUP reloads FILE for new connections and streams: a connector's systems, and the destinations
-whose entry changed (credentials, TLS, limits, settings); anything else waits for a restart.
+SIGHUP reloads FILE for new connections and streams: a connector's systems, the destinations whose
+entry changed (credentials, TLS, limits, settings) and the proxies' users and JWT settings; anything
+else waits for a restart.
 )";
 
 constexpr const char* kCheckHelp = R"(usage: gatewayd check --config FILE [--plugin-path DIR]...
@@ -309,7 +310,38 @@ DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
 // the destinations whose entry changed (credentials, TLS, limits, plugin settings). Everything else
 // waits for a restart, and is reported. A file that does not load, a destination or system that
 // cannot be built, or a changed role changes nothing.
-void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
+// What a reload can change in the running gateway; null where this role has none.
+struct Running {
+  runtime::ConnectorAgent* agent = nullptr;
+  runtime::SocksEntryPoint* socks5 = nullptr;
+  runtime::HttpProxyEntryPoint* http_proxy = nullptr;
+};
+
+// A proxy entry point's new authentication (users, JWT, anonymous identity, handshake timeout), when
+// its section changed; its listener and limits take a restart (added to `waiting`).
+std::optional<socks::Options> plan_proxy(const std::string& section,
+                                         const std::optional<config::ProxyEntryConfig>& before,
+                                         const std::optional<config::ProxyEntryConfig>& after,
+                                         const std::vector<std::string>& changed, const std::string& file,
+                                         std::vector<std::string>& waiting,
+                                         std::vector<std::string>& problems) {
+  if (std::find(changed.begin(), changed.end(), section) == changed.end()) return std::nullopt;
+  if (!before || !after || before->listen.str() != after->listen.str() ||
+      !(before->limits == after->limits)) {
+    std::erase(waiting, section);
+    waiting.push_back(section + " (listener or limits)");
+    return std::nullopt;
+  }
+  try {
+    return socks::make_options(*after);
+  } catch (const std::exception& e) {
+    problems.push_back(file + ": " + section + ": " + e.what());
+    return std::nullopt;
+  }
+}
+
+void reload(Gateway& gw, const Running& running) {
+  runtime::ConnectorAgent* agent = running.agent;
   const std::string file = gw.config.file.string();
   std::vector<std::string> problems;
   std::optional<config::Config> next;
@@ -323,6 +355,9 @@ void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
   }
   std::vector<std::unique_ptr<runtime::SystemRoute>> systems;
   DestinationPlan destinations;
+  std::vector<std::string> waiting;
+  std::optional<socks::Options> socks5;
+  std::optional<socks::Options> http_proxy;
   if (problems.empty()) {
     if (agent) {
       std::vector<config::Problem> system_problems;
@@ -330,6 +365,11 @@ void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
       for (const auto& p : system_problems) problems.push_back(p.str());
     }
     if (gw.config.runs_edge()) destinations = plan_destinations(gw, *next, problems);
+    waiting = config::changed_sections(gw.config.text, next->text);
+    const std::vector<std::string> changed = waiting;
+    socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, changed, file, waiting, problems);
+    http_proxy =
+        plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, changed, file, waiting, problems);
   }
   if (!problems.empty()) {
     for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
@@ -342,9 +382,16 @@ void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
     }
     return;
   }
-  std::vector<std::string> waiting = config::changed_sections(gw.config.text, next->text);
   std::erase(waiting, "systems");
   std::erase(waiting, "destinations");
+  if (socks5 && running.socks5) {
+    std::erase(waiting, "socks5");
+    running.socks5->set_options(std::move(*socks5));
+  }
+  if (http_proxy && running.http_proxy) {
+    std::erase(waiting, "http_proxy");
+    running.http_proxy->set_options(std::move(*http_proxy));
+  }
   if (!agent && !next->systems.empty()) waiting.push_back("systems");
   waiting.insert(waiting.end(), destinations.waiting.begin(), destinations.waiting.end());
 
@@ -374,7 +421,8 @@ void reload(Gateway& gw, runtime::ConnectorAgent* agent) {
   if (!waiting.empty()) {
     gw.log.log(
         LogLevel::warn, "restart_needed",
-        {{"sections", restart_needed}, {"reason", "a reload applies systems and changed destinations only"}});
+        {{"sections", restart_needed},
+         {"reason", "a reload applies systems, changed destinations and the proxies' authentication only"}});
   }
   if (gw.audit->enabled(AuditClass::security)) {
     gw.audit->record({AuditClass::security,
@@ -535,7 +583,8 @@ int command_run(const Options& options) {
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
     gw.destinations_in_force = config::list_entries(gw.config.text, "destinations", "name");
-    server.on_reload([&gw, agent = agent.get()] { reload(gw, agent); });
+    server.on_reload(
+        [&gw, running = Running{agent.get(), socks.get(), http_proxy.get()}] { reload(gw, running); });
     const int code = server.run();
     // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
     agent.reset();

@@ -82,19 +82,11 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
 ConnectorAgent::~ConnectorAgent() = default;
 
 void ConnectorAgent::replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems) {
-  auto replacement = std::make_shared<const Allowlist>(std::move(systems));
-  std::shared_ptr<const Allowlist> previous;  // released outside the lock: it may destroy handlers
-  std::lock_guard lock(allowlist_mutex_);
-  previous = std::exchange(allowlist_, std::move(replacement));
+  allowlist_.set(std::make_shared<const Allowlist>(std::move(systems)));
 }
 
 std::size_t ConnectorAgent::system_count() const {
-  return allowlist()->size();
-}
-
-std::shared_ptr<const Allowlist> ConnectorAgent::allowlist() const {
-  std::lock_guard lock(allowlist_mutex_);
-  return allowlist_;
+  return allowlist_.get()->size();
 }
 
 void ConnectorAgent::start() {
@@ -228,7 +220,7 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
   Server::Tracked tracked(server_, *stream);
   const tunnel::TunnelRequest& request = stream->request();
   // Held until the stream ends: the system and its handler live as long as their allowlist.
-  const std::shared_ptr<const Allowlist> allowlist = this->allowlist();
+  const std::shared_ptr<const Allowlist> allowlist = allowlist_.get();
   Allowlist::Decision decision = allowlist->decide(request.host, request.port, request.route_type);
   if (!decision) {
     audit_decision(request, false, decision.reason);

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +19,7 @@
 #include "net/socket_stream.hpp"
 #include "net/tls_context.hpp"
 #include "runtime/allowlist.hpp"
+#include "runtime/in_force.hpp"
 #include "runtime/server.hpp"
 #include "tunnel/h2_connection.hpp"
 #include "tunnel/identity.hpp"
@@ -55,14 +55,12 @@ class ConnectorAgent {
   boost::asio::awaitable<void> serve_stream(std::unique_ptr<tunnel::IncomingStream> stream);
   void shutdown();
   void audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason);
-  std::shared_ptr<const Allowlist> allowlist() const;
 
   const config::ConnectorConfig& config_;
   std::vector<Edge> edges_;
   net::SslCtxPtr tls_;
   tunnel::ConnectorIdentity identity_;
-  mutable std::mutex allowlist_mutex_;
-  std::shared_ptr<const Allowlist> allowlist_;  // under allowlist_mutex_
+  InForce<Allowlist> allowlist_;
   Tunnel& direct_;
   Host& host_;
   host::LogSink& log_;

@@ -59,8 +59,7 @@ bool split_proxy_authority(std::string_view authority, std::uint16_t default_por
 HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes,
                                          Tunnel& direct, tunnel::ConnectorPool* pool, Host& host,
                                          host::LogSink& log)
-    : options_(socks::make_options(config)),
-      head_timeout_(config.handshake_timeout),
+    : options_(std::make_shared<const socks::Options>(socks::make_options(config))),
       routes_(routes),
       direct_(direct),
       pool_(pool),
@@ -76,6 +75,8 @@ Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
 }
 
 asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
+  const std::shared_ptr<const socks::Options> options_in_force = options_.get();
+  const socks::Options& options = *options_in_force;
   auto refuse = [&](int status, std::string reason, std::string extra = {}) -> asio::awaitable<void> {
     log_.log(LogLevel::info, "http_proxy_refused",
              {{"client", client.info().peer},
@@ -91,7 +92,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   std::string bytes;
   std::size_t head_end = std::string::npos;
   {
-    Deadline deadline(client.executor(), head_timeout_, [&client] { client.close(); });
+    Deadline deadline(client.executor(), options.timeout, [&client] { client.close(); });
     char chunk[8192];
     while (head_end == std::string::npos) {
       IoResult r = co_await client.read_some(asio::buffer(chunk));
@@ -134,21 +135,21 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   const std::string authorization = text_of(head[bhttp::field::proxy_authorization]);
   const std::string location = text_of(head[kLocationHeader]);
   if (authorization.size() > 6 && beast::iequals(authorization.substr(0, 6), "Basic ") &&
-      options_.offer_password) {
+      options.offer_password) {
     auto decoded = socks::base64_decode(std::string_view(authorization).substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
       auth_error = "malformed Basic credentials";
     } else {
-      identity = socks::authenticate_password(options_, std::string_view(*decoded).substr(0, colon),
+      identity = socks::authenticate_password(options, std::string_view(*decoded).substr(0, colon),
                                               std::string_view(*decoded).substr(colon + 1), auth_error);
     }
   } else if (authorization.size() > 7 && beast::iequals(authorization.substr(0, 7), "Bearer ") &&
-             options_.offer_jwt) {
+             options.offer_jwt) {
     identity =
-        socks::authenticate_jwt(options_, std::string_view(authorization).substr(7), location, auth_error);
-  } else if (authorization.empty() && options_.offer_none) {
-    identity = socks::Identity{options_.anonymous_tenant, options_.anonymous_location, ""};
+        socks::authenticate_jwt(options, std::string_view(authorization).substr(7), location, auth_error);
+  } else if (authorization.empty() && options.offer_none) {
+    identity = socks::Identity{options.anonymous_tenant, options.anonymous_location, ""};
   }
   if (!identity) {
     if (host_.audit().enabled(AuditClass::security)) {
@@ -160,8 +161,8 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
                              {"reason", auth_error}}});
     }
     std::string challenge;
-    if (options_.offer_password) challenge += "proxy-authenticate: Basic realm=\"gatewayd\"\r\n";
-    if (options_.offer_jwt) challenge += "proxy-authenticate: Bearer realm=\"gatewayd\"\r\n";
+    if (options.offer_password) challenge += "proxy-authenticate: Basic realm=\"gatewayd\"\r\n";
+    if (options.offer_jwt) challenge += "proxy-authenticate: Bearer realm=\"gatewayd\"\r\n";
     co_await refuse(407, auth_error, challenge);
     co_return;
   }

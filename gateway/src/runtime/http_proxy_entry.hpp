@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "host/logger.hpp"
 #include "net/socket_stream.hpp"
+#include "runtime/in_force.hpp"
 #include "runtime/routes.hpp"
 #include "socks/socks5.hpp"
 
@@ -45,11 +46,16 @@ class HttpProxyEntryPoint {
   // Serves one client connection accepted on the HTTP proxy listener.
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
 
+  // Puts new users, JWT settings, anonymous identity and head timeout in force for the clients that
+  // connect afterwards (a reload). Any thread.
+  void set_options(socks::Options options) {
+    options_.set(std::make_shared<const socks::Options>(std::move(options)));
+  }
+
  private:
   Route* route_named(const std::string& name) const;
 
-  socks::Options options_;
-  std::chrono::milliseconds head_timeout_;
+  InForce<socks::Options> options_;
   Routes& routes_;
   Tunnel& direct_;
   tunnel::ConnectorPool* pool_;

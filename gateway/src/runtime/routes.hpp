@@ -8,13 +8,13 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "config/config.hpp"
 #include "gateway/plugin/plugin.hpp"
 #include "net/tls_context.hpp"
 #include "plugins/loader.hpp"
+#include "runtime/in_force.hpp"
 
 namespace gw::runtime {
 
@@ -34,19 +34,11 @@ struct Route {
   // The destination and handler in force. A connection takes them once, when it starts, and keeps
   // them to its end: a reload may put new ones in force meanwhile (set_state), with the same name,
   // route type, proxy type, tenant, location, address and entry point. Any thread.
-  std::shared_ptr<const RouteState> state() const {
-    std::lock_guard lock(mutex_);
-    return state_;
-  }
-  void set_state(std::shared_ptr<const RouteState> state) {
-    std::shared_ptr<const RouteState> previous;  // released outside the lock: it may destroy a handler
-    std::lock_guard lock(mutex_);
-    previous = std::exchange(state_, std::move(state));
-  }
+  std::shared_ptr<const RouteState> state() const { return state_.get(); }
+  void set_state(std::shared_ptr<const RouteState> state) { state_.set(std::move(state)); }
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const RouteState> state_;
+  InForce<RouteState> state_;
 };
 
 // A connector's allowlist entry bound to the connector-side handler of its route type.

@@ -9,7 +9,7 @@ namespace gw::runtime {
 
 SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
                                  tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
-    : options_(socks::make_options(config)),
+    : options_(std::make_shared<const socks::Options>(socks::make_options(config))),
       routes_(routes),
       direct_(direct),
       pool_(pool),
@@ -18,7 +18,8 @@ SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes&
       destinations_(routes) {}
 
 asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
-  socks::Negotiation negotiation = co_await socks::negotiate(client, options_);
+  const std::shared_ptr<const socks::Options> options = options_.get();
+  socks::Negotiation negotiation = co_await socks::negotiate(client, *options);
   if (!negotiation.ok) {
     log_.log(LogLevel::info, "socks5_refused",
              {{"client", client.info().peer}, {"request_id", request_id}, {"reason", negotiation.reason}});

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "host/logger.hpp"
 #include "net/socket_stream.hpp"
+#include "runtime/in_force.hpp"
 #include "runtime/routes.hpp"
 #include "socks/socks5.hpp"
 
@@ -30,8 +31,14 @@ class SocksEntryPoint {
   // Serves one client connection accepted on the SOCKS5 listener.
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
 
+  // Puts new users, JWT settings, anonymous identity and handshake timeout in force for the clients
+  // that connect afterwards (a reload). Any thread.
+  void set_options(socks::Options options) {
+    options_.set(std::make_shared<const socks::Options>(std::move(options)));
+  }
+
  private:
-  socks::Options options_;
+  InForce<socks::Options> options_;
   Routes& routes_;
   Tunnel& direct_;
   tunnel::ConnectorPool* pool_;

@@ -34,6 +34,7 @@ struct Limits {
   std::uint32_t max_connections = 1024;
   // 60 KiB: a 64 KiB write on loopback (MTU 65536) leaves a 53-byte tail segment; see docs/benchmarks.md.
   std::size_t buffer_size = 60 * 1024;
+  bool operator==(const Limits&) const = default;
 };
 
 // A plugin's settings for one destination or system, validated by the core against the schema in the
