@@ -19,13 +19,10 @@
 #include "config/settings.hpp"
 #include "fuzz/fuzz_target.hpp"
 #include "fuzz/http_relay.hpp"
-#include "host/audit.hpp"
-#include "host/host_services.hpp"
-#include "host/logger.hpp"
-#include "host/metrics.hpp"
 #include "http_handlers.hpp"
 #include "path_policy.hpp"
 #include "plugins/manifest.hpp"
+#include "support/test_host.hpp"
 
 namespace {
 
@@ -33,16 +30,13 @@ using namespace gw;
 
 constexpr std::string_view kToken = "e3b0c4-exchange-token-98fc1c";
 
-struct FuzzHost {
-  host::LogSink log{LogLevel::error, config::LogFormat::text};
-  host::MetricsRegistry metrics;
-  host::AuditLog audit{config::AuditConfig{config::AuditLevel::all, {}}, log};
-  host::HostServices services{log, metrics, audit, 1};
-  http::TokenCache tokens;
-};
+test::TestHost& host() {
+  static test::TestHost instance(config::AuditLevel::all);
+  return instance;
+}
 
-FuzzHost& host() {
-  static FuzzHost instance;
+http::TokenCache& tokens() {
+  static http::TokenCache instance;
   return instance;
 }
 
@@ -159,7 +153,7 @@ void check_edge(std::string_view from_client, std::string_view from_target, std:
     return d;
   }();
   static const std::unique_ptr<EdgeRouteHandler> handler =
-      http::make_edge_handler(host().services, destination, host().tokens);
+      http::make_edge_handler(host().services, destination, tokens());
 
   asio::io_context context;
   test::PieceStream client(context, fuzz::pieces_of(from_client, piece));

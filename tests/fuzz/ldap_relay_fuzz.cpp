@@ -17,14 +17,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "config/config.hpp"
 #include "fuzz/fuzz_target.hpp"
-#include "host/audit.hpp"
-#include "host/host_services.hpp"
-#include "host/logger.hpp"
-#include "host/metrics.hpp"
 #include "ldap_relay.hpp"
 #include "support/piece_stream.hpp"
+#include "support/test_host.hpp"
 
 namespace {
 
@@ -57,15 +53,8 @@ std::vector<Message> written_messages(const std::string& written, std::vector<By
   return messages;
 }
 
-struct FuzzHost {
-  host::LogSink log{LogLevel::error, config::LogFormat::text};
-  host::MetricsRegistry metrics;
-  host::AuditLog audit{config::AuditConfig{config::AuditLevel::all, {}}, log};
-  host::HostServices services{log, metrics, audit, 1};
-};
-
-FuzzHost& host() {
-  static FuzzHost instance;
+test::TestHost& host() {
+  static test::TestHost instance(config::AuditLevel::all);
   return instance;
 }
 

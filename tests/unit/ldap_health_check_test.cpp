@@ -6,10 +6,7 @@
 #include <thread>
 
 #include "health_check.hpp"
-#include "host/audit.hpp"
-#include "host/host_services.hpp"
-#include "host/logger.hpp"
-#include "host/metrics.hpp"
+#include "support/test_host.hpp"
 
 using namespace gw;
 using namespace std::chrono_literals;
@@ -50,10 +47,9 @@ class LdapHealthChecker : public ::testing::Test {
     return t;
   }
 
-  host::LogSink log{LogLevel::error, config::LogFormat::text};
-  host::MetricsRegistry metrics;
-  host::AuditLog audit{config::AuditConfig{config::AuditLevel::off, {}}, log};
-  host::HostServices host{log, metrics, audit, 1};
+  test::TestHost test_host;
+  host::MetricsRegistry& metrics = test_host.metrics;
+  host::HostServices& host = test_host.services;
   ldap::HealthChecker checker{host};
 };
 

@@ -4,11 +4,8 @@
 #include <filesystem>
 
 #include "gateway/plugin/abi.hpp"
-#include "host/audit.hpp"
-#include "host/host_services.hpp"
-#include "host/logger.hpp"
-#include "host/metrics.hpp"
 #include "plugins/loader.hpp"
+#include "support/test_host.hpp"
 
 namespace fs = std::filesystem;
 using namespace gw;
@@ -23,10 +20,9 @@ std::string other_api_refusal() {
 
 class LoaderTest : public ::testing::Test {
  protected:
-  host::LogSink log{LogLevel::error, config::LogFormat::text};
-  host::MetricsRegistry metrics;
-  host::AuditLog audit{config::AuditConfig{config::AuditLevel::off, {}}, log};
-  host::HostServices host{log, metrics, audit, 1};
+  test::TestHost test_host;
+  host::MetricsRegistry& metrics = test_host.metrics;
+  host::HostServices& host = test_host.services;
 
   // Loads one case directory and returns its registry.
   std::unique_ptr<plugins::PluginRegistry> load(

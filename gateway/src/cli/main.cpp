@@ -251,9 +251,13 @@ void log_plugin_reports(Gateway& gw) {
 // What a reload would change on an edge: the destinations whose entry in the file changed, with
 // their new state, and what waits for a restart.
 struct DestinationPlan {
-  std::vector<std::pair<runtime::Route*, std::shared_ptr<const runtime::RouteState>>> updates;
+  struct Update {
+    runtime::Route* route;
+    std::shared_ptr<const runtime::RouteState> state;
+    config::ListEntries::value_type entry;  // the destination's entry in the new file
+  };
+  std::vector<Update> updates;
   std::vector<std::string> waiting;  // "destinations (added x)", ...
-  config::ListEntries entries;       // the new file's
 };
 
 // A destination keeps its name, route type, proxy type, tenant, location, address and entry point for
@@ -279,8 +283,8 @@ DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
   config::Config to_build = next;
   to_build.destinations.clear();
   std::vector<runtime::Route*> to_update;
-  plan.entries = config::list_entries(next.text, "destinations", "name");
-  for (const std::string& name : config::changed_entries(gw.destinations_in_force, plan.entries)) {
+  const config::ListEntries entries = config::list_entries(next.text, "destinations", "name");
+  for (const std::string& name : config::changed_entries(gw.destinations_in_force, entries)) {
     runtime::Route* old = running(name);
     const auto fresh =
         std::find_if(next.destinations.begin(), next.destinations.end(),
@@ -301,15 +305,15 @@ DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
       runtime::build_destinations(to_build, *gw.registry, gw.tls, gw.metrics, build_problems);
   for (const auto& p : build_problems) problems.push_back(p.str());
   if (!build_problems.empty()) return plan;
-  for (std::size_t i = 0; i < built.size(); ++i) plan.updates.emplace_back(to_update[i], built[i]->state());
+  for (std::size_t i = 0; i < built.size(); ++i) {
+    const std::string& name = to_update[i]->state()->destination.name;
+    const auto entry =
+        std::find_if(entries.begin(), entries.end(), [&name](const auto& e) { return e.first == name; });
+    plan.updates.push_back({to_update[i], built[i]->state(), *entry});
+  }
   return plan;
 }
 
-// SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
-// force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), and
-// the destinations whose entry changed (credentials, TLS, limits, plugin settings). Everything else
-// waits for a restart, and is reported. A file that does not load, a destination or system that
-// cannot be built, or a changed role changes nothing.
 // What a reload can change in the running gateway; null where this role has none.
 struct Running {
   runtime::ConnectorAgent* agent = nullptr;
@@ -318,18 +322,17 @@ struct Running {
 };
 
 // A proxy entry point's new authentication (users, JWT, anonymous identity, handshake timeout), when
-// its section changed; its listener and limits take a restart (added to `waiting`).
+// `section` is among the `changed` ones; a changed listener or limits waits for a restart instead (added
+// to `changed` as "SECTION (listener or limits)").
 std::optional<socks::Options> plan_proxy(const std::string& section,
                                          const std::optional<config::ProxyEntryConfig>& before,
                                          const std::optional<config::ProxyEntryConfig>& after,
-                                         const std::vector<std::string>& changed, const std::string& file,
-                                         std::vector<std::string>& waiting,
+                                         std::vector<std::string>& changed, const std::string& file,
                                          std::vector<std::string>& problems) {
   if (std::find(changed.begin(), changed.end(), section) == changed.end()) return std::nullopt;
   if (!before || !after || before->listen.str() != after->listen.str() ||
       !(before->limits == after->limits)) {
-    std::erase(waiting, section);
-    waiting.push_back(section + " (listener or limits)");
+    changed.push_back(section + " (listener or limits)");
     return std::nullopt;
   }
   try {
@@ -340,6 +343,11 @@ std::optional<socks::Options> plan_proxy(const std::string& section,
   }
 }
 
+// SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
+// force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), the
+// destinations whose entry changed (credentials, TLS, limits, plugin settings) and the proxies'
+// authentication. Everything else waits for a restart, and is reported. A file that does not load, a
+// destination, system or proxy setting that cannot be built, or a changed role changes nothing.
 void reload(Gateway& gw, const Running& running) {
   runtime::ConnectorAgent* agent = running.agent;
   const std::string file = gw.config.file.string();
@@ -366,10 +374,8 @@ void reload(Gateway& gw, const Running& running) {
     }
     if (gw.config.runs_edge()) destinations = plan_destinations(gw, *next, problems);
     waiting = config::changed_sections(gw.config.text, next->text);
-    const std::vector<std::string> changed = waiting;
-    socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, changed, file, waiting, problems);
-    http_proxy =
-        plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, changed, file, waiting, problems);
+    socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, waiting, file, problems);
+    http_proxy = plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, waiting, file, problems);
   }
   if (!problems.empty()) {
     for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
@@ -382,30 +388,22 @@ void reload(Gateway& gw, const Running& running) {
     }
     return;
   }
-  std::erase(waiting, "systems");
-  std::erase(waiting, "destinations");
-  if (socks5 && running.socks5) {
-    std::erase(waiting, "socks5");
-    running.socks5->set_options(std::move(*socks5));
-  }
-  if (http_proxy && running.http_proxy) {
-    std::erase(waiting, "http_proxy");
-    running.http_proxy->set_options(std::move(*http_proxy));
-  }
-  if (!agent && !next->systems.empty()) waiting.push_back("systems");
+  // These sections are applied, or what of them waits is named above (an edge has no systems, a
+  // connector no destinations or proxies: the configuration refuses them for its role).
+  for (const char* applied : {"systems", "destinations", "socks5", "http_proxy"})
+    std::erase(waiting, applied);
   waiting.insert(waiting.end(), destinations.waiting.begin(), destinations.waiting.end());
+  if (socks5) running.socks5->set_options(std::move(*socks5));
+  if (http_proxy) running.http_proxy->set_options(std::move(*http_proxy));
 
   std::string updated;
-  for (auto& [route, state] : destinations.updates) {
-    const std::string& name = state->destination.name;
-    updated += (updated.empty() ? "" : ",") + name;
-    const auto in_force = std::find_if(gw.destinations_in_force.begin(), gw.destinations_in_force.end(),
-                                       [&name](const auto& entry) { return entry.first == name; });
-    const auto applied = std::find_if(destinations.entries.begin(), destinations.entries.end(),
-                                      [&name](const auto& entry) { return entry.first == name; });
-    if (in_force != gw.destinations_in_force.end() && applied != destinations.entries.end())
-      *in_force = *applied;
-    route->set_state(std::move(state));
+  for (auto& update : destinations.updates) {
+    updated += (updated.empty() ? "" : ",") + update.entry.first;
+    const auto in_force =
+        std::find_if(gw.destinations_in_force.begin(), gw.destinations_in_force.end(),
+                     [&update](const auto& entry) { return entry.first == update.entry.first; });
+    if (in_force != gw.destinations_in_force.end()) *in_force = std::move(update.entry);
+    update.route->set_state(std::move(update.state));
   }
   const std::int64_t previous = agent ? static_cast<std::int64_t>(agent->system_count()) : 0;
   const std::int64_t count = static_cast<std::int64_t>(systems.size());

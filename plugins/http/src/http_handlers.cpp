@@ -705,6 +705,11 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
     const OpenRequest internal = session.system.internal_target(session.virtual_port);
     const std::string internal_authority = authority(internal.host, internal.port, internal.tls.enabled);
     const std::string virtual_authority = authority(session.virtual_host, session.virtual_port, false);
+    const std::string internal_scheme = internal.tls.enabled ? "https://" : "http://";
+    // A Location on the internal origin (scheme and host in any case, the port given or not) is
+    // mapped to the virtual one, in every Location field: the internal address stays inside.
+    const std::string origins[] = {internal_scheme + internal_authority,
+                                   internal_scheme + internal.host + ":" + std::to_string(internal.port)};
     for (;;) {
       const auto start = Clock::now();
       RequestParser request;
@@ -766,11 +771,6 @@ class HttpConnectorHandler final : public ConnectorRouteHandler {
         co_return;
       }
 
-      const std::string internal_scheme = internal.tls.enabled ? "https://" : "http://";
-      // A Location on the internal origin (scheme and host in any case, the port given or not) is
-      // mapped to the virtual one, in every Location field: the internal address stays inside.
-      const std::string origins[] = {internal_scheme + internal_authority,
-                                     internal_scheme + internal.host + ":" + std::to_string(internal.port)};
       auto map_location = [&](ResponseHeader& header) {
         if (header.count(bhttp::field::location) == 0) return;
         std::vector<std::string> values;

@@ -254,10 +254,17 @@ std::optional<Decision> Policy::refuse_tests_of_denied(std::string_view test, st
   return std::nullopt;
 }
 
+std::vector<Control> Policy::controls_not_allowed(const Message& request) const {
+  std::vector<Control> out;
+  for (const Control& control : request.controls) {
+    if (!config_.controls.allows(control.type)) out.push_back(control);
+  }
+  return out;
+}
+
 std::optional<Decision> Policy::check_controls(const Message& request,
                                                std::vector<std::string>& removed) const {
-  for (const Control& control : request.controls) {
-    if (config_.controls.allows(control.type)) continue;
+  for (const Control& control : controls_not_allowed(request)) {
     if (control.critical) {
       return deny(result::unavailable_critical_extension,
                   "critical control " + quoted(control.type) + " is not allowed on this system");

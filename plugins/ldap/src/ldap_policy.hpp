@@ -118,6 +118,8 @@ class Policy {
   // (""): entries elsewhere are dropped from results, whatever led the directory to return them.
   bool entry_visible(std::string_view dn) const;
   bool has_base_dns() const noexcept { return !config_.base_dns.empty(); }
+  // The request's controls that `controls` does not allow, in order.
+  std::vector<Control> controls_not_allowed(const Message& request) const;
 
   // True when an attribute description (as sent: any case, maybe with options, a name or an OID)
   // names a denied type or a subtype of one: for returned entries, modifies and new RDNs.

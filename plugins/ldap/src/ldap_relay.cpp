@@ -5,7 +5,6 @@
 #include <unordered_map>
 #include <vector>
 
-
 namespace gw::ldap {
 namespace {
 
@@ -601,10 +600,8 @@ class ConnectorConnection final : public RequestRelay {
       // The connection ends whatever the unbind carries; it goes without the controls not allowed.
       counters_.count(request.op, false);
       Decision goodbye;
-      for (const Control& control : request.controls) {
-        if (!config_.policy.config().controls.allows(control.type))
-          goodbye.removed_controls.push_back(control.type);
-      }
+      for (const Control& control : config_.policy.controls_not_allowed(request))
+        goodbye.removed_controls.push_back(control.type);
       forward(request, goodbye);
       co_return false;
     }
