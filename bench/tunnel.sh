@@ -36,7 +36,8 @@
 #   IDLE_CONNECTIONS  idle connections held open (default 10000)
 #   IDLE_PATHS      paths given the idle test (default "gatewayd haproxy"; stunnel runs one thread per
 #                   connection, so "stunnel" there needs 2 x IDLE_CONNECTIONS threads)
-#   GATEWAY_WORKERS node.workers of the edge and of the connector (default 1)
+#   GATEWAY_WORKERS node.workers of the edge and of the connector, and nbthread of both HAProxy processes
+#                   (default 1)
 #   TUNNEL_CONNECTIONS   connector.connections_per_edge (default 2, the gateway's default)
 #   GATEWAY_MAX_STREAMS  max_concurrent_streams on both sides of the tunnel (default: enough for all
 #                   idle connections on one tunnel connection; the gateway's default is 1024)
@@ -292,7 +293,7 @@ if has_path haproxy; then
     free_port "PORT[haproxy-tls:$service]"
     pair+=("$service:${PORT[haproxy:$service]}:${PORT[haproxy-tls:$service]}:${PORT[direct:$service]}")
   done
-  start_haproxy_pair haproxy 1 "${pair[@]}"
+  start_haproxy_pair haproxy "$GATEWAY_WORKERS" "${pair[@]}"
 fi
 
 # Every path must carry an echo end to end before anything is measured: a TLS or allowlist mistake shows

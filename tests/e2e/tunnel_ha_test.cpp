@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "support/checks.hpp"
 #include "support/client.hpp"
@@ -188,6 +189,62 @@ TEST(TunnelHa, StreamsGoToTheRemainingConnectorWhenOneOfTwoIsKilled) {
   }
   EXPECT_GE(second.wait_for_audit(allowed, 8).size(), 8u);
   EXPECT_GT(second.audit_records().size(), served_before);
+}
+
+// The workers of `edge` that hold the tunnel connections of `connector`'s current process, matched by
+// the connector's local address, which the edge logs as the connection's peer.
+std::multiset<std::string> workers_holding(GatewayProcess& edge, GatewayProcess& connector) {
+  std::set<std::string> locals;
+  for (const auto& record : connector.log_records())
+    if (log_event("tunnel_connected")(record)) locals.insert(record.get("local"));
+  std::multiset<std::string> workers;
+  for (const auto& record : edge.log_records())
+    if (connector_connected()(record) && locals.count(record.get("peer")))
+      workers.insert(record.get("worker"));
+  return workers;
+}
+
+TEST(TunnelHa, EveryEdgeWorkerHoldsAConnectionOfEveryConnectorOfALocation) {
+  EchoServer echo;
+  TunnelSetup setup;
+  ASSERT_TRUE(setup.create_certificates());
+  ASSERT_TRUE(setup.create_connector_certificate("connector-1", "acme"));
+  ASSERT_TRUE(setup.create_connector_certificate("connector-2", "acme"));
+  GatewayProcess& edge = setup.start_edge(EdgeSpec{.workers = 2, .destinations = {demo()}});
+  ASSERT_TRUE(edge.wait_ready());
+  ConnectorSpec spec;
+  spec.edge_ports = {edge.tunnel_port()};
+  spec.systems.push_back(app_system(echo.port()));
+  spec.name = spec.cert = "connector-1";
+  GatewayProcess& first = setup.start_connector(spec);
+  spec.name = spec.cert = "connector-2";
+  GatewayProcess& second = setup.start_connector(spec);
+  ASSERT_TRUE(first.wait_ready());
+  ASSERT_TRUE(second.wait_ready());
+  ASSERT_TRUE(wait_connected(edge, 4));
+  ASSERT_TRUE(first.wait_for_log_count(log_event("tunnel_connected"), 2));
+  ASSERT_TRUE(second.wait_for_log_count(log_event("tunnel_connected"), 2));
+
+  // The kernel hands the four connections to the two workers' acceptors at random; the edge moves them
+  // so that each worker has one of each connector.
+  const std::multiset<std::string> one_each{"0", "1"};
+  EXPECT_EQ(workers_holding(edge, first), one_each);
+  EXPECT_EQ(workers_holding(edge, second), one_each);
+  for (int i = 0; i < 4; ++i) {
+    TcpClient client(edge.port("demo"));
+    EXPECT_TRUE(echoes(client, "through a moved connection " + std::to_string(i)));
+  }
+
+  // A connector that comes back is spread the same way.
+  std::size_t mark = edge.log_mark();
+  first.kill();
+  ASSERT_TRUE(edge.wait_for_log_count(connector_disconnected(), 2, kGuard, mark));
+  mark = edge.log_mark();
+  first.restart();
+  ASSERT_TRUE(first.wait_ready());
+  ASSERT_TRUE(wait_connected(edge, 2, mark));
+  ASSERT_TRUE(first.wait_for_log_count(log_event("tunnel_connected"), 2));
+  EXPECT_EQ(workers_holding(edge, first), one_each);
 }
 
 TEST(TunnelHa, DrainingConnectorFinishesTheTransferInFlightAndTakesNoNewStreams) {

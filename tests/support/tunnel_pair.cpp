@@ -108,6 +108,7 @@ TunnelSetup::TunnelSetup() = default;
 std::string TunnelSetup::edge_yaml(const EdgeSpec& spec) const {
   std::ostringstream out;
   out << "node:\n  name: " << spec.name << "\n  role: edge\n  drain_timeout: " << spec.drain_timeout << "\n";
+  if (spec.workers != 0) out << "  workers: " << spec.workers << "\n";
   out << "log:\n  level: info\n  format: text\n";
   out << "audit:\n  level: all\n  file: " << GatewayProcess::kAuditName << "\n";
   out << "admin:\n  listen: 127.0.0.1:0\n";

@@ -62,6 +62,7 @@ struct Socks5Spec {
 // listener, audit level all into DIR/audit.log.
 struct EdgeSpec {
   std::string name = "edge-1";
+  unsigned workers = 0;  // node.workers; 0: the default (one per core)
   std::vector<OnPremiseDestination> destinations{};
   std::optional<Socks5Spec> socks5{};
   Keepalive keepalive{};

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "net/socket_stream.hpp"
+#include "tunnel/connector_pool.hpp"
 #include "tunnel/h2_connection.hpp"
 
 using namespace gw;
@@ -1066,6 +1067,124 @@ TEST(H2Connection, ServerRefusesAnythingButAValidConnect) {
   EXPECT_EQ(handled.load(), 1);
   server->close();
   EXPECT_EQ(get(server_closed), "closed");
+}
+
+// ---- the edge's pool of connector connections ------------------------------------------------------
+
+// The id of the tunnel connection a stream opened by the pool went through ("tunnel:ID/STREAM").
+std::string connection_of(const Stream& stream) {
+  const std::string& peer = stream.info().peer;
+  return peer.substr(0, peer.find('/'));
+}
+
+std::string name_of(const H2Connection& connection) {
+  return "tunnel:" + std::to_string(connection.id());
+}
+
+// Opens `count` streams through the pool from a coroutine on `context`; returns the connection of each.
+std::vector<std::string> open_from(asio::io_context& context, ConnectorPool& pool, int count) {
+  return run(context, [&pool, count]() -> asio::awaitable<std::vector<std::string>> {
+    std::vector<std::string> through;
+    OpenRequest request;
+    request.host = "erp.corp";
+    request.port = 3300;
+    request.proxy_type = ProxyType::on_premise;
+    request.route_type = "tcp";
+    for (int i = 0; i < count; ++i) {
+      OpenResult opened = co_await pool.open("acme", "berlin", request);
+      EXPECT_TRUE(opened) << opened.reason;
+      through.push_back(opened ? connection_of(*opened.stream) : std::string("failed"));
+    }
+    co_return through;
+  }());
+}
+
+TEST(ConnectorPool, StreamsUseTheConnectionOnTheCallersThreadAndSpreadOtherwise) {
+  IoThread worker_a, worker_b, elsewhere, connector;
+  Link on_a = connect(worker_a.context, connector.context, echo_handler());
+  Link on_b = connect(worker_b.context, connector.context, echo_handler());
+  ConnectorPool pool;
+  const ConnectorIdentity identity{"acme", "berlin"};
+  pool.add(identity, on_a.client);
+  pool.add(identity, on_b.client);
+  EXPECT_EQ(pool.connected(identity), 2u);
+
+  for (const auto& c : open_from(worker_a.context, pool, 4)) EXPECT_EQ(c, name_of(*on_a.client));
+  for (const auto& c : open_from(worker_b.context, pool, 4)) EXPECT_EQ(c, name_of(*on_b.client));
+  // From a thread with no connection of its own, round-robin over both.
+  const auto spread = open_from(elsewhere.context, pool, 4);
+  EXPECT_EQ(std::count(spread.begin(), spread.end(), name_of(*on_a.client)), 2);
+  EXPECT_EQ(std::count(spread.begin(), spread.end(), name_of(*on_b.client)), 2);
+
+  // The local connection going away sends the caller's streams to the other one.
+  on_a.client->shutdown();
+  for (const auto& c : open_from(worker_a.context, pool, 2)) EXPECT_EQ(c, name_of(*on_b.client));
+
+  pool.remove(identity, on_a.client.get());
+  pool.remove(identity, on_b.client.get());
+  EXPECT_EQ(pool.connected(identity), 0u);
+  on_a.close_and_wait();
+  on_b.close_and_wait();
+}
+
+TEST(ConnectorPool, PlacesEachConnectorsConnectionsOnWorkersThatHaveFewestOfThem) {
+  IoThread worker_a, worker_b, connector;
+  const std::vector<asio::io_context*> workers{&worker_a.context, &worker_b.context};
+  ConnectorPool pool;
+  const ConnectorIdentity berlin{"acme", "berlin"};
+  std::vector<Link> links;
+  // Places a connection the way the edge does and files it there; returns the worker's index.
+  auto place_and_add = [&](const ConnectorIdentity& identity, const std::string& instance,
+                           asio::io_context& accepted_on) {
+    asio::io_context& home = pool.place(identity, instance, workers, accepted_on);
+    links.push_back(connect(home, connector.context, echo_handler()));
+    pool.add(identity, links.back().client, instance);
+    return &home == &worker_a.context ? 0 : 1;
+  };
+  // A tie keeps the connection where it was accepted.
+  EXPECT_EQ(place_and_add(berlin, "connector-1", worker_b.context), 1);
+  // Every later connection goes where its connector, then its location, then all have fewest.
+  EXPECT_EQ(place_and_add(berlin, "connector-1", worker_b.context), 0);
+  EXPECT_EQ(place_and_add(berlin, "connector-2", worker_a.context), 0);
+  EXPECT_EQ(place_and_add(berlin, "connector-2", worker_a.context), 1);
+  EXPECT_EQ(place_and_add(berlin, "connector-1", worker_a.context), 0);
+  // worker a now holds 3 connections of berlin, worker b 2: another location's first goes to b...
+  const ConnectorIdentity paris{"acme", "paris"};
+  EXPECT_EQ(place_and_add(paris, "connector-3", worker_a.context), 1);
+  // ...and a new berlin connector's first to b as well (2 of berlin there against 3 on a).
+  EXPECT_EQ(place_and_add(berlin, "connector-4", worker_a.context), 1);
+  // A context that is not one of the workers: the least loaded worker.
+  IoThread elsewhere;
+  EXPECT_EQ(&pool.place(paris, "connector-5", workers, elsewhere.context), &worker_a.context);
+
+  for (auto& link : links) link.close_and_wait();
+}
+
+TEST(ConnectorPool, UnknownAndDisconnectedLocationsAreToldApart) {
+  IoThread io;
+  ConnectorPool pool;
+  OpenRequest request;
+  request.host = "erp.corp";
+  request.port = 3300;
+  request.proxy_type = ProxyType::on_premise;
+  request.route_type = "tcp";
+  auto open = [&] {
+    return run(io.context, [&]() -> asio::awaitable<OpenResult> {
+      co_return co_await pool.open("acme", "berlin", request);
+    }());
+  };
+  OpenResult never = open();
+  EXPECT_EQ(never.error, TunnelErrc::unknown_location);
+  EXPECT_NE(never.reason.find("has connected to this edge"), std::string::npos) << never.reason;
+
+  Link link = connect(io.context, io.context, echo_handler());
+  pool.add({"acme", "berlin"}, link.client);
+  EXPECT_TRUE(open());
+  pool.remove({"acme", "berlin"}, link.client.get());
+  OpenResult gone = open();
+  EXPECT_EQ(gone.error, TunnelErrc::no_connector);
+  EXPECT_NE(gone.reason.find("is connected"), std::string::npos) << gone.reason;
+  link.close_and_wait();
 }
 
 }  // namespace

@@ -563,6 +563,7 @@ int command_run(const Options& options) {
       services.http_proxy = http_proxy.get();
     }
     runtime::Server server(gw.config, gw.log, gw.metrics, *gw.host, gw.routes, std::move(services));
+    if (tunnel_listener) tunnel_listener->set_workers(server.contexts());
     server.bind();
     std::unique_ptr<runtime::ConnectorAgent> agent;
     if (gw.config.runs_connector()) {

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -92,6 +93,27 @@ TlsStream::TlsStream(tcp::socket socket, SslPtr ssl) : socket_(std::move(socket)
   socket_.non_blocking(true);
   SSL_set_fd(ssl_.get(), socket_.native_handle());
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
+bool TlsStream::move_to(boost::asio::io_context& context) {
+  error_code ec;
+  const tcp protocol = socket_.local_endpoint(ec).protocol();
+  // release() deregisters the descriptor from this worker's reactor; SSL keeps using the same number.
+  const int fd = ec ? -1 : socket_.release(ec);
+  if (ec) {
+    close();
+    return false;
+  }
+  tcp::socket moved(context);
+  moved.assign(protocol, fd, ec);
+  if (!ec) moved.non_blocking(true, ec);
+  if (ec) {
+    ::close(fd);
+    closed_ = true;
+    return false;
+  }
+  socket_ = std::move(moved);
+  return true;
 }
 
 std::string TlsStream::cipher_suite() const {

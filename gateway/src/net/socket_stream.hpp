@@ -8,6 +8,7 @@
 
 #include <openssl/ssl.h>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
@@ -82,6 +83,10 @@ class TlsStream final : public Stream {
   // (possibly thousands) do not use it. Call before the handshake (the read buffer is sized when the
   // handshake allocates it).
   void coalesce_io(std::size_t bytes);
+
+  // Moves the connection, TLS session and buffers included, to `context` (another worker's thread).
+  // Only while no operation is pending. False, with the stream closed, if the socket cannot be moved.
+  bool move_to(boost::asio::io_context& context);
 
  private:
   // Sends what the write buffer holds (coalesce_io), waiting while the socket is full.

@@ -157,6 +157,7 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
     } else if (!stopping_) {
       link->closed = false;
       const std::string cipher = stream->cipher_suite();
+      const std::string local = stream->info().local;  // the edge logs it as the connection's peer
       auto connection = tunnel::H2Connection::create(
           std::move(stream), tunnel::H2Connection::Side::server, h2_options_,
           [this](std::unique_ptr<tunnel::IncomingStream> incoming) {
@@ -169,10 +170,11 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
         link->closed = true;
         link->wake.cancel();
       });
-      connection->on_established([this, edge_text, index, cipher] {
+      connection->on_established([this, edge_text, index, cipher, local] {
         log_.log(LogLevel::info, "tunnel_connected",
                  {{"edge", edge_text},
                   {"connection", index},
+                  {"local", local},
                   {"cipher", cipher},
                   {"tenant", identity_.tenant},
                   {"location", identity_.location}});

@@ -1,5 +1,8 @@
 #include "runtime/edge_tunnel.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "gateway/plugin/deadline.hpp"
 #include "net/socket_stream.hpp"
 
@@ -9,6 +12,18 @@ namespace {
 constexpr std::chrono::milliseconds kHandshakeTimeout{10000};
 // TLS records gathered per send() and read per recv() on a tunnel connection (see TlsStream::coalesce_io).
 constexpr std::size_t kTunnelIoBuffer = 128 * 1024;
+// What tells two connectors of one tenant and location apart: the host they dial from and the
+// certificate they present (replicas may share either, rarely both).
+std::string connector_instance(const std::string& address, X509* certificate) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  std::string out = address;
+  if (certificate && X509_digest(certificate, EVP_sha256(), digest, &size) == 1) {
+    out += ' ';
+    out.append(reinterpret_cast<const char*>(digest), size);
+  }
+  return out;
+}
 }  // namespace
 
 void TunnelListener::refuse(const std::string& peer, const std::string& reason) {
@@ -23,7 +38,11 @@ void TunnelListener::refuse(const std::string& peer, const std::string& reason) 
 boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   std::string peer;
-  if (auto remote = socket.remote_endpoint(ec); !ec) peer = net::endpoint_string(remote);
+  std::string socket_address;
+  if (auto remote = socket.remote_endpoint(ec); !ec) {
+    peer = net::endpoint_string(remote);
+    socket_address = remote.address().to_string();
+  }
   socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   net::SslPtr ssl(SSL_new(tls_.get()));
   if (!ssl) {
@@ -48,9 +67,20 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     refuse(peer, "connector certificate: " + error);
     co_return;
   }
+  const tunnel::ConnectorIdentity who = *identity;
+  const std::string instance = connector_instance(socket_address, stream->peer_certificate());
+  std::unique_lock placement(placement_);
+  auto& current = static_cast<boost::asio::io_context&>(
+      boost::asio::query(stream->executor(), boost::asio::execution::context));
+  auto& home = pool_.place(who, instance, workers_, current);
+  if (&home != &current && !stream->move_to(home)) {
+    refuse(peer, "cannot move the connection to another worker");
+    co_return;
+  }
+  std::size_t worker = 0;
+  while (worker < workers_.size() && workers_[worker] != &home) ++worker;
   auto connection =
       tunnel::H2Connection::create(std::move(stream), tunnel::H2Connection::Side::client, options_);
-  const tunnel::ConnectorIdentity who = *identity;
   connection->on_closed([this, who, peer, raw = connection.get()](const std::string& why) {
     pool_.remove(who, raw);
     // A connector that drains (GOAWAY) or is stopped leaving is routine; anything else deserves a warning.
@@ -58,11 +88,15 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     log_.log(clean ? LogLevel::info : LogLevel::warn, "connector_disconnected",
              {{"tenant", who.tenant}, {"location", who.location}, {"peer", peer}, {"reason", why}});
   });
-  // Added before start() on this thread: a close cannot be reported before the connection is in the pool.
-  pool_.add(who, connection);
+  // Added before start(): a close cannot be reported before the connection is in the pool.
+  pool_.add(who, connection, instance);
+  placement.unlock();
   connection->start();
   log_.log(LogLevel::info, "connector_connected",
-           {{"tenant", who.tenant}, {"location", who.location}, {"peer", peer}});
+           {{"tenant", who.tenant},
+            {"location", who.location},
+            {"peer", peer},
+            {"worker", std::to_string(worker)}});
 }
 
 }  // namespace gw::runtime

@@ -2,9 +2,16 @@
 // from the configured CA (TLS 1.3, mutual), and its connection joins the connector pool under the
 // tenant and location its certificate names. A handshake that fails, or a certificate without a valid
 // identity, is refused, logged and audited as a security event.
+//
+// An established connection moves to the worker ConnectorPool::place() picks, so that every worker
+// holds a share of every connector's connections (the pool prefers a connection on the client's own
+// worker).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <mutex>
+#include <vector>
 
 #include "gateway/plugin/host.hpp"
 #include "host/logger.hpp"
@@ -19,6 +26,10 @@ class TunnelListener {
                  host::LogSink& log)
       : tls_(std::move(tls)), pool_(pool), options_(options), host_(host), log_(log) {}
 
+  // The workers' io_contexts that connections are spread over; without them a connection stays on the
+  // worker that accepted it. Before the first accept().
+  void set_workers(std::vector<boost::asio::io_context*> workers) { workers_ = std::move(workers); }
+
   // Serves one accepted connection until it is established in the pool (or refused).
   boost::asio::awaitable<void> accept(boost::asio::ip::tcp::socket socket);
 
@@ -30,6 +41,8 @@ class TunnelListener {
   tunnel::H2Options options_;
   Host& host_;
   host::LogSink& log_;
+  std::vector<boost::asio::io_context*> workers_;
+  std::mutex placement_;  // place() and add() of one connection, not interleaved with another's
 };
 
 }  // namespace gw::runtime

@@ -1,5 +1,7 @@
 #include "tunnel/connector_pool.hpp"
 
+#include <algorithm>
+
 namespace gw::tunnel {
 
 std::string ConnectorPool::key(const std::string& tenant, const std::string& location) {
@@ -7,25 +9,68 @@ std::string ConnectorPool::key(const std::string& tenant, const std::string& loc
   return tenant + "/" + location;
 }
 
-void ConnectorPool::add(const ConnectorIdentity& identity, std::shared_ptr<H2Connection> connection) {
+namespace {
+const asio::execution_context* context_of(const asio::any_io_executor& executor) {
+  return &asio::query(executor, asio::execution::context);
+}
+}  // namespace
+
+void ConnectorPool::add(const ConnectorIdentity& identity, std::shared_ptr<H2Connection> connection,
+                        std::string instance) {
+  const auto* context = context_of(connection->executor());
   std::lock_guard lock(mutex_);
   const std::string k = key(identity.tenant, identity.location);
   ever_seen_.insert(k);
-  groups_[k].connections.push_back(std::move(connection));
+  groups_[k].members.push_back({std::move(connection), std::move(instance), context});
 }
 
 void ConnectorPool::remove(const ConnectorIdentity& identity, const H2Connection* connection) {
   std::lock_guard lock(mutex_);
   auto it = groups_.find(key(identity.tenant, identity.location));
   if (it == groups_.end()) return;
-  auto& list = it->second.connections;
-  std::erase_if(list, [&](const auto& c) { return c.get() == connection; });
+  std::erase_if(it->second.members, [&](const Member& m) { return m.connection.get() == connection; });
 }
 
 std::size_t ConnectorPool::connected(const ConnectorIdentity& identity) const {
   std::lock_guard lock(mutex_);
   auto it = groups_.find(key(identity.tenant, identity.location));
-  return it == groups_.end() ? 0 : it->second.connections.size();
+  return it == groups_.end() ? 0 : it->second.members.size();
+}
+
+asio::io_context& ConnectorPool::place(const ConnectorIdentity& identity, const std::string& instance,
+                                       const std::vector<asio::io_context*>& workers,
+                                       asio::io_context& current) const {
+  struct Load {
+    std::size_t of_instance = 0, of_identity = 0, in_all = 0;
+    auto operator<=>(const Load&) const = default;
+  };
+  std::vector<Load> load(workers.size());
+  auto worker_of = [&](const asio::execution_context* context) -> Load* {
+    for (std::size_t i = 0; i < workers.size(); ++i)
+      if (workers[i] == context) return &load[i];
+    return nullptr;
+  };
+  const std::string k = key(identity.tenant, identity.location);
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [group_key, group] : groups_) {
+      for (const Member& m : group.members) {
+        Load* l = worker_of(m.context);
+        if (!l) continue;
+        ++l->in_all;
+        if (group_key != k) continue;
+        ++l->of_identity;
+        if (m.instance == instance) ++l->of_instance;
+      }
+    }
+  }
+  if (workers.empty()) return current;
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    if (workers[i] == &current) best = i;
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    if (load[i] < load[best]) best = i;
+  return *workers[best];
 }
 
 void ConnectorPool::shutdown_all() {
@@ -33,7 +78,7 @@ void ConnectorPool::shutdown_all() {
   {
     std::lock_guard lock(mutex_);
     for (auto& [k, group] : groups_)
-      all.insert(all.end(), group.connections.begin(), group.connections.end());
+      for (const Member& m : group.members) all.push_back(m.connection);
   }
   for (auto& c : all) c->shutdown();
 }
@@ -45,13 +90,14 @@ std::vector<std::shared_ptr<H2Connection>> ConnectorPool::candidates(const std::
   auto it = groups_.find(k);
   if (it == groups_.end()) return out;
   Group& group = it->second;
-  const std::size_t n = group.connections.size();
+  const std::size_t n = group.members.size();
   if (n == 0) return out;
   const std::size_t start = group.next++ % n;
   for (std::size_t i = 0; i < n; ++i) {
-    const auto& c = group.connections[(start + i) % n];
+    const auto& c = group.members[(start + i) % n].connection;
     if (c->accepting_streams()) out.push_back(c);
   }
+  std::stable_partition(out.begin(), out.end(), [](const auto& c) { return c->runs_on_this_thread(); });
   return out;
 }
 

@@ -1300,6 +1300,10 @@ void H2Connection::close() {
   }
 }
 
+bool H2Connection::runs_on_this_thread() const noexcept {
+  return detail::running_here(session_->executor());
+}
+
 bool H2Connection::accepting_streams() const noexcept {
   return session_->accepting();
 }

@@ -167,6 +167,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool accepting_streams() const noexcept;
   // Streams open in the HTTP/2 sense (including ones still waiting for a response).
   std::size_t active_streams() const noexcept;
+  // True on the thread that runs the connection's executor: a stream used from here needs no hop.
+  bool runs_on_this_thread() const noexcept;
   // Set before start(). Called once, on the executor, when the connection is finished, with a reason
   // such as "peer closed the connection", "ping timeout", "protocol error: ...", "closed" (close()),
   // "shutdown" or "peer going away" (graceful ends).
