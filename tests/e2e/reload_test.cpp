@@ -1,10 +1,12 @@
 // The configuration reloaded with SIGHUP. A connector's allowlist, against an edge and a connector as
 // separate processes: streams that arrive afterwards are decided by the edited file's systems, a
-// stream admitted before goes on, and a file that does not load changes nothing. An edge's changed
-// destinations, against an HTTP server in the test: new connections get the new credentials. Other
-// sections, and destinations added, removed or moved, wait for a restart.
+// stream admitted before goes on, and a file that does not load changes nothing. An edge's
+// destinations, against an HTTP server and an echo server in the test: new connections get the new
+// credentials; destinations added, moved, renamed and removed open and close their entry points while
+// connections opened before go on. Other sections wait for a restart.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <fstream>
 #include <string>
@@ -212,29 +214,102 @@ TEST(ReloadEdge, AChangedDestinationServesNewConnectionsWithItsNewSettings) {
   const auto again = reload(edge, "config_reloaded");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->get("destinations_updated"), "");
-
-  // A new destination and a new entry point need a restart; the rest of the file applies.
-  const std::string added =
-      "  - name: later\n    route_type: tcp\n    address: 127.0.0.1:9\n    entry_point: {listen: "
-      "'127.0.0.1:0'}\n";
-  std::ofstream(edge.config_file(), std::ios::trunc)
-      << http_edge(sink, "third-token", "127.0.0.1:" + std::to_string(free_port()), added);
-  const std::size_t mark = edge.log_mark();
-  edge.process().signal(SIGHUP);
-  const auto waiting = edge.wait_for_log(log_event("restart_needed"), kGuard, mark);
-  ASSERT_TRUE(waiting);
-  EXPECT_EQ(waiting->get("sections"),
-            "destinations (api: address, type, tenant, location or entry point),destinations (added later)");
-  EXPECT_EQ(authorization_seen(sink, port), "Bearer second-token")
-      << "a destination that moved is left as it was";
 }
 
-TEST(ReloadEdge, ASocksUsersNewPasswordReplacesTheOldOneForNewClients) {
+// The port of the entry point of `destination` that `edge` logged listening from `mark` on.
+std::uint16_t listening_port(GatewayProcess& edge, const std::string& destination, std::size_t mark) {
+  const auto record = edge.wait_for_log(log_event("listening", {{"destination", destination}}), kGuard, mark);
+  EXPECT_TRUE(record) << "no listening record for " << destination;
+  if (!record) return 0;
+  const std::string address = record->get("address");
+  return static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+TEST(ReloadEdge, DestinationsAreAddedMovedRenamedAndRemovedWhileOpenConnectionsGoOn) {
+  HttpSink sink;
+  EchoServer echo;
+  GatewayProcess edge(http_edge(sink, "token"));
+  ASSERT_TRUE(edge.wait_ready());
+  const std::uint16_t api_port = edge.port("api");
+  const std::uint16_t echo_port = free_port();
+  auto echo_destination = [&](const std::string& name) {
+    return "  - name: " + name +
+           "\n    route_type: tcp\n    address: 127.0.0.1:" + std::to_string(echo.port()) +
+           "\n    entry_point: {listen: '127.0.0.1:" + std::to_string(echo_port) + "'}\n";
+  };
+
+  // Added: its entry point listens.
+  std::size_t mark = edge.log_mark();
+  write_config(edge, http_edge(sink, "token", "127.0.0.1:0", echo_destination("echo")));
+  auto reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("destinations_added"), "echo");
+  EXPECT_EQ(listening_port(edge, "echo", mark), echo_port);
+  TcpClient held(echo_port);
+  ASSERT_TRUE(echoes(held, "through the added destination"));
+
+  // Moved: the new entry point serves, the old one is closed.
+  const std::uint16_t moved_port = free_port();
+  write_config(edge,
+               http_edge(sink, "token", "127.0.0.1:" + std::to_string(moved_port), echo_destination("echo")));
+  reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("destinations_updated"), "api (entry point moved)");
+  EXPECT_EQ(authorization_seen(sink, moved_port), "Bearer token");
+  EXPECT_EQ(TcpClient::connect_error(api_port), ECONNREFUSED);
+
+  // Renamed on the same entry point: the port is handed over, never closed.
+  const std::string api_moved = http_edge(sink, "token", "127.0.0.1:" + std::to_string(moved_port));
+  write_config(edge, api_moved + echo_destination("echo-renamed"));
+  reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("destinations_added"), "echo-renamed");
+  EXPECT_EQ(reloaded->get("destinations_removed"), "echo");
+  {
+    TcpClient renamed(echo_port);
+    EXPECT_TRUE(echoes(renamed, "through the renamed destination"));
+  }
+  EXPECT_EQ(edge.wait_for_audit(audit_event("tcp.connection", {{"destination", "echo-renamed"}})).size(), 1u);
+
+  // An entry point on a port another process holds fails the reload, which then changes nothing.
+  const std::string clash =
+      "  - name: clash\n    route_type: tcp\n    address: 127.0.0.1:9\n"
+      "    entry_point: {listen: '127.0.0.1:" +
+      std::to_string(sink.port()) + "'}\n";
+  write_config(edge, api_moved + clash);
+  const auto failed = reload(edge, "config_reload_failed");
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->get("problem").find("destination 'clash'"), std::string::npos) << failed->get("problem");
+  {
+    TcpClient still(echo_port);
+    EXPECT_TRUE(echoes(still, "echo-renamed was not removed"));
+  }
+
+  // Removed: the entry point closes, and the connection opened before goes on.
+  write_config(edge, api_moved);
+  reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("destinations_removed"), "echo-renamed");
+  EXPECT_EQ(TcpClient::connect_error(echo_port), ECONNREFUSED);
+  EXPECT_TRUE(echoes(held, "after its destination was removed"));
+  EXPECT_EQ(authorization_seen(sink, moved_port), "Bearer token");
+  const auto audited =
+      edge.wait_for_audit(audit_event("config.reloaded", {{"destinations_removed", "echo-renamed"}}));
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].get("restart_needed"), "");
+}
+
+TEST(ReloadEdge, SocksClientsGetANewPasswordAndTheDestinationsAddedAndRemoved) {
   HttpSink sink;
   EdgeSpec edge;
   edge.socks5 = Socks5Spec{.users = {{.username = "app1", .password = "first-pass"}}};
   ConnectorSpec connector;
-  connector.systems = {{.virtual_host = "web.corp", .virtual_port = "80", .internal_port = sink.port()}};
+  connector.systems = {{.virtual_host = "web.corp", .virtual_port = "80", .internal_port = sink.port()},
+                       {.virtual_host = "api.corp",
+                        .virtual_port = "80",
+                        .internal_port = sink.port(),
+                        .route_type = "http",
+                        .settings = "{resources: [{path: /x, match: exact}]}"}};
   TunnelPair pair(edge, connector);
   ASSERT_TRUE(pair.start());
   GatewayProcess& gateway = pair.edge();
@@ -254,6 +329,35 @@ TEST(ReloadEdge, ASocksUsersNewPasswordReplacesTheOldOneForNewClients) {
   ASSERT_EQ(audited.size(), 1u);
   EXPECT_EQ(audited[0].get("restart_needed"), "");
   EXPECT_EQ(audited[0].line.find("second-pass"), std::string::npos);
+
+  // A destination added for api.corp:80 is what SOCKS5 clients asking for that address reach from then
+  // on: the http route, which sets a header, and which the connector's http system for api.corp
+  // admits. Removed, the address is relayed as tcp again, which that system refuses.
+  const auto api_answers = [&] {
+    const std::size_t before = sink.requests().size();
+    const CommandResult got =
+        curl_through_socks(gateway.socks_port(), "app1:second-pass", "http://api.corp/x");
+    const auto requests = sink.requests();
+    if (!got.status || !got.status->success() || requests.size() == before) return std::string("no request");
+    const auto& headers = requests.back().headers;
+    return headers.count("x-added-by") ? headers.at("x-added-by") : std::string("no header");
+  };
+  EXPECT_EQ(api_answers(), "no request");
+  edge.destinations.push_back({.name = "api",
+                               .address = "api.corp:80",
+                               .route_type = "http",
+                               .settings = "{headers: [{name: x-added-by, value: reload}]}"});
+  std::ofstream(gateway.config_file(), std::ios::trunc) << pair.setup().edge_yaml(edge);
+  const auto added = reload(gateway, "config_reloaded");
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->get("destinations_added"), "api");
+  EXPECT_EQ(api_answers(), "reload");
+  edge.destinations.clear();
+  std::ofstream(gateway.config_file(), std::ios::trunc) << pair.setup().edge_yaml(edge);
+  const auto removed = reload(gateway, "config_reloaded");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->get("destinations_removed"), "api");
+  EXPECT_EQ(api_answers(), "no request");
 }
 
 }  // namespace

@@ -248,74 +248,83 @@ void log_plugin_reports(Gateway& gw) {
   }
 }
 
-// What a reload would change on an edge: the destinations whose entry in the file changed, with
-// their new state, and what waits for a restart.
+// What a reload changes in an edge's destinations. A destination keeps its Route (its entry point and
+// connection count) while its entry point stays; its new state (handler, settings, metrics) is put in
+// force for new connections. One that is added or whose entry point moved gets a new Route and
+// listener; one that is removed or moved has its listener closed, and its open connections go on.
 struct DestinationPlan {
   struct Update {
     runtime::Route* route;
     std::shared_ptr<const runtime::RouteState> state;
-    config::ListEntries::value_type entry;  // the destination's entry in the new file
   };
   std::vector<Update> updates;
-  std::vector<std::string> waiting;  // "destinations (added x)", ...
+  std::vector<std::shared_ptr<runtime::Route>> added;  // entry points to bind
+  std::vector<const runtime::Route*> removed;          // entry points to close
+  std::vector<std::shared_ptr<runtime::Route>> table;  // every destination, in the file's order
+  std::vector<std::string> added_names, removed_names, updated_names;
+  config::ListEntries entries;  // the new file's destination entries
 };
-
-// A destination keeps its name, route type, proxy type, tenant, location, address and entry point for
-// the process's life: entry points are bound at start-up, and the proxies find destinations by them.
-bool same_identity(const Destination& a, const config::Endpoint& a_listen, const Destination& b,
-                   const config::Endpoint& b_listen) {
-  return a.route_type == b.route_type && a.proxy_type == b.proxy_type && a.tenant == b.tenant &&
-         a.location_id == b.location_id && a.scheme == b.scheme && a.host == b.host && a.port == b.port &&
-         a_listen.str() == b_listen.str();
-}
 
 DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
                                   std::vector<std::string>& problems) {
   DestinationPlan plan;
-  const auto running = [&gw](const std::string& name) -> runtime::Route* {
-    for (const auto& route : gw.routes.destinations) {
-      if (route->state()->destination.name == name) return route.get();
-    }
-    return nullptr;
+  const auto current = gw.routes.destinations();
+  plan.entries = config::list_entries(next.text, "destinations", "name");
+  const std::vector<std::string> changed = config::changed_entries(gw.destinations_in_force, plan.entries);
+  auto is_changed = [&changed](const std::string& name) {
+    return std::find(changed.begin(), changed.end(), name) != changed.end();
   };
-  // Only the destinations to update are built: one that is added waits for the restart, which
-  // checks it (so does `gatewayd check`), and leaves no handler or metric behind meanwhile.
+  // Only the destinations whose entry changed or that are new are built: the others keep their handler
+  // (and so, for instance, their cached OAuth2 tokens).
   config::Config to_build = next;
   to_build.destinations.clear();
-  std::vector<runtime::Route*> to_update;
-  const config::ListEntries entries = config::list_entries(next.text, "destinations", "name");
-  for (const std::string& name : config::changed_entries(gw.destinations_in_force, entries)) {
-    runtime::Route* old = running(name);
-    const auto fresh =
-        std::find_if(next.destinations.begin(), next.destinations.end(),
-                     [&name](const auto& destination) { return destination.spec.name == name; });
-    if (!old) {
-      plan.waiting.push_back("destinations (added " + name + ")");
-    } else if (fresh == next.destinations.end()) {
-      plan.waiting.push_back("destinations (removed " + name + ")");
-    } else if (!same_identity(old->state()->destination, old->listen, fresh->spec, fresh->listen)) {
-      plan.waiting.push_back("destinations (" + name + ": address, type, tenant, location or entry point)");
-    } else {
-      to_build.destinations.push_back(*fresh);
-      to_update.push_back(old);
-    }
-  }
+  for (const auto& destination : next.destinations)
+    if (is_changed(destination.spec.name)) to_build.destinations.push_back(destination);
   std::vector<config::Problem> build_problems;
-  std::vector<std::unique_ptr<runtime::Route>> built =
+  std::vector<std::shared_ptr<runtime::Route>> built =
       runtime::build_destinations(to_build, *gw.registry, gw.tls, gw.metrics, build_problems);
   for (const auto& p : build_problems) problems.push_back(p.str());
   if (!build_problems.empty()) return plan;
-  for (std::size_t i = 0; i < built.size(); ++i) {
-    const std::string& name = to_update[i]->state()->destination.name;
-    const auto entry =
-        std::find_if(entries.begin(), entries.end(), [&name](const auto& e) { return e.first == name; });
-    plan.updates.push_back({to_update[i], built[i]->state(), *entry});
+
+  std::size_t next_built = 0;
+  for (const auto& destination : next.destinations) {
+    const std::string& name = destination.spec.name;
+    const std::shared_ptr<runtime::Route> old = current->named(name);
+    if (!is_changed(name)) {
+      plan.table.push_back(old);
+      continue;
+    }
+    std::shared_ptr<runtime::Route> fresh = built[next_built++];
+    if (old && old->listen.str() == fresh->listen.str()) {
+      plan.updates.push_back({old.get(), fresh->state()});
+      plan.updated_names.push_back(name);
+      plan.table.push_back(old);
+      continue;
+    }
+    if (old) {
+      plan.removed.push_back(old.get());
+      plan.updated_names.push_back(name + " (entry point moved)");
+    } else {
+      plan.added_names.push_back(name);
+    }
+    plan.added.push_back(fresh);
+    plan.table.push_back(fresh);
+  }
+  for (const auto& route : current->routes()) {
+    const std::string& name = route->state()->destination.name;
+    const bool kept = std::any_of(next.destinations.begin(), next.destinations.end(),
+                                  [&name](const auto& d) { return d.spec.name == name; });
+    if (!kept) {
+      plan.removed.push_back(route.get());
+      plan.removed_names.push_back(name);
+    }
   }
   return plan;
 }
 
 // What a reload can change in the running gateway; null where this role has none.
 struct Running {
+  runtime::Server* server = nullptr;
   runtime::ConnectorAgent* agent = nullptr;
   runtime::SocksEntryPoint* socks5 = nullptr;
   runtime::HttpProxyEntryPoint* http_proxy = nullptr;
@@ -343,11 +352,23 @@ std::optional<socks::Options> plan_proxy(const std::string& section,
   }
 }
 
+void reload_failed(Gateway& gw, const std::vector<std::string>& problems) {
+  for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
+  if (gw.audit->enabled(AuditClass::security)) {
+    gw.audit->record({AuditClass::security,
+                      "config.reload_failed",
+                      {{"file", gw.config.file.string()},
+                       {"problems", static_cast<std::int64_t>(problems.size())},
+                       {"first_problem", problems.front()}}});
+  }
+}
+
 // SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
-// force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), the
-// destinations whose entry changed (credentials, TLS, limits, plugin settings) and the proxies'
+// force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), an
+// edge's destinations (added, removed, changed; entry points bound and closed) and the proxies'
 // authentication. Everything else waits for a restart, and is reported. A file that does not load, a
-// destination, system or proxy setting that cannot be built, or a changed role changes nothing.
+// destination, system or proxy setting that cannot be built, an entry point that cannot be bound, or
+// a changed role changes nothing.
 void reload(Gateway& gw, const Running& running) {
   runtime::ConnectorAgent* agent = running.agent;
   const std::string file = gw.config.file.string();
@@ -378,33 +399,32 @@ void reload(Gateway& gw, const Running& running) {
     http_proxy = plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, waiting, file, problems);
   }
   if (!problems.empty()) {
-    for (const auto& p : problems) gw.log.log(LogLevel::error, "config_reload_failed", {{"problem", p}});
-    if (gw.audit->enabled(AuditClass::security)) {
-      gw.audit->record({AuditClass::security,
-                        "config.reload_failed",
-                        {{"file", file},
-                         {"problems", static_cast<std::int64_t>(problems.size())},
-                         {"first_problem", problems.front()}}});
-    }
+    reload_failed(gw, problems);
     return;
   }
   // These sections are applied, or what of them waits is named above (an edge has no systems, a
   // connector no destinations or proxies: the configuration refuses them for its role).
   for (const char* applied : {"systems", "destinations", "socks5", "http_proxy"})
     std::erase(waiting, applied);
-  waiting.insert(waiting.end(), destinations.waiting.begin(), destinations.waiting.end());
+  // Entry points are bound first: a port in use fails the reload before anything changed.
+  if (!destinations.added.empty() || !destinations.removed.empty()) {
+    try {
+      running.server->change_entry_points(destinations.added, destinations.removed);
+    } catch (const std::exception& e) {
+      reload_failed(gw, {file + ": destinations: " + e.what()});
+      return;
+    }
+  }
   if (socks5) running.socks5->set_options(std::move(*socks5));
   if (http_proxy) running.http_proxy->set_options(std::move(*http_proxy));
-
-  std::string updated;
-  for (auto& update : destinations.updates) {
-    updated += (updated.empty() ? "" : ",") + update.entry.first;
-    const auto in_force =
-        std::find_if(gw.destinations_in_force.begin(), gw.destinations_in_force.end(),
-                     [&update](const auto& entry) { return entry.first == update.entry.first; });
-    if (in_force != gw.destinations_in_force.end()) *in_force = std::move(update.entry);
-    update.route->set_state(std::move(update.state));
+  for (auto& update : destinations.updates) update.route->set_state(std::move(update.state));
+  if (gw.config.runs_edge()) {
+    gw.routes.set_destinations(std::move(destinations.table));
+    gw.destinations_in_force = std::move(destinations.entries);
   }
+  const std::string updated = join(destinations.updated_names, ",");
+  const std::string added = join(destinations.added_names, ",");
+  const std::string removed = join(destinations.removed_names, ",");
   const std::int64_t previous = agent ? static_cast<std::int64_t>(agent->system_count()) : 0;
   const std::int64_t count = static_cast<std::int64_t>(systems.size());
   if (agent) agent->replace_systems(std::move(systems));
@@ -415,12 +435,13 @@ void reload(Gateway& gw, const Running& running) {
               {"sha256", sha256},
               {"systems", std::to_string(count)},
               {"previous_systems", std::to_string(previous)},
+              {"destinations_added", added},
+              {"destinations_removed", removed},
               {"destinations_updated", updated}});
   if (!waiting.empty()) {
-    gw.log.log(
-        LogLevel::warn, "restart_needed",
-        {{"sections", restart_needed},
-         {"reason", "a reload applies systems, changed destinations and the proxies' authentication only"}});
+    gw.log.log(LogLevel::warn, "restart_needed",
+               {{"sections", restart_needed},
+                {"reason", "a reload applies systems, destinations and the proxies' authentication only"}});
   }
   if (gw.audit->enabled(AuditClass::security)) {
     gw.audit->record({AuditClass::security,
@@ -429,6 +450,8 @@ void reload(Gateway& gw, const Running& running) {
                        {"sha256", sha256},
                        {"systems", count},
                        {"previous_systems", previous},
+                       {"destinations_added", added},
+                       {"destinations_removed", removed},
                        {"destinations_updated", updated},
                        {"restart_needed", restart_needed}}});
   }
@@ -464,7 +487,7 @@ int command_check(const Options& options) {
     return 1;
   }
   std::cout << "configuration OK: role " << config::role_name(gw.config.node.role) << ", "
-            << gw.routes.destinations.size() << " destination(s), " << gw.routes.systems.size()
+            << gw.routes.destinations()->routes().size() << " destination(s), " << gw.routes.systems.size()
             << " system(s), plugins: ";
   std::vector<std::string> loaded;
   for (const auto& r : gw.registry->reports()) {
@@ -532,7 +555,7 @@ int command_run(const Options& options) {
                       {{"file", gw.config.file.string()},
                        {"sha256", plugins::sha256_hex(gw.config.text)},
                        {"role", std::string(config::role_name(gw.config.node.role))},
-                       {"destinations", static_cast<std::int64_t>(gw.routes.destinations.size())},
+                       {"destinations", static_cast<std::int64_t>(gw.routes.destinations()->routes().size())},
                        {"systems", static_cast<std::int64_t>(gw.routes.systems.size())}}});
   }
   net::DirectTunnel direct(gw.tls);
@@ -582,8 +605,9 @@ int command_run(const Options& options) {
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
     gw.destinations_in_force = config::list_entries(gw.config.text, "destinations", "name");
-    server.on_reload(
-        [&gw, running = Running{agent.get(), socks.get(), http_proxy.get()}] { reload(gw, running); });
+    server.on_reload([&gw, running = Running{&server, agent.get(), socks.get(), http_proxy.get()}] {
+      reload(gw, running);
+    });
     const int code = server.run();
     // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
     agent.reset();

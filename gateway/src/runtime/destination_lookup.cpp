@@ -30,9 +30,7 @@ asio::awaitable<admin::AdminServer::Answer> lookup_destination(const Routes& rou
                                                                tunnel::ConnectorPool* pool,
                                                                std::string name) {
   std::shared_ptr<const RouteState> state;  // held while the handler fetches tokens
-  for (const auto& candidate : routes.destinations) {
-    if (auto current = candidate->state(); current->destination.name == name) state = std::move(current);
-  }
+  if (auto route = routes.destinations()->named(name)) state = route->state();
   if (!state) {
     const nlohmann::json error{{"type", "not_found"}, {"message", "no destination named " + name}};
     co_return admin::AdminServer::Answer{404, error.dump() + "\n"};

@@ -64,15 +64,7 @@ HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config,
       direct_(direct),
       pool_(pool),
       host_(host),
-      log_(log),
-      by_address_(routes) {
-  for (auto& route : routes_.destinations) by_name_.emplace(route->state()->destination.name, route.get());
-}
-
-Route* HttpProxyEntryPoint::route_named(const std::string& name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
-}
+      log_(log) {}
 
 asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   const std::shared_ptr<const socks::Options> options_in_force = options_.get();
@@ -174,9 +166,10 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
   const std::string destination_name = text_of(head["X-Destination-Name"]);
   std::shared_ptr<const RouteState> state;  // held to the request's end
   Destination destination;
+  const auto destinations = routes_.destinations();
   // The destination with this virtual address, or else the proxy's own route for `fallback`.
   auto by_address = [&](const std::string& host, std::uint16_t port, Route& fallback) {
-    Route* route = by_address_.find(identity->tenant, identity->location_id, host, port);
+    Route* route = destinations->at(identity->tenant, identity->location_id, host, port);
     state = (route ? route : &fallback)->state();
     destination = state->destination;
     destination.host = host;
@@ -192,7 +185,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
     }
     by_address(host, port, *routes_.http_proxy_connect_default);
   } else if (!destination_name.empty()) {
-    if (Route* route = route_named(destination_name)) state = route->state();
+    if (auto route = destinations->named(destination_name)) state = route->state();
     if (!state || state->destination.tenant != identity->tenant) {
       co_await refuse(404, "no destination " + destination_name + " for this tenant");
       co_return;

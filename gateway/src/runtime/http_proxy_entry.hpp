@@ -53,16 +53,12 @@ class HttpProxyEntryPoint {
   }
 
  private:
-  Route* route_named(const std::string& name) const;
-
   InForce<socks::Options> options_;
   Routes& routes_;
   Tunnel& direct_;
   tunnel::ConnectorPool* pool_;
   Host& host_;
   host::LogSink& log_;
-  DestinationsByAddress by_address_;
-  std::unordered_map<std::string, Route*> by_name_;
 };
 
 }  // namespace gw::runtime

@@ -69,14 +69,19 @@ bool build_handler(const plugins::PluginRegistry& registry, net::TlsClientContex
   return true;
 }
 
-std::unique_ptr<Route> make_route(const Destination& spec, std::unique_ptr<EdgeRouteHandler> handler,
-                                  const config::Endpoint& listen, Metrics& metrics) {
-  auto route = std::make_unique<Route>();
-  route->set_state(std::make_shared<const RouteState>(RouteState{spec, std::move(handler)}));
-  route->listen = listen;
+std::shared_ptr<const RouteState> make_state(const Destination& spec,
+                                             std::unique_ptr<EdgeRouteHandler> handler, Metrics& metrics) {
   const MetricLabels labels{{"destination", spec.name}, {"route_type", spec.route_type}};
-  route->active = &metrics.gauge("gateway_connections_active", "Client connections open now", labels);
-  route->accepted = &metrics.counter("gateway_connections_total", "Client connections accepted", labels);
+  auto* active = &metrics.gauge("gateway_connections_active", "Client connections open now", labels);
+  auto* accepted = &metrics.counter("gateway_connections_total", "Client connections accepted", labels);
+  return std::make_shared<const RouteState>(RouteState{spec, std::move(handler), active, accepted});
+}
+
+std::shared_ptr<Route> make_route(const Destination& spec, std::unique_ptr<EdgeRouteHandler> handler,
+                                  const config::Endpoint& listen, Metrics& metrics) {
+  auto route = std::make_shared<Route>();
+  route->set_state(make_state(spec, std::move(handler), metrics));
+  route->listen = listen;
   route->refused = &metrics.counter("gateway_connections_refused_total",
                                     "Client connections refused before reaching the route handler",
                                     {{"destination", spec.name}, {"reason", "max_connections"}});
@@ -107,11 +112,37 @@ std::vector<std::unique_ptr<SystemRoute>> build_systems(const config::Config& co
   return systems;
 }
 
-std::vector<std::unique_ptr<Route>> build_destinations(const config::Config& config,
+DestinationTable::DestinationTable(std::vector<std::shared_ptr<Route>> routes) : routes_(std::move(routes)) {
+  for (const auto& route : routes_) {
+    const auto state = route->state();
+    const Destination& d = state->destination;
+    by_name_.emplace(d.name, route);
+    if (d.proxy_type == ProxyType::on_premise)
+      by_address_.emplace(address_key(d.tenant, d.location_id, d.host, d.port), route.get());
+  }
+}
+
+std::shared_ptr<Route> DestinationTable::named(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+Route* DestinationTable::at(const std::string& tenant, const std::string& location, const std::string& host,
+                            std::uint16_t port) const {
+  auto it = by_address_.find(address_key(tenant, location, host, port));
+  return it == by_address_.end() ? nullptr : it->second;
+}
+
+std::string DestinationTable::address_key(const std::string& tenant, const std::string& location,
+                                          const std::string& host, std::uint16_t port) {
+  return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
+}
+
+std::vector<std::shared_ptr<Route>> build_destinations(const config::Config& config,
                                                        const plugins::PluginRegistry& registry,
                                                        net::TlsClientContexts& tls, Metrics& metrics,
                                                        std::vector<config::Problem>& problems) {
-  std::vector<std::unique_ptr<Route>> destinations;
+  std::vector<std::shared_ptr<Route>> destinations;
   for (const auto& dest : config.destinations) {
     Destination spec = dest.spec;
     std::unique_ptr<EdgeRouteHandler> handler;
@@ -127,12 +158,12 @@ std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
   std::vector<config::Problem> problems;
-  routes.destinations = build_destinations(config, registry, tls, metrics, problems);
+  routes.set_destinations(build_destinations(config, registry, tls, metrics, problems));
   routes.systems = build_systems(config, registry, tls, problems);
   // The proxy entry points serve virtual hosts no destination describes with a synthetic destination
   // of their own (host and port replaced per connection).
   auto entry_default = [&](const config::ProxyEntryConfig& entry, const std::string& name,
-                           const std::string& route_type, const std::string& what) -> std::unique_ptr<Route> {
+                           const std::string& route_type, const std::string& what) -> std::shared_ptr<Route> {
     Destination spec;
     spec.name = name;
     spec.route_type = route_type;

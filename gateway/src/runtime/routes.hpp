@@ -18,22 +18,24 @@
 
 namespace gw::runtime {
 
-// A destination (settings resolved against its plugin's manifest) and the handler built for it.
+// A destination (settings resolved against its plugin's manifest), the handler built for it, and the
+// metrics its connections count in (labelled with its name and route type).
 struct RouteState {
   Destination destination;
   std::unique_ptr<EdgeRouteHandler> handler;
-};
-
-struct Route {
-  config::Endpoint listen;
   Gauge* active = nullptr;
   Counter* accepted = nullptr;
-  Counter* refused = nullptr;
-  std::atomic<std::uint32_t> connections{0};
+};
 
-  // The destination and handler in force. A connection takes them once, when it starts, and keeps
-  // them to its end: a reload may put new ones in force meanwhile (set_state), with the same name,
-  // route type, proxy type, tenant, location, address and entry point. Any thread.
+// A destination's entry point and what it serves.
+struct Route {
+  config::Endpoint listen;
+  Counter* refused = nullptr;
+  std::atomic<std::uint32_t> connections{0};  // for limits.max_connections, over every state in force
+
+  // The destination, handler and metrics in force. A connection takes them once, when it starts, and
+  // keeps them to its end: a reload may put new ones in force meanwhile (set_state), with the same name
+  // and entry point. Any thread.
   std::shared_ptr<const RouteState> state() const { return state_.get(); }
   void set_state(std::shared_ptr<const RouteState> state) { state_.set(std::move(state)); }
 
@@ -48,42 +50,48 @@ struct SystemRoute {
   std::atomic<std::uint32_t> connections{0};
 };
 
+// The edge's destinations at one time, and how the entry points find one: by name (the HTTP proxy's
+// X-Destination-Name, the lookup API) and, for on_premise ones, by tenant, location and virtual
+// host:port (the proxies' clients ask for an address). Immutable; a reload that adds or removes
+// destinations puts a new table in force.
+class DestinationTable {
+ public:
+  explicit DestinationTable(std::vector<std::shared_ptr<Route>> routes);
+
+  const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+  std::shared_ptr<Route> named(const std::string& name) const;
+  // The on_premise destination with this virtual address (the host in any spelling canonical_host
+  // folds together), or null.
+  Route* at(const std::string& tenant, const std::string& location, const std::string& host,
+            std::uint16_t port) const;
+
+ private:
+  static std::string address_key(const std::string& tenant, const std::string& location,
+                                 const std::string& host, std::uint16_t port);
+  std::vector<std::shared_ptr<Route>> routes_;
+  std::unordered_map<std::string, std::shared_ptr<Route>> by_name_;
+  std::unordered_map<std::string, Route*> by_address_;
+};
+
 // Everything the configuration's routes resolve to.
 struct Routes {
-  std::vector<std::unique_ptr<Route>> destinations;   // edge: one per destination with an entry point
+  // Edge: the destinations in force. Any thread; a caller that keeps a Route* keeps the table too.
+  std::shared_ptr<const DestinationTable> destinations() const { return destinations_.get(); }
+  void set_destinations(std::vector<std::shared_ptr<Route>> routes) {
+    destinations_.set(std::make_shared<const DestinationTable>(std::move(routes)));
+  }
+
   std::vector<std::unique_ptr<SystemRoute>> systems;  // connector: the allowlist
   // Edge with a SOCKS5 entry point: the tcp route used for virtual hosts no destination describes.
   // Its destination is a template; host, port, tenant and location are set per connection.
-  std::unique_ptr<Route> socks5_default;
+  std::shared_ptr<Route> socks5_default;
   // The HTTP proxy's: requests (http) and CONNECT (tcp) to virtual hosts without a destination.
-  std::unique_ptr<Route> http_proxy_default;
-  std::unique_ptr<Route> http_proxy_connect_default;
-};
-
-// How the proxy entry points (SOCKS5, HTTP proxy) find the on_premise destination a client asked for
-// by address: its tenant, location and virtual host:port (the host in canonical form).
-class DestinationsByAddress {
- public:
-  explicit DestinationsByAddress(const Routes& routes) {
-    for (const auto& route : routes.destinations) {
-      const auto state = route->state();
-      const Destination& d = state->destination;
-      if (d.proxy_type == ProxyType::on_premise)
-        by_key_.emplace(key(d.tenant, d.location_id, d.host, d.port), route.get());
-    }
-  }
-  Route* find(const std::string& tenant, const std::string& location, const std::string& host,
-              std::uint16_t port) const {
-    auto it = by_key_.find(key(tenant, location, host, port));
-    return it == by_key_.end() ? nullptr : it->second;
-  }
+  std::shared_ptr<Route> http_proxy_default;
+  std::shared_ptr<Route> http_proxy_connect_default;
 
  private:
-  static std::string key(const std::string& tenant, const std::string& location, const std::string& host,
-                         std::uint16_t port) {
-    return tenant + "/" + location + "/" + net::canonical_host(host) + ":" + std::to_string(port);
-  }
-  std::unordered_map<std::string, Route*> by_key_;
+  InForce<DestinationTable> destinations_{
+      std::make_shared<const DestinationTable>(std::vector<std::shared_ptr<Route>>{})};
 };
 
 // Resolves each destination's and system's route type and settings, creates its handler and its TLS
@@ -92,9 +100,9 @@ std::vector<config::Problem> build_routes(const config::Config& config,
                                           const plugins::PluginRegistry& registry,
                                           net::TlsClientContexts& tls, Metrics& metrics, Routes& routes);
 
-// The destinations part of build_routes(), also for a reload: a route for each destination with an
-// entry point or without, with the problems of those that could not be built added to `problems`.
-std::vector<std::unique_ptr<Route>> build_destinations(const config::Config& config,
+// The destinations part of build_routes(), also for a reload: a route for each destination that could
+// be built, with the problems of those that could not added to `problems`.
+std::vector<std::shared_ptr<Route>> build_destinations(const config::Config& config,
                                                        const plugins::PluginRegistry& registry,
                                                        net::TlsClientContexts& tls, Metrics& metrics,
                                                        std::vector<config::Problem>& problems);

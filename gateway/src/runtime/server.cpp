@@ -35,14 +35,16 @@ enum class ListenerKind { entry_point, socks5, http_proxy, tunnel };
 struct Server::Listener {
   ListenerKind kind;
   config::Endpoint listen;
-  Route* route = nullptr;  // entry_point, socks5: counts, limits and metrics
-  std::string name;        // for logs
+  std::shared_ptr<Route> route;  // entry_point, socks5, http_proxy: counts, limits and metrics
+  std::string name;              // for logs
 };
 
 struct Server::Worker {
   asio::io_context context{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
-  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, const Listener*>> acceptors;
+  // Touched only on this worker's thread once run() started. An accept loop shares its acceptor, so
+  // that closing and dropping one (a reload) never pulls it from under the loop.
+  std::vector<std::pair<std::shared_ptr<tcp::acceptor>, std::shared_ptr<const Listener>>> acceptors;
   std::unordered_set<Stream*> connections;  // touched only on this worker's thread
   std::thread thread;
 };
@@ -111,21 +113,17 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
       config.node.workers ? config.node.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   control_ = std::make_unique<Control>(workers_.front()->context);
-  for (auto& route : routes_.destinations) {
-    listeners_.push_back(std::make_unique<Listener>(
-        Listener{ListenerKind::entry_point, route->listen, route.get(), route->state()->destination.name}));
-  }
+  for (const auto& route : routes_.destinations()->routes()) listeners_.push_back(entry_point(route));
   if (routes_.socks5_default && config.socks5) {
-    listeners_.push_back(std::make_unique<Listener>(
-        Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default.get(), "socks5"}));
+    listeners_.push_back(std::make_shared<Listener>(
+        Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default, "socks5"}));
   }
   if (routes_.http_proxy_default && config.http_proxy) {
-    listeners_.push_back(
-        std::make_unique<Listener>(Listener{ListenerKind::http_proxy, config.http_proxy->listen,
-                                            routes_.http_proxy_default.get(), "http_proxy"}));
+    listeners_.push_back(std::make_shared<Listener>(Listener{
+        ListenerKind::http_proxy, config.http_proxy->listen, routes_.http_proxy_default, "http_proxy"}));
   }
   if (services_.tunnel_listen) {
-    listeners_.push_back(std::make_unique<Listener>(
+    listeners_.push_back(std::make_shared<Listener>(
         Listener{ListenerKind::tunnel, *services_.tunnel_listen, nullptr, "tunnel"}));
   }
 }
@@ -138,40 +136,53 @@ Server::~Server() {
   }
 }
 
+std::shared_ptr<const Server::Listener> Server::entry_point(const std::shared_ptr<Route>& route) {
+  return std::make_shared<Listener>(
+      Listener{ListenerKind::entry_point, route->listen, route, route->state()->destination.name});
+}
+
+std::vector<std::shared_ptr<tcp::acceptor>> Server::open_acceptors(const Listener& listener) {
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  tcp::endpoint endpoint = resolve_listen(listener.listen);
+  try {
+    ensure_port_free(endpoint);
+    for (auto& worker : workers_) {
+      auto acceptor = std::make_shared<tcp::acceptor>(worker->context);
+      acceptor->open(endpoint.protocol());
+      acceptor->set_option(tcp::acceptor::reuse_address(true));
+      acceptor->set_option(reuse_port(true));
+      acceptor->bind(endpoint);
+      acceptor->listen(asio::socket_base::max_listen_connections);
+      // Port 0: the first bind picked the port; the other workers join it.
+      endpoint = acceptor->local_endpoint();
+      acceptors.push_back(std::move(acceptor));
+    }
+  } catch (const boost::system::system_error& e) {
+    const std::string what = listener.kind == ListenerKind::entry_point
+                                 ? "destination '" + listener.name + "'"
+                                 : std::string("the ") + kind_name(listener.kind) + " listener";
+    throw std::runtime_error("cannot listen on " + listener.listen.str() + " for " + what + ": " +
+                             e.code().message());
+  }
+  if (listener.kind == ListenerKind::tunnel) tunnel_endpoint_ = endpoint;
+  if (listener.kind == ListenerKind::entry_point) {
+    log_.log(LogLevel::info, "listening",
+             {{"kind", "entry_point"},
+              {"destination", listener.name},
+              {"route_type", listener.route->state()->destination.route_type},
+              {"address", net::endpoint_string(endpoint)}});
+  } else {
+    log_.log(LogLevel::info, "listening",
+             {{"kind", kind_name(listener.kind)}, {"address", net::endpoint_string(endpoint)}});
+  }
+  return acceptors;
+}
+
 void Server::bind() {
-  for (auto& listener : listeners_) {
-    tcp::endpoint endpoint = resolve_listen(listener->listen);
-    try {
-      ensure_port_free(endpoint);
-      for (auto& worker : workers_) {
-        auto acceptor = std::make_unique<tcp::acceptor>(worker->context);
-        acceptor->open(endpoint.protocol());
-        acceptor->set_option(tcp::acceptor::reuse_address(true));
-        acceptor->set_option(reuse_port(true));
-        acceptor->bind(endpoint);
-        acceptor->listen(asio::socket_base::max_listen_connections);
-        // Port 0: the first bind picked the port; the other workers join it.
-        endpoint = acceptor->local_endpoint();
-        worker->acceptors.emplace_back(std::move(acceptor), listener.get());
-      }
-    } catch (const boost::system::system_error& e) {
-      const std::string what = listener->kind == ListenerKind::entry_point
-                                   ? "destination '" + listener->name + "'"
-                                   : std::string("the ") + kind_name(listener->kind) + " listener";
-      throw std::runtime_error("cannot listen on " + listener->listen.str() + " for " + what + ": " +
-                               e.code().message());
-    }
-    if (listener->kind == ListenerKind::tunnel) tunnel_endpoint_ = endpoint;
-    if (listener->kind == ListenerKind::entry_point) {
-      log_.log(LogLevel::info, "listening",
-               {{"kind", "entry_point"},
-                {"destination", listener->name},
-                {"route_type", listener->route->state()->destination.route_type},
-                {"address", net::endpoint_string(endpoint)}});
-    } else {
-      log_.log(LogLevel::info, "listening",
-               {{"kind", kind_name(listener->kind)}, {"address", net::endpoint_string(endpoint)}});
-    }
+  for (const auto& listener : listeners_) {
+    auto acceptors = open_acceptors(*listener);
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+      workers_[i]->acceptors.emplace_back(std::move(acceptors[i]), listener);
   }
   if (config_.admin.listen) {
     try {
@@ -189,6 +200,80 @@ void Server::bind() {
     }
     log_.log(LogLevel::info, "listening",
              {{"kind", "admin"}, {"address", net::endpoint_string(control_->admin->local_endpoint())}});
+  }
+}
+
+void Server::change_entry_points(const std::vector<std::shared_ptr<Route>>& added,
+                                 const std::vector<const Route*>& removed) {
+  std::vector<std::shared_ptr<const Listener>> closing;
+  std::erase_if(listeners_, [&](const std::shared_ptr<const Listener>& listener) {
+    if (std::find(removed.begin(), removed.end(), listener->route.get()) == removed.end()) return false;
+    closing.push_back(listener);
+    return true;
+  });
+  // An added entry point on the address of a removed one takes over its acceptors (a renamed
+  // destination): the port is never closed. The others are bound before anything changes: a port in
+  // use throws, and what was opened so far closes as it goes out of scope.
+  std::vector<std::pair<std::shared_ptr<const Listener>, std::shared_ptr<const Listener>>> taken_over;
+  std::vector<std::pair<std::shared_ptr<const Listener>, std::vector<std::shared_ptr<tcp::acceptor>>>> opened;
+  try {
+    for (const auto& route : added) {
+      auto listener = entry_point(route);
+      auto same_address = std::find_if(closing.begin(), closing.end(), [&](const auto& old) {
+        return old->listen.str() == listener->listen.str();
+      });
+      if (same_address != closing.end()) {
+        taken_over.emplace_back(*same_address, listener);
+        closing.erase(same_address);
+        log_.log(LogLevel::info, "listening",
+                 {{"kind", "entry_point"},
+                  {"destination", listener->name},
+                  {"route_type", route->state()->destination.route_type},
+                  {"address", listener->listen.str()}});
+        continue;
+      }
+      auto acceptors = open_acceptors(*listener);
+      opened.emplace_back(std::move(listener), std::move(acceptors));
+    }
+  } catch (...) {
+    for (const auto& [old, listener] : taken_over) closing.push_back(old);
+    listeners_.insert(listeners_.end(), closing.begin(), closing.end());
+    throw;
+  }
+  for (const auto& [old, listener] : taken_over)
+    listeners_.push_back(std::const_pointer_cast<Listener>(listener));
+  for (const auto& [listener, acceptors] : opened) listeners_.push_back(listener);
+  // Each worker changes its own acceptors (they belong to its thread); this is worker 0's. The reload
+  // is reported once all have, so that a closed entry point refuses connections from then on.
+  std::latch changed(static_cast<std::ptrdiff_t>(workers_.size()));
+  auto change = [&](Worker& w, std::size_t i) {
+    boost::system::error_code ignored;
+    std::erase_if(w.acceptors, [&](const auto& entry) {
+      if (std::find(closing.begin(), closing.end(), entry.second) == closing.end()) return false;
+      entry.first->close(ignored);  // its accept loop ends; open connections go on
+      return true;
+    });
+    for (auto& [acceptor, listener] : w.acceptors) {
+      for (const auto& [old, successor] : taken_over) {
+        if (listener != old) continue;
+        acceptor->cancel(ignored);  // the old loop ends; the backlog stays for the new one
+        listener = successor;
+        asio::co_spawn(w.context, accept_loop(w, acceptor, listener), asio::detached);
+      }
+    }
+    for (auto& [listener, acceptors] : opened) {
+      w.acceptors.emplace_back(acceptors[i], listener);
+      asio::co_spawn(w.context, accept_loop(w, acceptors[i], listener), asio::detached);
+    }
+    changed.count_down();
+  };
+  for (std::size_t i = 1; i < workers_.size(); ++i)
+    asio::post(workers_[i]->context, [&change, w = workers_[i].get(), i] { change(*w, i); });
+  change(*workers_.front(), 0);
+  changed.wait();
+  for (const auto& listener : closing) {
+    log_.log(LogLevel::info, "entry_point_closed",
+             {{"destination", listener->name}, {"address", listener->listen.str()}});
   }
 }
 
@@ -232,13 +317,13 @@ int Server::run() {
   if (control_->admin) control_->admin->start();
   for (auto& worker : workers_) {
     for (auto& [acceptor, listener] : worker->acceptors) {
-      asio::co_spawn(worker->context, accept_loop(*worker, *acceptor, *listener), asio::detached);
+      asio::co_spawn(worker->context, accept_loop(*worker, acceptor, listener), asio::detached);
     }
   }
   log_.log(LogLevel::info, "ready",
            {{"role", std::string(config::role_name(config_.node.role))},
             {"workers", std::to_string(workers_.size())},
-            {"destinations", std::to_string(routes_.destinations.size())},
+            {"destinations", std::to_string(routes_.destinations()->routes().size())},
             {"systems", std::to_string(config_.systems.size())}});
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([w = workers_[i].get(), i] {
@@ -339,7 +424,7 @@ void Server::finish() {
 
 // Enforces the route's max_connections; a refusal is logged, counted and audited as a security event.
 bool Server::admit(const Listener& listener, tcp::socket& socket) {
-  Route* route = listener.route;
+  Route* route = listener.route.get();
   if (!route) return true;
   const auto state = route->state();
   const Destination& destination = state->destination;
@@ -365,7 +450,9 @@ bool Server::admit(const Listener& listener, tcp::socket& socket) {
   return false;
 }
 
-asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& acceptor, const Listener& listener) {
+asio::awaitable<void> Server::accept_loop(Worker& worker, std::shared_ptr<tcp::acceptor> shared_acceptor,
+                                          std::shared_ptr<const Listener> listener) {
+  tcp::acceptor& acceptor = *shared_acceptor;
   asio::steady_timer backoff(worker.context);
   for (;;) {
     boost::system::error_code ec;
@@ -374,37 +461,37 @@ asio::awaitable<void> Server::accept_loop(Worker& worker, tcp::acceptor& accepto
     if (ec) {
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of file descriptors or a transient error: log and pause briefly instead of spinning.
-      log_.log(LogLevel::error, "accept_failed", {{"listener", listener.name}, {"reason", ec.message()}});
+      log_.log(LogLevel::error, "accept_failed", {{"listener", listener->name}, {"reason", ec.message()}});
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (listener.kind == ListenerKind::tunnel) {
+    if (listener->kind == ListenerKind::tunnel) {
       // A tunnel connection lives on in the connector pool; it is not a client connection to drain.
       asio::co_spawn(worker.context, services_.tunnel_accept(std::move(socket)), asio::detached);
       continue;
     }
-    if (!admit(listener, socket)) continue;
+    if (!admit(*listener, socket)) continue;
     asio::co_spawn(worker.context, serve_connection(worker, listener, std::move(socket), peer),
                    asio::detached);
   }
 }
 
-asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& listener, tcp::socket socket,
-                                               tcp::endpoint peer) {
-  Route& route = *listener.route;
-  route.accepted->add();
-  route.active->add();
-  net::TcpStream client(std::move(socket), &peer);
-  const std::string request_id = new_request_id();
+asio::awaitable<void> Server::serve_connection(Worker& worker, std::shared_ptr<const Listener> listener,
+                                               tcp::socket socket, tcp::endpoint peer) {
+  Route& route = *listener->route;
   // Held to the connection's end, whatever a reload puts in force meanwhile.
   const std::shared_ptr<const RouteState> state = route.state();
+  state->accepted->add();
+  state->active->add();
+  net::TcpStream client(std::move(socket), &peer);
+  const std::string request_id = new_request_id();
   {
     Tracked tracked(*this, client);
     try {
-      if (listener.kind == ListenerKind::socks5) {
+      if (listener->kind == ListenerKind::socks5) {
         co_await services_.socks5->serve(client, request_id);
-      } else if (listener.kind == ListenerKind::http_proxy) {
+      } else if (listener->kind == ListenerKind::http_proxy) {
         co_await services_.http_proxy->serve(client, request_id);
       } else {
         tunnel::RoutingTunnel tunnel(services_.direct, services_.pool, state->destination);
@@ -417,7 +504,7 @@ asio::awaitable<void> Server::serve_connection(Worker& worker, const Listener& l
     }
     client.close();
   }
-  route.active->sub();
+  state->active->sub();
   route.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 

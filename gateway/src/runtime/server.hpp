@@ -10,8 +10,8 @@
 // SIGTERM or SIGINT drains: listeners close, drain hooks run (a connector sends GOAWAY on its tunnel
 // connections), open connections may finish for up to node.drain_timeout, then the rest are closed and
 // the process exits. A second signal closes at once. SIGHUP runs the reload hook, on worker 0 (the
-// configuration file's systems and changed destinations are put in force); while draining it is
-// ignored.
+// configuration file's systems and destinations are put in force, entry points opened and closed:
+// change_entry_points); while draining it is ignored.
 #pragma once
 
 #include <atomic>
@@ -59,6 +59,13 @@ class Server {
   // Binds every listener (entry points, SOCKS5, tunnel, admin). Throws std::runtime_error naming the
   // address.
   void bind();
+  // Reload, on worker 0's thread only (where SIGHUP runs): binds an entry point on every worker for
+  // each route in `added` and closes those of `removed`, whose open connections go on to their end;
+  // an added one on the address of a removed one takes over its acceptors. Returns once every worker
+  // has made the change. Binds everything before it changes anything: when one cannot be bound it
+  // throws std::runtime_error, naming the destination and address, and nothing changed.
+  void change_entry_points(const std::vector<std::shared_ptr<Route>>& added,
+                           const std::vector<const Route*>& removed);
   // The tunnel listener's bound address (after bind()), for an in-process connector.
   boost::asio::ip::tcp::endpoint tunnel_endpoint() const;
   // Serves until drained. Returns the process exit code.
@@ -94,9 +101,14 @@ class Server {
   void finish();
   void connection_ended();
   std::size_t current_worker() const;
-  boost::asio::awaitable<void> accept_loop(Worker& worker, boost::asio::ip::tcp::acceptor& acceptor,
-                                           const Listener& listener);
-  boost::asio::awaitable<void> serve_connection(Worker& worker, const Listener& listener,
+  static std::shared_ptr<const Listener> entry_point(const std::shared_ptr<Route>& route);
+  // One acceptor per worker, bound and listening (not yet accepting); logs `listening`. Throws
+  // std::runtime_error naming the listener and address when it cannot be bound.
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::acceptor>> open_acceptors(const Listener& listener);
+  boost::asio::awaitable<void> accept_loop(Worker& worker,
+                                           std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor,
+                                           std::shared_ptr<const Listener> listener);
+  boost::asio::awaitable<void> serve_connection(Worker& worker, std::shared_ptr<const Listener> listener,
                                                 boost::asio::ip::tcp::socket socket,
                                                 boost::asio::ip::tcp::endpoint peer);
   bool admit(const Listener& listener, boost::asio::ip::tcp::socket& socket);
@@ -107,7 +119,7 @@ class Server {
   Host& host_;
   Routes& routes_;
   Services services_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::shared_ptr<const Listener>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::function<void()>> drain_hooks_;
   std::function<void()> reload_hook_;

@@ -14,8 +14,7 @@ SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes&
       direct_(direct),
       pool_(pool),
       host_(host),
-      log_(log),
-      destinations_(routes) {}
+      log_(log) {}
 
 asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   const std::shared_ptr<const socks::Options> options = options_.get();
@@ -33,8 +32,9 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
     }
     co_return;
   }
+  const auto destinations = routes_.destinations();
   Route* route =
-      destinations_.find(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
+      destinations->at(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
   const std::shared_ptr<const RouteState> state = (route ? route : routes_.socks5_default.get())->state();
   Destination destination = state->destination;

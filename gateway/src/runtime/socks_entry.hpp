@@ -44,7 +44,6 @@ class SocksEntryPoint {
   tunnel::ConnectorPool* pool_;
   Host& host_;
   host::LogSink& log_;
-  DestinationsByAddress destinations_;
 };
 
 }  // namespace gw::runtime
