@@ -41,6 +41,36 @@ TunnelPair pair_to(std::uint16_t backend_port, Keepalive keepalive = {}) {
   return TunnelPair(edge, connector);
 }
 
+// An edge and two connectors of one location (tenant acme, default location), each with two
+// connections, serving app.corp:80 from an echo server.
+struct TwoConnectors {
+  EchoServer echo;
+  TunnelSetup setup;
+  GatewayProcess* edge = nullptr;
+  GatewayProcess* first = nullptr;
+  GatewayProcess* second = nullptr;
+
+  ::testing::AssertionResult start(const EdgeSpec& edge_spec) {
+    for (auto made : {setup.create_certificates(), setup.create_connector_certificate("connector-1", "acme"),
+                      setup.create_connector_certificate("connector-2", "acme")}) {
+      if (!made) return made;
+    }
+    edge = &setup.start_edge(edge_spec);
+    if (auto ready = edge->wait_ready(); !ready) return ready << " (edge)";
+    ConnectorSpec spec;
+    spec.edge_ports = {edge->tunnel_port()};
+    spec.systems.push_back(app_system(echo.port()));
+    spec.name = spec.cert = "connector-1";
+    first = &setup.start_connector(spec);
+    spec.name = spec.cert = "connector-2";
+    second = &setup.start_connector(spec);
+    for (GatewayProcess* connector : {first, second}) {
+      if (auto ready = connector->wait_ready(); !ready) return ready << " (connector)";
+    }
+    return wait_connected(*edge, 4);
+  }
+};
+
 TEST(TunnelHa, ConnectorKilledMidTransferEndsTheClientAndServiceResumesAfterRestart) {
   EchoServer echo;
   TunnelPair pair = pair_to(echo.port());
@@ -152,23 +182,11 @@ TEST(TunnelHa, WithOneOfTwoEdgesKilledTheOtherServesNewConnections) {
 }
 
 TEST(TunnelHa, StreamsGoToTheRemainingConnectorWhenOneOfTwoIsKilled) {
-  EchoServer echo;
-  TunnelSetup setup;
-  ASSERT_TRUE(setup.create_certificates());
-  ASSERT_TRUE(setup.create_connector_certificate("connector-1", "acme"));
-  ASSERT_TRUE(setup.create_connector_certificate("connector-2", "acme"));
-  GatewayProcess& edge = setup.start_edge(EdgeSpec{.destinations = {demo()}});
-  ASSERT_TRUE(edge.wait_ready());
-  ConnectorSpec spec;
-  spec.edge_ports = {edge.tunnel_port()};
-  spec.systems.push_back(app_system(echo.port()));
-  spec.name = spec.cert = "connector-1";
-  GatewayProcess& first = setup.start_connector(spec);
-  spec.name = spec.cert = "connector-2";
-  GatewayProcess& second = setup.start_connector(spec);
-  ASSERT_TRUE(first.wait_ready());
-  ASSERT_TRUE(second.wait_ready());
-  ASSERT_TRUE(wait_connected(edge, 4));
+  TwoConnectors two;
+  ASSERT_TRUE(two.start(EdgeSpec{.destinations = {demo()}}));
+  GatewayProcess& edge = *two.edge;
+  GatewayProcess& first = *two.first;
+  GatewayProcess& second = *two.second;
 
   // Streams are spread over all four connections of the location: both connectors serve.
   for (int i = 0; i < 8; ++i) {
@@ -205,23 +223,11 @@ std::multiset<std::string> workers_holding(GatewayProcess& edge, GatewayProcess&
 }
 
 TEST(TunnelHa, EveryEdgeWorkerHoldsAConnectionOfEveryConnectorOfALocation) {
-  EchoServer echo;
-  TunnelSetup setup;
-  ASSERT_TRUE(setup.create_certificates());
-  ASSERT_TRUE(setup.create_connector_certificate("connector-1", "acme"));
-  ASSERT_TRUE(setup.create_connector_certificate("connector-2", "acme"));
-  GatewayProcess& edge = setup.start_edge(EdgeSpec{.workers = 2, .destinations = {demo()}});
-  ASSERT_TRUE(edge.wait_ready());
-  ConnectorSpec spec;
-  spec.edge_ports = {edge.tunnel_port()};
-  spec.systems.push_back(app_system(echo.port()));
-  spec.name = spec.cert = "connector-1";
-  GatewayProcess& first = setup.start_connector(spec);
-  spec.name = spec.cert = "connector-2";
-  GatewayProcess& second = setup.start_connector(spec);
-  ASSERT_TRUE(first.wait_ready());
-  ASSERT_TRUE(second.wait_ready());
-  ASSERT_TRUE(wait_connected(edge, 4));
+  TwoConnectors two;
+  ASSERT_TRUE(two.start(EdgeSpec{.workers = 2, .destinations = {demo()}}));
+  GatewayProcess& edge = *two.edge;
+  GatewayProcess& first = *two.first;
+  GatewayProcess& second = *two.second;
   ASSERT_TRUE(first.wait_for_log_count(log_event("tunnel_connected"), 2));
   ASSERT_TRUE(second.wait_for_log_count(log_event("tunnel_connected"), 2));
 
