@@ -145,7 +145,7 @@ TEST_F(Reload, OtherSectionsAreReportedAsWaitingForARestart) {
   connector.process().signal(SIGHUP);
   const auto waiting = connector.wait_for_log(log_event("restart_needed"), kGuard, mark);
   ASSERT_TRUE(waiting) << "no restart_needed record";
-  EXPECT_EQ(waiting->get("sections"), "log,connector");
+  EXPECT_EQ(waiting->get("sections"), "log,connector (edges, connections, reconnect or tuning)");
   EXPECT_EQ(connector.count_log(log_event("config_reloaded"), mark), 1u);
   // The systems were applied all the same.
   TcpClient added(pair_->edge().port("second"));
@@ -358,6 +358,84 @@ TEST(ReloadEdge, SocksClientsGetANewPasswordAndTheDestinationsAddedAndRemoved) {
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->get("destinations_removed"), "api");
   EXPECT_EQ(api_answers(), "no request");
+}
+
+// `text` with every occurrence of `from` replaced by `to`.
+std::string replaced_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(ReloadTunnel, CertificatesAndTheirCaAreReplacedWithoutARestart) {
+  EchoServer echo;
+  EdgeSpec edge_spec;
+  edge_spec.destinations = {{.name = "app", .address = "app.corp:80"}};
+  ConnectorSpec connector_spec;
+  connector_spec.systems = {{.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo.port()}};
+  TunnelPair pair(edge_spec, connector_spec);
+  ASSERT_TRUE(pair.start());
+  GatewayProcess& edge = pair.edge();
+  GatewayProcess& connector = pair.connector();
+  TcpClient held(edge.port("app"));
+  ASSERT_TRUE(echoes(held, "before the certificates change"));
+
+  // A new CA, with a new edge certificate and new certificates for the connector's identity and another.
+  const std::string old_dir = pair.setup().certs().string();
+  const std::string new_dir = (pair.setup().root() / "renewed").string();
+  ASSERT_TRUE(run_certs({"ca", "--out", new_dir}));
+  ASSERT_TRUE(
+      run_certs({"edge", "--ca", new_dir, "--out", new_dir, "--name", "localhost", "--ip", "127.0.0.1"}));
+  ASSERT_TRUE(run_certs(
+      {"connector", "--ca", new_dir, "--out", new_dir, "--tenant", "acme", "--file-prefix", "connector"}));
+  ASSERT_TRUE(run_certs(
+      {"connector", "--ca", new_dir, "--out", new_dir, "--tenant", "other", "--file-prefix", "other"}));
+  const auto renewed = [&](const std::string& yaml) { return replaced_all(yaml, old_dir, new_dir); };
+
+  // The edge: its certificate and the CA it trusts change for connections that dial in from now on;
+  // the one up goes on.
+  std::size_t mark = edge.log_mark();
+  write_config(edge, renewed(pair.setup().edge_yaml(edge_spec)));
+  auto reloaded = reload(edge, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("tunnel_tls"), "reloaded");
+  EXPECT_EQ(edge.count_log(log_event("restart_needed"), mark), 0u);
+  EXPECT_TRUE(echoes(held, "after the edge's reload"));
+  // A connector with a certificate of the new CA is accepted by the edge as it runs.
+  ConnectorSpec second = pair.connector_spec();
+  second.name = "connector-2";
+  mark = edge.log_mark();
+  GatewayProcess& renewed_connector =
+      pair.setup().start("connector-2", renewed(pair.setup().connector_yaml(second)));
+  ASSERT_TRUE(renewed_connector.wait_ready());
+  ASSERT_TRUE(wait_connected(edge, 2, mark));
+  mark = edge.log_mark();
+  renewed_connector.kill();
+  ASSERT_TRUE(edge.wait_for_log_count(connector_disconnected(), 2, kGuard, mark));
+
+  // The connector: a certificate of another identity is refused, one of the same identity goes in force.
+  const std::string connector_yaml = pair.setup().connector_yaml(pair.connector_spec());
+  write_config(connector, replaced_all(renewed(connector_yaml), "/connector.", "/other."));
+  const auto refused = reload(connector, "config_reload_failed");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->get("problem").find("connector.cert_file"), std::string::npos)
+      << refused->get("problem");
+  EXPECT_NE(refused->get("problem").find("changing the identity takes a restart"), std::string::npos);
+  write_config(connector, renewed(connector_yaml));
+  reloaded = reload(connector, "config_reloaded");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->get("tunnel_tls"), "reloaded");
+
+  // The edge restarted on the same tunnel port makes the connector dial again: with the certificate it
+  // started with, of the old CA, it would now be refused.
+  write_config(edge, replaced(renewed(pair.setup().edge_yaml(edge_spec)), "listen: 127.0.0.1:0\n  ca_file",
+                              "listen: 127.0.0.1:" + std::to_string(edge.tunnel_port()) + "\n  ca_file"));
+  edge.restart();
+  ASSERT_TRUE(edge.wait_ready());
+  ASSERT_TRUE(wait_connected(edge, 2));
+  EXPECT_EQ(edge.count_log(log_event("connector_refused")), 0u);
+  TcpClient after(edge.port("app"));
+  EXPECT_TRUE(echoes(after, "through the connector's new certificate"));
 }
 
 }  // namespace

@@ -322,9 +322,50 @@ DestinationPlan plan_destinations(Gateway& gw, const config::Config& next,
   return plan;
 }
 
+// The tunnel's TLS from the files as they are now, for a reload: certificates are rotated by
+// replacing the files (or naming new ones). An edge's server context; a connector's client context,
+// whose certificate must name the identity the connector runs as. The rest of the `tunnel` or
+// `connector` section, changed, waits for a restart (added to `waiting`). Nothing for a standalone
+// gateway, whose certificates live in memory.
+std::optional<net::SslCtxPtr> plan_tunnel_tls(const Gateway& gw, const config::Config& next,
+                                              std::vector<std::string>& waiting,
+                                              std::vector<std::string>& problems) {
+  const std::string file = gw.config.file.string();
+  auto other_keys_changed = [&waiting](const char* section, auto before, auto after, const char* what) {
+    if (std::erase(waiting, section) == 0) return;
+    before.tls = after.tls = {};
+    if (!(before == after)) waiting.push_back(std::string(section) + " (" + what + ")");
+  };
+  try {
+    if (gw.config.node.role == config::Role::edge && gw.config.tunnel && next.tunnel) {
+      other_keys_changed("tunnel", *gw.config.tunnel, *next.tunnel, "listen or tuning");
+      return tunnel::make_edge_server_context(tls_source(next.tunnel->tls));
+    }
+    if (gw.config.node.role == config::Role::connector && gw.config.connector && next.connector) {
+      other_keys_changed("connector", *gw.config.connector, *next.connector,
+                         "edges, connections, reconnect or tuning");
+      auto context = tunnel::make_connector_client_context(tls_source(next.connector->tls));
+      std::string error;
+      auto identity = tunnel::identity_from_certificate_file(next.connector->tls.cert_file.string(), error);
+      if (!identity) {
+        problems.push_back(file + ": connector.cert_file: " + error);
+      } else if (!(*identity == gw.identity)) {
+        problems.push_back(file + ": connector.cert_file: the certificate names " + identity->str() +
+                           ", this connector runs as " + gw.identity.str() +
+                           "; changing the identity takes a restart");
+      }
+      return context;
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(file + ": " + (gw.config.runs_edge() ? "tunnel: " : "connector: ") + e.what());
+  }
+  return std::nullopt;
+}
+
 // What a reload can change in the running gateway; null where this role has none.
 struct Running {
   runtime::Server* server = nullptr;
+  runtime::TunnelListener* tunnel_listener = nullptr;
   runtime::ConnectorAgent* agent = nullptr;
   runtime::SocksEntryPoint* socks5 = nullptr;
   runtime::HttpProxyEntryPoint* http_proxy = nullptr;
@@ -365,10 +406,10 @@ void reload_failed(Gateway& gw, const std::vector<std::string>& problems) {
 
 // SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
 // force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), an
-// edge's destinations (added, removed, changed; entry points bound and closed) and the proxies'
-// authentication. Everything else waits for a restart, and is reported. A file that does not load, a
-// destination, system or proxy setting that cannot be built, an entry point that cannot be bound, or
-// a changed role changes nothing.
+// edge's destinations (added, removed, changed; entry points bound and closed), the proxies'
+// authentication and the tunnel's TLS (certificates read again). Everything else waits for a restart, and is
+// reported. A file that does not load, a destination, system or proxy setting that cannot be built, an entry
+// point that cannot be bound, or a changed role changes nothing.
 void reload(Gateway& gw, const Running& running) {
   runtime::ConnectorAgent* agent = running.agent;
   const std::string file = gw.config.file.string();
@@ -387,6 +428,7 @@ void reload(Gateway& gw, const Running& running) {
   std::vector<std::string> waiting;
   std::optional<socks::Options> socks5;
   std::optional<socks::Options> http_proxy;
+  std::optional<net::SslCtxPtr> tunnel_tls;
   if (problems.empty()) {
     if (agent) {
       std::vector<config::Problem> system_problems;
@@ -397,6 +439,7 @@ void reload(Gateway& gw, const Running& running) {
     waiting = config::changed_sections(gw.config.text, next->text);
     socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, waiting, file, problems);
     http_proxy = plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, waiting, file, problems);
+    tunnel_tls = plan_tunnel_tls(gw, *next, waiting, problems);
   }
   if (!problems.empty()) {
     reload_failed(gw, problems);
@@ -415,6 +458,8 @@ void reload(Gateway& gw, const Running& running) {
       return;
     }
   }
+  if (tunnel_tls && running.tunnel_listener) running.tunnel_listener->set_tls(*tunnel_tls);
+  if (tunnel_tls && agent) agent->set_tls(*tunnel_tls);
   if (socks5) running.socks5->set_options(std::move(*socks5));
   if (http_proxy) running.http_proxy->set_options(std::move(*http_proxy));
   for (auto& update : destinations.updates) update.route->set_state(std::move(update.state));
@@ -437,11 +482,14 @@ void reload(Gateway& gw, const Running& running) {
               {"previous_systems", std::to_string(previous)},
               {"destinations_added", added},
               {"destinations_removed", removed},
-              {"destinations_updated", updated}});
+              {"destinations_updated", updated},
+              {"tunnel_tls", tunnel_tls ? "reloaded" : ""}});
   if (!waiting.empty()) {
-    gw.log.log(LogLevel::warn, "restart_needed",
-               {{"sections", restart_needed},
-                {"reason", "a reload applies systems, destinations and the proxies' authentication only"}});
+    gw.log.log(
+        LogLevel::warn, "restart_needed",
+        {{"sections", restart_needed},
+         {"reason",
+          "a reload applies systems, destinations, the proxies' authentication and the tunnel's TLS only"}});
   }
   if (gw.audit->enabled(AuditClass::security)) {
     gw.audit->record({AuditClass::security,
@@ -453,6 +501,7 @@ void reload(Gateway& gw, const Running& running) {
                        {"destinations_added", added},
                        {"destinations_removed", removed},
                        {"destinations_updated", updated},
+                       {"tunnel_tls", std::string(tunnel_tls ? "reloaded" : "")},
                        {"restart_needed", restart_needed}}});
   }
 }
@@ -605,9 +654,8 @@ int command_run(const Options& options) {
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
     gw.destinations_in_force = config::list_entries(gw.config.text, "destinations", "name");
-    server.on_reload([&gw, running = Running{&server, agent.get(), socks.get(), http_proxy.get()}] {
-      reload(gw, running);
-    });
+    server.on_reload([&gw, running = Running{&server, tunnel_listener.get(), agent.get(), socks.get(),
+                                             http_proxy.get()}] { reload(gw, running); });
     const int code = server.run();
     // Tunnel connections hold sockets of the server's io_contexts: release them while those exist.
     agent.reset();

@@ -25,6 +25,7 @@ struct Endpoint {
   std::string host;  // literal address or name; IPv6 without brackets
   std::uint16_t port = 0;
   std::string str() const;  // "host:port" or "[v6]:port"
+  bool operator==(const Endpoint&) const = default;
 };
 
 enum class Role { edge, connector, standalone };
@@ -75,6 +76,7 @@ struct TunnelTuning {
   std::uint32_t max_concurrent_streams = 8192;         // streams the peer may open on one connection
   std::uint32_t stream_window = 1024 * 1024;           // receive window per stream
   std::uint32_t connection_window = 16 * 1024 * 1024;  // receive window per connection
+  bool operator==(const TunnelTuning&) const = default;
 };
 
 // Files of one side of the tunnel's mutual TLS. All empty in standalone mode: certificates are then
@@ -83,6 +85,7 @@ struct TunnelTlsFiles {
   std::filesystem::path ca_file;    // CA that signed the peer's certificate
   std::filesystem::path cert_file;  // our certificate
   std::filesystem::path key_file;
+  bool operator==(const TunnelTlsFiles&) const = default;
 };
 
 // Edge: where connectors dial in.
@@ -90,11 +93,13 @@ struct TunnelListenConfig {
   Endpoint listen{"127.0.0.1", 0};
   TunnelTlsFiles tls;
   TunnelTuning tuning;
+  bool operator==(const TunnelListenConfig&) const = default;
 };
 
 struct EdgeLink {
   Endpoint address;
   std::string server_name;  // name verified in the edge's certificate; default: the address's host
+  bool operator==(const EdgeLink&) const = default;
 };
 
 // Connector: which edges to dial and how.
@@ -108,6 +113,7 @@ struct ConnectorConfig {
   // Standalone only: the in-process connector's identity (a connector's comes from its certificate).
   std::string tenant = "default";
   std::string location_id;
+  bool operator==(const ConnectorConfig&) const = default;
 };
 
 struct SystemConfig {

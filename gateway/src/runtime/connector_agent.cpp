@@ -66,7 +66,7 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
                                host::LogSink& log, Server& server)
     : config_(config),
       edges_(std::move(edges)),
-      tls_(std::move(tls)),
+      tls_(std::make_shared<const net::SslCtxPtr>(std::move(tls))),
       identity_(std::move(identity)),
       allowlist_(std::make_shared<const Allowlist>(std::move(systems))),
       direct_(direct),
@@ -132,8 +132,8 @@ asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link
     co_return nullptr;
   }
   socket.set_option(tcp::no_delay(true), ec);
-  stream = std::make_unique<net::TlsStream>(std::move(socket),
-                                            tunnel::new_connector_session(tls_.get(), edge.server_name));
+  stream = std::make_unique<net::TlsStream>(
+      std::move(socket), tunnel::new_connector_session(tls_.get()->get(), edge.server_name));
   stream->coalesce_io(kTunnelIoBuffer);
   std::string reason;
   if (co_await stream->handshake_client(reason)) {

@@ -45,6 +45,10 @@ class ConnectorAgent {
   // Puts an allowlist of `systems` in force for the streams that arrive from now on. Any thread.
   void replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems);
   std::size_t system_count() const;
+  // Puts a new TLS context (this connector's certificate, which must name the same identity, and the
+  // CA it trusts edges from) in force for the connections dialled afterwards; established ones keep
+  // their session. Any thread.
+  void set_tls(net::SslCtxPtr tls) { tls_.set(std::make_shared<const net::SslCtxPtr>(std::move(tls))); }
 
  private:
   struct Link;
@@ -58,7 +62,7 @@ class ConnectorAgent {
 
   const config::ConnectorConfig& config_;
   std::vector<Edge> edges_;
-  net::SslCtxPtr tls_;
+  InForce<net::SslCtxPtr> tls_;
   tunnel::ConnectorIdentity identity_;
   InForce<Allowlist> allowlist_;
   Tunnel& direct_;

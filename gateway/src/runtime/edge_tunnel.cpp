@@ -44,7 +44,7 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     socket_address = remote.address().to_string();
   }
   socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  net::SslPtr ssl(SSL_new(tls_.get()));
+  net::SslPtr ssl(SSL_new(tls_.get()->get()));
   if (!ssl) {
     refuse(peer, "cannot create a TLS session");
     co_return;

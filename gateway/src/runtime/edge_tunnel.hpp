@@ -16,6 +16,7 @@
 #include "gateway/plugin/host.hpp"
 #include "host/logger.hpp"
 #include "net/tls_context.hpp"
+#include "runtime/in_force.hpp"
 #include "tunnel/connector_pool.hpp"
 
 namespace gw::runtime {
@@ -24,7 +25,15 @@ class TunnelListener {
  public:
   TunnelListener(net::SslCtxPtr tls, tunnel::ConnectorPool& pool, tunnel::H2Options options, Host& host,
                  host::LogSink& log)
-      : tls_(std::move(tls)), pool_(pool), options_(options), host_(host), log_(log) {}
+      : tls_(std::make_shared<const net::SslCtxPtr>(std::move(tls))),
+        pool_(pool),
+        options_(options),
+        host_(host),
+        log_(log) {}
+
+  // Puts a new TLS context (the edge's certificate and the CA it trusts connectors from) in force for
+  // the connections that dial in afterwards (a reload); established ones keep their session. Any thread.
+  void set_tls(net::SslCtxPtr tls) { tls_.set(std::make_shared<const net::SslCtxPtr>(std::move(tls))); }
 
   // The workers' io_contexts that connections are spread over; without them a connection stays on the
   // worker that accepted it. Before the first accept().
@@ -36,7 +45,7 @@ class TunnelListener {
  private:
   void refuse(const std::string& peer, const std::string& reason);
 
-  net::SslCtxPtr tls_;
+  runtime::InForce<net::SslCtxPtr> tls_;
   tunnel::ConnectorPool& pool_;
   tunnel::H2Options options_;
   Host& host_;
