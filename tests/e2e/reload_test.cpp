@@ -145,8 +145,9 @@ TEST_F(Reload, OtherSectionsAreReportedAsWaitingForARestart) {
   connector.process().signal(SIGHUP);
   const auto waiting = connector.wait_for_log(log_event("restart_needed"), kGuard, mark);
   ASSERT_TRUE(waiting) << "no restart_needed record";
-  EXPECT_EQ(waiting->get("sections"), "log,connector (edges, connections, reconnect or tuning)");
+  EXPECT_EQ(waiting->get("sections"), "log");
   EXPECT_EQ(connector.count_log(log_event("config_reloaded"), mark), 1u);
+  EXPECT_TRUE(wait_connected(pair_->edge(), 3)) << "connections_per_edge 3 applies";
   // The systems were applied all the same.
   TcpClient added(pair_->edge().port("second"));
   EXPECT_TRUE(echoes(added, "systems apply"));
@@ -436,6 +437,55 @@ TEST(ReloadTunnel, CertificatesAndTheirCaAreReplacedWithoutARestart) {
   EXPECT_EQ(edge.count_log(log_event("connector_refused")), 0u);
   TcpClient after(edge.port("app"));
   EXPECT_TRUE(echoes(after, "through the connector's new certificate"));
+}
+
+TEST(ReloadConnector, EdgesAreAddedAndRemovedAndAStreamOnARemovedEdgeFinishes) {
+  EchoServer echo;
+  TunnelSetup setup;
+  ASSERT_TRUE(setup.create_certificates());
+  ASSERT_TRUE(setup.create_connector_certificate("connector", "acme"));
+  const OnPremiseDestination demo{.name = "demo", .address = "app.corp:80"};
+  GatewayProcess& edge_a = setup.start_edge(EdgeSpec{.name = "edge-a", .destinations = {demo}});
+  GatewayProcess& edge_b = setup.start_edge(EdgeSpec{.name = "edge-b", .destinations = {demo}});
+  ASSERT_TRUE(edge_a.wait_ready());
+  ASSERT_TRUE(edge_b.wait_ready());
+  ConnectorSpec spec;
+  spec.systems = {{.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo.port()}};
+  spec.edge_ports = {edge_a.tunnel_port()};
+  GatewayProcess& connector = setup.start_connector(spec);
+  ASSERT_TRUE(connector.wait_ready());
+  ASSERT_TRUE(wait_connected(edge_a, 2));
+  TcpClient held(edge_a.port("demo"));
+  ASSERT_TRUE(echoes(held, "through edge a"));
+
+  // Edge b added: the connector dials it too.
+  spec.edge_ports = {edge_a.tunnel_port(), edge_b.tunnel_port()};
+  write_config(connector, setup.connector_yaml(spec));
+  ASSERT_TRUE(reload(connector, "config_reloaded"));
+  EXPECT_EQ(connector.count_log(log_event("edge_added", {{"edge", loopback_address(edge_b.tunnel_port())}})),
+            1u);
+  ASSERT_TRUE(wait_connected(edge_b, 2));
+  {
+    TcpClient via_b(edge_b.port("demo"));
+    EXPECT_TRUE(echoes(via_b, "through the added edge"));
+  }
+
+  // Edge a removed: its idle connection goes, the one carrying a stream goes once the stream ends.
+  spec.edge_ports = {edge_b.tunnel_port()};
+  write_config(connector, setup.connector_yaml(spec));
+  const std::size_t mark = edge_a.log_mark();
+  ASSERT_TRUE(reload(connector, "config_reloaded"));
+  EXPECT_TRUE(edge_a.wait_for_log_count(connector_disconnected(), 1, kGuard, mark));
+  EXPECT_TRUE(echoes(held, "after edge a was removed"));
+  held.close();
+  EXPECT_TRUE(edge_a.wait_for_log_count(connector_disconnected(), 2, kGuard, mark));
+  {
+    TcpClient via_a(edge_a.port("demo"));
+    EXPECT_TRUE(closed_without_data(via_a)) << "edge a has no connector left";
+    TcpClient via_b(edge_b.port("demo"));
+    EXPECT_TRUE(echoes(via_b, "edge b goes on"));
+  }
+  EXPECT_EQ(edge_b.count_log(connector_disconnected()), 0u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cli/certs.hpp"
@@ -331,9 +332,14 @@ std::optional<net::SslCtxPtr> plan_tunnel_tls(const Gateway& gw, const config::C
                                               std::vector<std::string>& waiting,
                                               std::vector<std::string>& problems) {
   const std::string file = gw.config.file.string();
+  // Compared without the keys a reload applies.
   auto other_keys_changed = [&waiting](const char* section, auto before, auto after, const char* what) {
     if (std::erase(waiting, section) == 0) return;
     before.tls = after.tls = {};
+    if constexpr (std::is_same_v<decltype(before), config::ConnectorConfig>) {
+      before.edges = after.edges = {};
+      before.connections_per_edge = after.connections_per_edge = 0;
+    }
     if (!(before == after)) waiting.push_back(std::string(section) + " (" + what + ")");
   };
   try {
@@ -342,8 +348,7 @@ std::optional<net::SslCtxPtr> plan_tunnel_tls(const Gateway& gw, const config::C
       return tunnel::make_edge_server_context(tls_source(next.tunnel->tls));
     }
     if (gw.config.node.role == config::Role::connector && gw.config.connector && next.connector) {
-      other_keys_changed("connector", *gw.config.connector, *next.connector,
-                         "edges, connections, reconnect or tuning");
+      other_keys_changed("connector", *gw.config.connector, *next.connector, "reconnect or tuning");
       auto context = tunnel::make_connector_client_context(tls_source(next.connector->tls));
       std::string error;
       auto identity = tunnel::identity_from_certificate_file(next.connector->tls.cert_file.string(), error);
@@ -407,7 +412,8 @@ void reload_failed(Gateway& gw, const std::vector<std::string>& problems) {
 // SIGHUP: the configuration file is read again, and what can change while the gateway runs is put in
 // force for new connections and streams: a connector's systems (the allowlist, rebuilt whole), an
 // edge's destinations (added, removed, changed; entry points bound and closed), the proxies'
-// authentication and the tunnel's TLS (certificates read again). Everything else waits for a restart, and is
+// authentication, the tunnel's TLS (certificates read again) and a connector's edges and connections
+// per edge. Everything else waits for a restart, and is
 // reported. A file that does not load, a destination, system or proxy setting that cannot be built, an entry
 // point that cannot be bound, or a changed role changes nothing.
 void reload(Gateway& gw, const Running& running) {
@@ -460,6 +466,10 @@ void reload(Gateway& gw, const Running& running) {
   }
   if (tunnel_tls && running.tunnel_listener) running.tunnel_listener->set_tls(*tunnel_tls);
   if (tunnel_tls && agent) agent->set_tls(*tunnel_tls);
+  // Edges and connections per edge, after the TLS: new connections dial with the new certificate.
+  if (agent && gw.config.node.role == config::Role::connector && next->connector)
+    agent->set_edges(runtime::ConnectorAgent::edges_of(*next->connector),
+                     next->connector->connections_per_edge);
   if (socks5) running.socks5->set_options(std::move(*socks5));
   if (http_proxy) running.http_proxy->set_options(std::move(*http_proxy));
   for (auto& update : destinations.updates) update.route->set_state(std::move(update.state));
@@ -643,9 +653,7 @@ int command_run(const Options& options) {
       if (gw.config.node.role == config::Role::standalone) {
         edges.push_back({"127.0.0.1", server.tunnel_endpoint().port(), "localhost"});
       } else {
-        for (const auto& link : gw.config.connector->edges) {
-          edges.push_back({link.address.host, link.address.port, link.server_name});
-        }
+        edges = runtime::ConnectorAgent::edges_of(*gw.config.connector);
       }
       agent = std::make_unique<runtime::ConnectorAgent>(
           *gw.config.connector, std::move(edges), gw.tunnel_client_tls, gw.identity,

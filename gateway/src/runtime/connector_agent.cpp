@@ -1,5 +1,7 @@
 #include "runtime/connector_agent.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -58,7 +60,15 @@ struct ConnectorAgent::Link {
   asio::steady_timer wake;                           // back-off sleep and "connection closed" signal
   std::shared_ptr<tunnel::H2Connection> connection;  // touched on `context` only
   bool closed = false;
+  bool retired = false;  // removed by a reload (touched on `context` only)
 };
+
+std::vector<ConnectorAgent::Edge> ConnectorAgent::edges_of(const config::ConnectorConfig& config) {
+  std::vector<Edge> edges;
+  for (const auto& link : config.edges)
+    edges.push_back({link.address.host, link.address.port, link.server_name});
+  return edges;
+}
 
 ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges,
                                net::SslCtxPtr tls, tunnel::ConnectorIdentity identity,
@@ -66,6 +76,7 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
                                host::LogSink& log, Server& server)
     : config_(config),
       edges_(std::move(edges)),
+      connections_per_edge_(config.connections_per_edge),
       tls_(std::make_shared<const net::SslCtxPtr>(std::move(tls))),
       identity_(std::move(identity)),
       allowlist_(std::make_shared<const Allowlist>(std::move(systems))),
@@ -90,16 +101,48 @@ std::size_t ConnectorAgent::system_count() const {
 }
 
 void ConnectorAgent::start() {
-  auto contexts = server_.contexts();
-  std::size_t next = 0;
   for (const auto& edge : edges_) {
-    for (unsigned i = 0; i < config_.connections_per_edge; ++i) {
-      auto link = std::make_shared<Link>(*contexts[next++ % contexts.size()], edge, i);
-      links_.push_back(link);
-      asio::co_spawn(link->context, dial_loop(link), asio::detached);
-    }
+    for (unsigned i = 0; i < connections_per_edge_; ++i) add_link(edge, i);
   }
   server_.on_drain([this] { shutdown(); });
+}
+
+void ConnectorAgent::add_link(const Edge& edge, unsigned index) {
+  auto contexts = server_.contexts();
+  auto link = std::make_shared<Link>(*contexts[next_context_++ % contexts.size()], edge, index);
+  links_.push_back(link);
+  asio::co_spawn(link->context, dial_loop(link), asio::detached);
+}
+
+void ConnectorAgent::retire(const std::shared_ptr<Link>& link) {
+  asio::post(link->context, [link] {
+    link->retired = true;
+    link->wake.cancel();
+    if (link->connection) link->connection->shutdown();
+  });
+}
+
+void ConnectorAgent::set_edges(std::vector<Edge> edges, unsigned connections_per_edge) {
+  if (stopping_) return;
+  auto text = [](const Edge& e) { return e.host + ":" + std::to_string(e.port); };
+  auto listed = [](const std::vector<Edge>& list, const Edge& e) {
+    return std::find(list.begin(), list.end(), e) != list.end();
+  };
+  std::erase_if(links_, [&](const std::shared_ptr<Link>& link) {
+    if (listed(edges, link->edge) && link->index < connections_per_edge) return false;
+    retire(link);
+    return true;
+  });
+  for (const auto& edge : edges_) {
+    if (!listed(edges, edge)) log_.log(LogLevel::info, "edge_removed", {{"edge", text(edge)}});
+  }
+  for (const auto& edge : edges) {
+    const bool known = listed(edges_, edge);
+    for (unsigned i = known ? connections_per_edge_ : 0; i < connections_per_edge; ++i) add_link(edge, i);
+    if (!known) log_.log(LogLevel::info, "edge_added", {{"edge", text(edge)}});
+  }
+  edges_ = std::move(edges);
+  connections_per_edge_ = connections_per_edge;
 }
 
 void ConnectorAgent::shutdown() {
@@ -147,14 +190,14 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
   const std::string edge_text = link->edge.host + ":" + std::to_string(link->edge.port);
   const std::string index = std::to_string(link->index);
   std::chrono::milliseconds backoff = config_.reconnect_initial;
-  while (!stopping_) {
+  while (!stopping_ && !link->retired) {
     std::string failure;
     const auto started = Clock::now();
     auto stream = co_await dial(*link, failure);
     if (!stream) {
       log_.log(LogLevel::warn, "tunnel_connect_failed",
                {{"edge", edge_text}, {"connection", index}, {"reason", failure}});
-    } else if (!stopping_) {
+    } else if (!stopping_ && !link->retired) {
       link->closed = false;
       const std::string cipher = stream->cipher_suite();
       const std::string local = stream->info().local;  // the edge logs it as the connection's peer
@@ -188,11 +231,11 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
         co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
       link->connection.reset();
-      log_.log(stopping_ ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
+      log_.log(stopping_ || link->retired ? LogLevel::info : LogLevel::warn, "tunnel_disconnected",
                {{"edge", edge_text}, {"connection", index}, {"reason", close_reason}});
       if (Clock::now() - started > kHealthyAfter) backoff = config_.reconnect_initial;
     }
-    if (stopping_) break;
+    if (stopping_ || link->retired) break;
     boost::system::error_code ec;
     link->wake.expires_after(jittered(backoff));
     co_await link->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));

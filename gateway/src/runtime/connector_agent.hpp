@@ -32,7 +32,10 @@ class ConnectorAgent {
     std::string host;
     std::uint16_t port = 0;
     std::string server_name;
+    bool operator==(const Edge&) const = default;
   };
+  // The edges a connector configuration names.
+  static std::vector<Edge> edges_of(const config::ConnectorConfig& config);
 
   ConnectorAgent(const config::ConnectorConfig& config, std::vector<Edge> edges, net::SslCtxPtr tls,
                  tunnel::ConnectorIdentity identity, std::vector<std::unique_ptr<SystemRoute>> systems,
@@ -45,6 +48,11 @@ class ConnectorAgent {
   // Puts an allowlist of `systems` in force for the streams that arrive from now on. Any thread.
   void replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems);
   std::size_t system_count() const;
+  // A reload, on the thread that reloads: dials `connections_per_edge` connections to each of `edges`
+  // from now on. Edges added (or connections added to an edge) start dialling; connections to edges
+  // removed (or above the new count) are shut down gracefully: GOAWAY, open streams finish. Logs
+  // `edge_added` and `edge_removed`.
+  void set_edges(std::vector<Edge> edges, unsigned connections_per_edge);
   // Puts a new TLS context (this connector's certificate, which must name the same identity, and the
   // CA it trusts edges from) in force for the connections dialled afterwards; established ones keep
   // their session. Any thread.
@@ -60,8 +68,15 @@ class ConnectorAgent {
   void shutdown();
   void audit_decision(const tunnel::TunnelRequest& request, bool allowed, const std::string& reason);
 
+  // Starts a dial loop for connection `index` to `edge`, on the next worker in turn.
+  void add_link(const Edge& edge, unsigned index);
+  // Stops a link for good: its connection, if any, shuts down gracefully.
+  static void retire(const std::shared_ptr<Link>& link);
+
   const config::ConnectorConfig& config_;
   std::vector<Edge> edges_;
+  unsigned connections_per_edge_;
+  std::size_t next_context_ = 0;
   InForce<net::SslCtxPtr> tls_;
   tunnel::ConnectorIdentity identity_;
   InForce<Allowlist> allowlist_;
