@@ -33,4 +33,20 @@ Allowlist::Decision Allowlist::decide(std::string_view host, std::uint16_t port,
   return decision;
 }
 
+void Allowlist::carry_counts(std::vector<std::unique_ptr<SystemRoute>>& systems) const {
+  for (auto& fresh : systems) {
+    const System& f = fresh->system;
+    auto it = by_host_.find(net::canonical_host(f.virtual_host));
+    if (it == by_host_.end()) continue;
+    for (const SystemRoute* old : it->second) {
+      const System& o = old->system;
+      if (o.virtual_port_first == f.virtual_port_first && o.virtual_port_last == f.virtual_port_last &&
+          o.route_type == f.route_type) {
+        fresh->connections = old->connections;
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace gw::runtime

@@ -28,6 +28,10 @@ class Allowlist {
   // `host` is compared in canonical form (net/host_name.hpp); `route_type` must equal the system's.
   Decision decide(std::string_view host, std::uint16_t port, std::string_view route_type) const;
 
+  // For a reload: each of `systems` that has the virtual host, ports and route type of one here takes
+  // its count of open streams, so that max_connections counts the streams of both allowlists.
+  void carry_counts(std::vector<std::unique_ptr<SystemRoute>>& systems) const;
+
  private:
   std::vector<std::unique_ptr<SystemRoute>> systems_;
   std::unordered_map<std::string, std::vector<SystemRoute*>> by_host_;  // lower-case virtual host

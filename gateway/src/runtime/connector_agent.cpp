@@ -93,6 +93,7 @@ ConnectorAgent::ConnectorAgent(const config::ConnectorConfig& config, std::vecto
 ConnectorAgent::~ConnectorAgent() = default;
 
 void ConnectorAgent::replace_systems(std::vector<std::unique_ptr<SystemRoute>> systems) {
+  allowlist_.get()->carry_counts(systems);
   allowlist_.set(std::make_shared<const Allowlist>(std::move(systems)));
 }
 
@@ -280,8 +281,8 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
   }
   SystemRoute& route = *decision.system;
   const auto max = route.system.limits.max_connections;
-  if (route.connections.fetch_add(1, std::memory_order_relaxed) >= max) {
-    route.connections.fetch_sub(1, std::memory_order_relaxed);
+  if (route.connections->fetch_add(1, std::memory_order_relaxed) >= max) {
+    route.connections->fetch_sub(1, std::memory_order_relaxed);
     const std::string reason = "max_connections (" + std::to_string(max) + ") reached";
     audit_decision(request, false, reason);
     co_await stream->respond(tunnel::status_for(TunnelErrc::busy), reason);
@@ -312,7 +313,7 @@ asio::awaitable<void> ConnectorAgent::serve_stream(std::unique_ptr<tunnel::Incom
                              "the route handler did not reach the system");
   }
   stream->close();
-  route.connections.fetch_sub(1, std::memory_order_relaxed);
+  route.connections->fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace gw::runtime

@@ -47,7 +47,9 @@ struct Route {
 struct SystemRoute {
   System system;  // settings resolved against the plugin's manifest
   std::unique_ptr<ConnectorRouteHandler> handler;
-  std::atomic<std::uint32_t> connections{0};
+  // Streams open now, for limits.max_connections: shared with the same system in the allowlist a
+  // reload replaces (Allowlist::carry_counts), so that the limit holds across reloads.
+  std::shared_ptr<std::atomic<std::uint32_t>> connections = std::make_shared<std::atomic<std::uint32_t>>(0);
 };
 
 // The edge's destinations at one time, and how the entry points find one: by name (the HTTP proxy's
