@@ -16,6 +16,8 @@
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
 #include "support/peers.hpp"
+#include "support/poll.hpp"
+#include "support/socks_client.hpp"
 #include "support/tunnel_pair.hpp"
 
 namespace gw::e2e {
@@ -486,6 +488,44 @@ TEST(ReloadConnector, EdgesAreAddedAndRemovedAndAStreamOnARemovedEdgeFinishes) {
     EXPECT_TRUE(echoes(via_b, "edge b goes on"));
   }
   EXPECT_EQ(edge_b.count_log(connector_disconnected()), 0u);
+}
+
+TEST(ReloadEdge, TheSocksEntryPointMovesAndTakesNewLimits) {
+  EchoServer echo;
+  EdgeSpec edge;
+  edge.socks5 = Socks5Spec{.users = {{.username = "app1", .password = "pass"}}};
+  ConnectorSpec connector;
+  connector.systems = {{.virtual_host = "echo.corp", .virtual_port = "7", .internal_port = echo.port()}};
+  TunnelPair pair(edge, connector);
+  ASSERT_TRUE(pair.start());
+  GatewayProcess& gateway = pair.edge();
+  const auto login = gw::testing::SocksAuth::with_password("app1", "pass");
+
+  // Another port, and a limit of one connection.
+  const std::uint16_t old_port = gateway.socks_port();
+  const std::uint16_t new_port = free_port();
+  const std::size_t mark = gateway.log_mark();
+  std::ofstream(gateway.config_file(), std::ios::trunc) << replaced(
+      pair.setup().edge_yaml(edge), "socks5:\n  listen: 127.0.0.1:0\n",
+      "socks5:\n  listen: 127.0.0.1:" + std::to_string(new_port) + "\n  limits: {max_connections: 1}\n");
+  ASSERT_TRUE(reload(gateway, "config_reloaded"));
+  EXPECT_EQ(gateway.count_log(log_event("restart_needed"), mark), 0u);
+  EXPECT_EQ(gateway.count_log(log_event("listener_closed", {{"kind", "socks5"}}), mark), 1u);
+  EXPECT_EQ(TcpClient::connect_error(old_port), ECONNREFUSED);
+
+  gw::testing::SocksClient first(new_port);
+  ASSERT_TRUE(first.connect(login, "echo.corp", 7).ok());
+  first.send("moved");
+  EXPECT_EQ(first.receive_exact(5), "moved");
+  gw::testing::SocksClient second(new_port);
+  EXPECT_TRUE(second.wait_closed()) << "a second client is refused while the first is connected";
+  EXPECT_TRUE(
+      gateway.wait_for_log(log_event("connection_refused", {{"destination", "socks5"}}), kGuard, mark));
+  first.close();
+  EXPECT_TRUE(poll_until([&] {
+    gw::testing::SocksClient third(new_port);
+    return third.connect(login, "echo.corp", 7).ok();
+  })) << "once the first has gone, the next is served";
 }
 
 }  // namespace

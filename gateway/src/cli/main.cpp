@@ -376,25 +376,62 @@ struct Running {
   runtime::HttpProxyEntryPoint* http_proxy = nullptr;
 };
 
-// A proxy entry point's new authentication (users, JWT, anonymous identity, handshake timeout), when
-// `section` is among the `changed` ones; a changed listener or limits waits for a restart instead (added
-// to `changed` as "SECTION (listener or limits)").
-std::optional<socks::Options> plan_proxy(const std::string& section,
-                                         const std::optional<config::ProxyEntryConfig>& before,
-                                         const std::optional<config::ProxyEntryConfig>& after,
-                                         std::vector<std::string>& changed, const std::string& file,
-                                         std::vector<std::string>& problems) {
-  if (std::find(changed.begin(), changed.end(), section) == changed.end()) return std::nullopt;
-  if (!before || !after || before->listen.str() != after->listen.str() ||
-      !(before->limits == after->limits)) {
-    changed.push_back(section + " (listener or limits)");
-    return std::nullopt;
+// What a reload changes in a proxy entry point (`section`: socks5 or http_proxy) whose section
+// changed: its authentication (users, JWT, anonymous identity, handshake timeout), its address and
+// its limits. An entry point added or removed waits for a restart (added to `changed` as
+// "SECTION (added or removed)").
+struct ProxyPlan {
+  std::optional<socks::Options> options;
+  std::optional<config::Endpoint> listen;  // set when the address changed
+  bool limits = false;                     // the limits changed: its routes are built again
+};
+
+ProxyPlan plan_proxy(const std::string& section, const std::optional<config::ProxyEntryConfig>& before,
+                     const std::optional<config::ProxyEntryConfig>& after, std::vector<std::string>& changed,
+                     const std::string& file, std::vector<std::string>& problems) {
+  ProxyPlan plan;
+  if (std::find(changed.begin(), changed.end(), section) == changed.end()) return plan;
+  if (!before || !after) {
+    changed.push_back(section + " (added or removed)");
+    return plan;
   }
   try {
-    return socks::make_options(*after);
+    plan.options = socks::make_options(*after);
   } catch (const std::exception& e) {
     problems.push_back(file + ": " + section + ": " + e.what());
-    return std::nullopt;
+  }
+  if (before->listen.str() != after->listen.str()) plan.listen = after->listen;
+  plan.limits = !(before->limits == after->limits);
+  return plan;
+}
+
+void reload_failed(Gateway& gw, const std::vector<std::string>& problems);
+
+// The reload's listener changes: the proxies' new addresses, then the destinations' entry points.
+// False, after reporting the reload as failed, when one cannot be bound; the proxies are then put back
+// where they were.
+bool bind_listeners(Gateway& gw, const Running& running, const DestinationPlan& destinations,
+                    const ProxyPlan& socks5, const ProxyPlan& http_proxy) {
+  std::vector<std::pair<runtime::Route*, config::Endpoint>> moved;  // and where each was
+  try {
+    for (const auto& [route, plan] : {std::pair{gw.routes.proxies.socks5.get(), &socks5},
+                                      std::pair{gw.routes.proxies.http_proxy.get(), &http_proxy}}) {
+      if (!plan->listen) continue;
+      if (auto left = running.server->move_listener(route, *plan->listen)) moved.emplace_back(route, *left);
+    }
+    if (!destinations.added.empty() || !destinations.removed.empty())
+      running.server->change_entry_points(destinations.added, destinations.removed);
+    return true;
+  } catch (const std::exception& e) {
+    for (const auto& [route, where] : moved) {
+      try {
+        running.server->move_listener(route, where);
+      } catch (const std::exception& back) {
+        gw.log.log(LogLevel::error, "listener_lost", {{"address", where.str()}, {"reason", back.what()}});
+      }
+    }
+    reload_failed(gw, {gw.config.file.string() + ": " + e.what()});
+    return false;
   }
 }
 
@@ -432,8 +469,9 @@ void reload(Gateway& gw, const Running& running) {
   std::vector<std::unique_ptr<runtime::SystemRoute>> systems;
   DestinationPlan destinations;
   std::vector<std::string> waiting;
-  std::optional<socks::Options> socks5;
-  std::optional<socks::Options> http_proxy;
+  ProxyPlan socks5;
+  ProxyPlan http_proxy;
+  runtime::ProxyRoutes proxy_routes;  // rebuilt when a proxy's limits changed
   std::optional<net::SslCtxPtr> tunnel_tls;
   if (problems.empty()) {
     if (agent) {
@@ -445,6 +483,11 @@ void reload(Gateway& gw, const Running& running) {
     waiting = config::changed_sections(gw.config.text, next->text);
     socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, waiting, file, problems);
     http_proxy = plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, waiting, file, problems);
+    if (socks5.limits || http_proxy.limits) {
+      std::vector<config::Problem> route_problems;
+      proxy_routes = runtime::build_proxy_routes(*next, *gw.registry, gw.tls, gw.metrics, route_problems);
+      for (const auto& p : route_problems) problems.push_back(p.str());
+    }
     tunnel_tls = plan_tunnel_tls(gw, *next, waiting, problems);
   }
   if (!problems.empty()) {
@@ -455,14 +498,12 @@ void reload(Gateway& gw, const Running& running) {
   // connector no destinations or proxies: the configuration refuses them for its role).
   for (const char* applied : {"systems", "destinations", "socks5", "http_proxy"})
     std::erase(waiting, applied);
-  // Entry points are bound first: a port in use fails the reload before anything changed.
-  if (!destinations.added.empty() || !destinations.removed.empty()) {
-    try {
-      running.server->change_entry_points(destinations.added, destinations.removed);
-    } catch (const std::exception& e) {
-      reload_failed(gw, {file + ": destinations: " + e.what()});
-      return;
-    }
+  // Listeners are bound first: a port in use fails the reload before anything else changed.
+  if (!bind_listeners(gw, running, destinations, socks5, http_proxy)) return;
+  if (socks5.limits) gw.routes.proxies.socks5->set_state(proxy_routes.socks5->state());
+  if (http_proxy.limits) {
+    gw.routes.proxies.http_proxy->set_state(proxy_routes.http_proxy->state());
+    gw.routes.proxies.http_proxy_connect->set_state(proxy_routes.http_proxy_connect->state());
   }
   if (tunnel_tls && running.tunnel_listener) running.tunnel_listener->set_tls(*tunnel_tls);
   if (tunnel_tls && agent) agent->set_tls(*tunnel_tls);
@@ -470,8 +511,8 @@ void reload(Gateway& gw, const Running& running) {
   if (agent && gw.config.node.role == config::Role::connector && next->connector)
     agent->set_edges(runtime::ConnectorAgent::edges_of(*next->connector),
                      next->connector->connections_per_edge);
-  if (socks5) running.socks5->set_options(std::move(*socks5));
-  if (http_proxy) running.http_proxy->set_options(std::move(*http_proxy));
+  if (socks5.options) running.socks5->set_options(std::move(*socks5.options));
+  if (http_proxy.options) running.http_proxy->set_options(std::move(*http_proxy.options));
   for (auto& update : destinations.updates) update.route->set_state(std::move(update.state));
   if (gw.config.runs_edge()) {
     gw.routes.set_destinations(std::move(destinations.table));

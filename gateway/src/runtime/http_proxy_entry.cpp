@@ -183,7 +183,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       co_await refuse(400, "CONNECT needs host:port");
       co_return;
     }
-    by_address(host, port, *routes_.http_proxy_connect_default);
+    by_address(host, port, *routes_.proxies.http_proxy_connect);
   } else if (!destination_name.empty()) {
     if (auto route = destinations->named(destination_name)) state = route->state();
     if (!state || state->destination.tenant != identity->tenant) {
@@ -203,7 +203,7 @@ asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const s
       co_await refuse(400, "malformed URL authority");
       co_return;
     }
-    by_address(host, port, *routes_.http_proxy_default);
+    by_address(host, port, *routes_.proxies.http_proxy);
   } else {
     co_await refuse(400, "expected an absolute http:// URL, CONNECT, or X-Destination-Name");
     co_return;

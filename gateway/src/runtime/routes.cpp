@@ -154,12 +154,9 @@ std::vector<std::shared_ptr<Route>> build_destinations(const config::Config& con
   return destinations;
 }
 
-std::vector<config::Problem> build_routes(const config::Config& config,
-                                          const plugins::PluginRegistry& registry,
-                                          net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
-  std::vector<config::Problem> problems;
-  routes.set_destinations(build_destinations(config, registry, tls, metrics, problems));
-  routes.systems = build_systems(config, registry, tls, problems);
+ProxyRoutes build_proxy_routes(const config::Config& config, const plugins::PluginRegistry& registry,
+                               net::TlsClientContexts& tls, Metrics& metrics,
+                               std::vector<config::Problem>& problems) {
   // The proxy entry points serve virtual hosts no destination describes with a synthetic destination
   // of their own (host and port replaced per connection).
   auto entry_default = [&](const config::ProxyEntryConfig& entry, const std::string& name,
@@ -183,18 +180,29 @@ std::vector<config::Problem> build_routes(const config::Config& config,
     }
     return nullptr;
   };
+  ProxyRoutes routes;
   if (config.socks5) {
-    routes.socks5_default = entry_default(
-        *config.socks5, "socks5", "tcp", "the SOCKS5 entry point relays virtual hosts without a destination");
+    routes.socks5 = entry_default(*config.socks5, "socks5", "tcp",
+                                  "the SOCKS5 entry point relays virtual hosts without a destination");
   }
   if (config.http_proxy) {
-    routes.http_proxy_default =
+    routes.http_proxy =
         entry_default(*config.http_proxy, "http_proxy", "http",
                       "the HTTP proxy forwards requests to virtual hosts without a destination");
-    routes.http_proxy_connect_default =
+    routes.http_proxy_connect =
         entry_default(*config.http_proxy, "http_proxy-connect", "tcp",
                       "the HTTP proxy relays CONNECT to virtual hosts without a destination");
   }
+  return routes;
+}
+
+std::vector<config::Problem> build_routes(const config::Config& config,
+                                          const plugins::PluginRegistry& registry,
+                                          net::TlsClientContexts& tls, Metrics& metrics, Routes& routes) {
+  std::vector<config::Problem> problems;
+  routes.set_destinations(build_destinations(config, registry, tls, metrics, problems));
+  routes.systems = build_systems(config, registry, tls, problems);
+  routes.proxies = build_proxy_routes(config, registry, tls, metrics, problems);
   return problems;
 }
 

@@ -75,6 +75,16 @@ class DestinationTable {
   std::unordered_map<std::string, Route*> by_address_;
 };
 
+// The routes of the proxy entry points (edge), for virtual hosts no destination describes: SOCKS5
+// relays them as tcp; the HTTP proxy forwards requests (http) and relays CONNECT (tcp). Each one's
+// destination is a template: host, port, tenant and location are set per connection. Its limits are
+// the entry point's. Null when the entry point is not configured.
+struct ProxyRoutes {
+  std::shared_ptr<Route> socks5;
+  std::shared_ptr<Route> http_proxy;
+  std::shared_ptr<Route> http_proxy_connect;
+};
+
 // Everything the configuration's routes resolve to.
 struct Routes {
   // Edge: the destinations in force. Any thread; a caller that keeps a Route* keeps the table too.
@@ -84,12 +94,7 @@ struct Routes {
   }
 
   std::vector<std::unique_ptr<SystemRoute>> systems;  // connector: the allowlist
-  // Edge with a SOCKS5 entry point: the tcp route used for virtual hosts no destination describes.
-  // Its destination is a template; host, port, tenant and location are set per connection.
-  std::shared_ptr<Route> socks5_default;
-  // The HTTP proxy's: requests (http) and CONNECT (tcp) to virtual hosts without a destination.
-  std::shared_ptr<Route> http_proxy_default;
-  std::shared_ptr<Route> http_proxy_connect_default;
+  ProxyRoutes proxies;
 
  private:
   InForce<DestinationTable> destinations_{
@@ -108,6 +113,11 @@ std::vector<std::shared_ptr<Route>> build_destinations(const config::Config& con
                                                        const plugins::PluginRegistry& registry,
                                                        net::TlsClientContexts& tls, Metrics& metrics,
                                                        std::vector<config::Problem>& problems);
+
+// The proxies' part of build_routes(), also for a reload of a proxy's limits.
+ProxyRoutes build_proxy_routes(const config::Config& config, const plugins::PluginRegistry& registry,
+                               net::TlsClientContexts& tls, Metrics& metrics,
+                               std::vector<config::Problem>& problems);
 
 // The systems part of build_routes(), also for a reload of the allowlist: the systems that could be
 // built, with the problems of those that could not added to `problems`.

@@ -114,13 +114,13 @@ Server::Server(const config::Config& config, host::LogSink& log, host::MetricsRe
   for (unsigned i = 0; i < count; ++i) workers_.push_back(std::make_unique<Worker>());
   control_ = std::make_unique<Control>(workers_.front()->context);
   for (const auto& route : routes_.destinations()->routes()) listeners_.push_back(entry_point(route));
-  if (routes_.socks5_default && config.socks5) {
+  if (routes_.proxies.socks5 && config.socks5) {
     listeners_.push_back(std::make_shared<Listener>(
-        Listener{ListenerKind::socks5, config.socks5->listen, routes_.socks5_default, "socks5"}));
+        Listener{ListenerKind::socks5, config.socks5->listen, routes_.proxies.socks5, "socks5"}));
   }
-  if (routes_.http_proxy_default && config.http_proxy) {
+  if (routes_.proxies.http_proxy && config.http_proxy) {
     listeners_.push_back(std::make_shared<Listener>(Listener{
-        ListenerKind::http_proxy, config.http_proxy->listen, routes_.http_proxy_default, "http_proxy"}));
+        ListenerKind::http_proxy, config.http_proxy->listen, routes_.proxies.http_proxy, "http_proxy"}));
   }
   if (services_.tunnel_listen) {
     listeners_.push_back(std::make_shared<Listener>(
@@ -165,17 +165,20 @@ std::vector<std::shared_ptr<tcp::acceptor>> Server::open_acceptors(const Listene
                              e.code().message());
   }
   if (listener.kind == ListenerKind::tunnel) tunnel_endpoint_ = endpoint;
+  log_listening(listener, net::endpoint_string(endpoint));
+  return acceptors;
+}
+
+void Server::log_listening(const Listener& listener, const std::string& address) {
   if (listener.kind == ListenerKind::entry_point) {
     log_.log(LogLevel::info, "listening",
              {{"kind", "entry_point"},
               {"destination", listener.name},
               {"route_type", listener.route->state()->destination.route_type},
-              {"address", net::endpoint_string(endpoint)}});
+              {"address", address}});
   } else {
-    log_.log(LogLevel::info, "listening",
-             {{"kind", kind_name(listener.kind)}, {"address", net::endpoint_string(endpoint)}});
+    log_.log(LogLevel::info, "listening", {{"kind", kind_name(listener.kind)}, {"address", address}});
   }
-  return acceptors;
 }
 
 void Server::bind() {
@@ -205,31 +208,43 @@ void Server::bind() {
 
 void Server::change_entry_points(const std::vector<std::shared_ptr<Route>>& added,
                                  const std::vector<const Route*>& removed) {
+  std::vector<std::shared_ptr<const Listener>> opening;
+  for (const auto& route : added) opening.push_back(entry_point(route));
+  replace_listeners(std::move(opening), removed);
+}
+
+std::optional<config::Endpoint> Server::move_listener(const Route* route, const config::Endpoint& listen) {
+  const auto current = std::find_if(listeners_.begin(), listeners_.end(),
+                                    [route](const auto& listener) { return listener->route.get() == route; });
+  if (current == listeners_.end() || (*current)->listen.str() == listen.str()) return std::nullopt;
+  const std::shared_ptr<const Listener> old = *current;
+  replace_listeners({std::make_shared<const Listener>(Listener{old->kind, listen, old->route, old->name})},
+                    {route});
+  return old->listen;
+}
+
+void Server::replace_listeners(std::vector<std::shared_ptr<const Listener>> opening,
+                               const std::vector<const Route*>& removed) {
   std::vector<std::shared_ptr<const Listener>> closing;
   std::erase_if(listeners_, [&](const std::shared_ptr<const Listener>& listener) {
     if (std::find(removed.begin(), removed.end(), listener->route.get()) == removed.end()) return false;
     closing.push_back(listener);
     return true;
   });
-  // An added entry point on the address of a removed one takes over its acceptors (a renamed
-  // destination): the port is never closed. The others are bound before anything changes: a port in
-  // use throws, and what was opened so far closes as it goes out of scope.
+  // A listener opened on the address of one closed takes over its acceptors (a renamed destination):
+  // the port is never closed. The others are bound before anything changes: a port in use throws, and
+  // what was opened so far closes as it goes out of scope.
   std::vector<std::pair<std::shared_ptr<const Listener>, std::shared_ptr<const Listener>>> taken_over;
   std::vector<std::pair<std::shared_ptr<const Listener>, std::vector<std::shared_ptr<tcp::acceptor>>>> opened;
   try {
-    for (const auto& route : added) {
-      auto listener = entry_point(route);
+    for (auto& listener : opening) {
       auto same_address = std::find_if(closing.begin(), closing.end(), [&](const auto& old) {
         return old->listen.str() == listener->listen.str();
       });
       if (same_address != closing.end()) {
-        taken_over.emplace_back(*same_address, listener);
+        log_listening(*listener, listener->listen.str());
+        taken_over.emplace_back(*same_address, std::move(listener));
         closing.erase(same_address);
-        log_.log(LogLevel::info, "listening",
-                 {{"kind", "entry_point"},
-                  {"destination", listener->name},
-                  {"route_type", route->state()->destination.route_type},
-                  {"address", listener->listen.str()}});
         continue;
       }
       auto acceptors = open_acceptors(*listener);
@@ -240,11 +255,10 @@ void Server::change_entry_points(const std::vector<std::shared_ptr<Route>>& adde
     listeners_.insert(listeners_.end(), closing.begin(), closing.end());
     throw;
   }
-  for (const auto& [old, listener] : taken_over)
-    listeners_.push_back(std::const_pointer_cast<Listener>(listener));
+  for (const auto& [old, listener] : taken_over) listeners_.push_back(listener);
   for (const auto& [listener, acceptors] : opened) listeners_.push_back(listener);
   // Each worker changes its own acceptors (they belong to its thread); this is worker 0's. The reload
-  // is reported once all have, so that a closed entry point refuses connections from then on.
+  // is reported once all have, so that a closed listener refuses connections from then on.
   std::latch changed(static_cast<std::ptrdiff_t>(workers_.size()));
   auto change = [&](Worker& w, std::size_t i) {
     boost::system::error_code ignored;
@@ -272,8 +286,9 @@ void Server::change_entry_points(const std::vector<std::shared_ptr<Route>>& adde
   change(*workers_.front(), 0);
   changed.wait();
   for (const auto& listener : closing) {
-    log_.log(LogLevel::info, "entry_point_closed",
-             {{"destination", listener->name}, {"address", listener->listen.str()}});
+    log_.log(
+        LogLevel::info, "listener_closed",
+        {{"kind", kind_name(listener->kind)}, {"name", listener->name}, {"address", listener->listen.str()}});
   }
 }
 

@@ -10,8 +10,8 @@
 // SIGTERM or SIGINT drains: listeners close, drain hooks run (a connector sends GOAWAY on its tunnel
 // connections), open connections may finish for up to node.drain_timeout, then the rest are closed and
 // the process exits. A second signal closes at once. SIGHUP runs the reload hook, on worker 0 (the
-// configuration file's systems and destinations are put in force, entry points opened and closed:
-// change_entry_points); while draining it is ignored.
+// configuration file's systems and destinations are put in force, listeners opened, moved and closed:
+// change_entry_points, move_listener); while draining it is ignored.
 #pragma once
 
 #include <atomic>
@@ -66,6 +66,10 @@ class Server {
   // throws std::runtime_error, naming the destination and address, and nothing changed.
   void change_entry_points(const std::vector<std::shared_ptr<Route>>& added,
                            const std::vector<const Route*>& removed);
+  // Reload, the same way: the listener serving `route` (a proxy entry point's) moves to `listen`, when
+  // that is another address; returns the address it left. Throws, changing nothing, when `listen`
+  // cannot be bound.
+  std::optional<config::Endpoint> move_listener(const Route* route, const config::Endpoint& listen);
   // The tunnel listener's bound address (after bind()), for an in-process connector.
   boost::asio::ip::tcp::endpoint tunnel_endpoint() const;
   // Serves until drained. Returns the process exit code.
@@ -105,6 +109,11 @@ class Server {
   // One acceptor per worker, bound and listening (not yet accepting); logs `listening`. Throws
   // std::runtime_error naming the listener and address when it cannot be bound.
   std::vector<std::shared_ptr<boost::asio::ip::tcp::acceptor>> open_acceptors(const Listener& listener);
+  void log_listening(const Listener& listener, const std::string& address);
+  // What change_entry_points and move_listener do: opens `opening` and closes the listeners of
+  // `removed` routes, on every worker.
+  void replace_listeners(std::vector<std::shared_ptr<const Listener>> opening,
+                         const std::vector<const Route*>& removed);
   boost::asio::awaitable<void> accept_loop(Worker& worker,
                                            std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor,
                                            std::shared_ptr<const Listener> listener);

@@ -36,7 +36,7 @@ asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::
   Route* route =
       destinations->at(negotiation.tenant, negotiation.location_id, negotiation.host, negotiation.port);
   // Virtual hosts no destination describes are relayed as tcp, with the SOCKS5 entry point's limits.
-  const std::shared_ptr<const RouteState> state = (route ? route : routes_.socks5_default.get())->state();
+  const std::shared_ptr<const RouteState> state = (route ? route : routes_.proxies.socks5.get())->state();
   Destination destination = state->destination;
   EdgeRouteHandler& handler = *state->handler;
   destination.host = negotiation.host;
