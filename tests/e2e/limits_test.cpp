@@ -1,6 +1,11 @@
-// Per-destination limits: a connection cap that refuses the excess and frees its slots again, and an
-// idle timeout that ends silent connections.
+// Per-destination limits: a connection cap that refuses the excess and frees its slots again, an
+// idle timeout that ends silent connections, and a half-close timeout that ends connections one side
+// finished and the other went silent on.
 #include <gtest/gtest.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "support/checks.hpp"
 #include "support/client.hpp"
@@ -74,6 +79,38 @@ TEST(Limits, IdleTimeoutEndsSilentConnection) {
                               {{"destination", "idle"}, {"reason", "idle_timeout"}},
                               [](double v) { return v >= 1; }))
       << "gateway_errors_total{reason=\"idle_timeout\"} never reached 1";
+}
+
+TEST(Limits, HalfCloseTimeoutEndsAConnectionTheTargetNeverFinishes) {
+  // Reads the client's request to its end, then holds the connection open without a word.
+  ScriptedServer target([](tcp::socket socket) -> asio::awaitable<void> {
+    co_await read_to_eof(socket);
+    asio::steady_timer hold(socket.get_executor(), std::chrono::hours(1));
+    boost::system::error_code ec;
+    co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  });
+  GatewayConfig config;
+  config.destinations.push_back(
+      {.name = "half", .address = target.address(), .limits = "{half_close_timeout: 300ms}"});
+  GatewayProcess gateway(config);
+  ASSERT_TRUE(gateway.wait_ready());
+
+  TcpClient client(gateway.port("half"));
+  client.send("the whole request");
+  client.shutdown_write();
+  // The idle timeout is the default five minutes: only the half-close timeout ends this.
+  const Received end = client.receive_all();
+  EXPECT_EQ(end.data, "");
+  EXPECT_TRUE(end.end == End::eof || end.end == End::reset);
+
+  auto audit = gateway.wait_for_audit(
+      [](const Record& r) { return r.get("event") == "tcp.connection" && r.get("destination") == "half"; });
+  ASSERT_EQ(audit.size(), 1u) << "no tcp.connection audit record";
+  EXPECT_EQ(audit[0].get("outcome"), "half_close_timeout") << audit[0].line;
+  EXPECT_EQ(audit[0].integer("bytes_up"), 17);
+  EXPECT_TRUE(wait_for_metric(gateway.admin_port(), "gateway_errors_total",
+                              {{"destination", "half"}, {"reason", "half_close_timeout"}},
+                              [](double v) { return v >= 1; }));
 }
 
 }  // namespace

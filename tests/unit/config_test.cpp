@@ -259,12 +259,13 @@ TEST(ConfigReader, UnknownKeyIsReportedAtTheKey) {
   EXPECT_EQ(problem.where.line, 3);
   EXPECT_EQ(problem.where.column, 3);
   EXPECT_EQ(problem.message,
-            "unknown key 'idel_timeout' (expected one of: connect_timeout, idle_timeout, max_connections, "
+            "unknown key 'idel_timeout' (expected one of: connect_timeout, idle_timeout, half_close_timeout, "
+            "max_connections, "
             "buffer_size)");
   EXPECT_EQ(
       problem.str(),
       "/srv/gateway/gateway.yaml:3:3: limits.idel_timeout: unknown key 'idel_timeout' (expected one of: "
-      "connect_timeout, idle_timeout, max_connections, buffer_size)");
+      "connect_timeout, idle_timeout, half_close_timeout, max_connections, buffer_size)");
 }
 
 TEST(ConfigReader, UnknownTopLevelAndDestinationKeys) {

@@ -55,7 +55,12 @@ TEST_F(SpliceFixture, CopiesBothWaysAndHonoursHalfClose) {
   net::TcpStream a(std::move(a_side));
   net::TcpStream b(std::move(b_side));
   Counter up, down;
-  start(a, b, {std::chrono::milliseconds(0), 4096, &up, &down});
+  // A half-close timeout far longer than the exchange changes nothing.
+  start(a, b,
+        {.half_close_timeout = std::chrono::seconds(60),
+         .buffer_size = 4096,
+         .bytes_a_to_b = &up,
+         .bytes_b_to_a = &down});
   std::thread io([this] { context.run(); });
 
   const std::string request(100000, 'q');
@@ -85,7 +90,7 @@ TEST_F(SpliceFixture, IdleTimeoutClosesBothSides) {
   auto [b_side, target] = socket_pair(context);
   net::TcpStream a(std::move(a_side));
   net::TcpStream b(std::move(b_side));
-  start(a, b, {std::chrono::milliseconds(30), 4096, nullptr, nullptr});
+  start(a, b, {.idle_timeout = std::chrono::milliseconds(30), .buffer_size = 4096});
   context.run();
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->idle_timeout);
@@ -99,12 +104,41 @@ TEST_F(SpliceFixture, IdleTimeoutClosesBothSides) {
   EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
 }
 
+// The client ended its half; the target neither answers nor closes. Without the half-close timeout
+// the connection would hold on for the whole idle timeout (an hour here, or none at all).
+TEST_F(SpliceFixture, AfterAHalfCloseTheOtherSideSilentForTheHalfCloseTimeoutEndsTheSplice) {
+  for (const auto idle : {std::chrono::milliseconds(std::chrono::hours(1)), std::chrono::milliseconds(0)}) {
+    result.reset();
+    context.restart();
+    auto [app, a_side] = socket_pair(context);
+    auto [b_side, target] = socket_pair(context);
+    net::TcpStream a(std::move(a_side));
+    net::TcpStream b(std::move(b_side));
+    start(a, b,
+          {.idle_timeout = idle, .half_close_timeout = std::chrono::milliseconds(30), .buffer_size = 4096});
+    asio::write(app, asio::buffer(std::string("last words")));
+    app.shutdown(tcp::socket::shutdown_send);
+    context.run();
+    ASSERT_TRUE(result);
+    EXPECT_TRUE(result->half_close_timeout);
+    EXPECT_TRUE(result->idle_timeout);
+    EXPECT_EQ(result->error, asio::error::timed_out);
+    EXPECT_EQ(result->bytes_a_to_b, 10u);
+    // The target got the client's bytes and its end, then the connection closed.
+    EXPECT_EQ(read_to_eof(target), "last words");
+    char c;
+    error_code ec;
+    app.read_some(asio::buffer(&c, 1), ec);
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  }
+}
+
 TEST_F(SpliceFixture, AResetOnOneSideEndsTheSpliceWithAnError) {
   auto [app, a_side] = socket_pair(context);
   auto [b_side, target] = socket_pair(context);
   net::TcpStream a(std::move(a_side));
   net::TcpStream b(std::move(b_side));
-  start(a, b, {std::chrono::milliseconds(0), 4096, nullptr, nullptr});
+  start(a, b, {.buffer_size = 4096});
   target.set_option(asio::socket_base::linger(true, 0));
   target.close();  // RST
   context.run();
@@ -174,7 +208,7 @@ class GatedSink final : public Stream {
 TEST_F(SpliceFixture, ASlowWriterStopsTheReader) {
   EndlessSource source(context);
   GatedSink sink(context);
-  start(source, sink, {std::chrono::milliseconds(0), 1024, nullptr, nullptr});
+  start(source, sink, {.buffer_size = 1024});
   context.poll();
   // One read, one write in flight, and no further read until that write completes.
   EXPECT_EQ(source.reads, 1);

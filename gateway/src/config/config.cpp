@@ -166,6 +166,7 @@ void read_limits(Reader& reader, Fields& fields, Limits& limits) {
     }
   }
   if (fields.read("idle_timeout", duration)) limits.idle_timeout = duration;
+  if (fields.read("half_close_timeout", duration)) limits.half_close_timeout = duration;
   std::int64_t connections = 0;
   if (fields.read_integer("max_connections", 1, std::numeric_limits<std::uint32_t>::max(), connections)) {
     limits.max_connections = static_cast<std::uint32_t>(connections);
@@ -181,8 +182,8 @@ void read_limits(Reader& reader, Fields& fields, Limits& limits) {
   }
 }
 
-const std::initializer_list<std::string_view> kLimitKeys = {"connect_timeout", "idle_timeout",
-                                                            "max_connections", "buffer_size"};
+const std::initializer_list<std::string_view> kLimitKeys = {
+    "connect_timeout", "idle_timeout", "half_close_timeout", "max_connections", "buffer_size"};
 
 class ConfigReader {
  public:

@@ -18,18 +18,38 @@ namespace {
 // Shared by the two directions and the idle watchdog; they all run on one executor (a worker thread),
 // so no synchronisation is needed.
 struct SpliceState {
-  SpliceState(Stream& first, Stream& second, asio::any_io_executor executor,
-              std::chrono::milliseconds idle_timeout)
-      : a(first), b(second), activity(std::move(executor), idle_timeout, [this] {
+  SpliceState(Stream& first, Stream& second, asio::any_io_executor executor, const SpliceOptions& options)
+      : a(first),
+        b(second),
+        half_close_timeout(options.half_close_timeout),
+        activity(std::move(executor), watched_for(options), [this] {
           this->idle = true;
           fail(asio::error::timed_out, false);
         }) {}
   Stream& a;
   Stream& b;
+  std::chrono::milliseconds half_close_timeout;
   Watchdog activity;  // reads that bring bytes touch() it
   bool failed = false;
   bool idle = false;
+  bool half_closed = false;  // one direction ended: half_close_timeout is in force
   SpliceResult result;
+
+  // Without an idle timeout the watchdog still exists when a half-close timeout may shorten it.
+  static std::chrono::milliseconds watched_for(const SpliceOptions& options) {
+    if (options.idle_timeout.count() > 0 || options.half_close_timeout.count() <= 0)
+      return options.idle_timeout;
+    return std::chrono::hours(24 * 365);
+  }
+
+  // One direction ended cleanly; the other may go on, but not silently for longer than
+  // half_close_timeout.
+  void direction_ended() {
+    if (half_closed || half_close_timeout.count() <= 0) return;
+    half_closed = true;
+    activity.touch();
+    activity.shorten(half_close_timeout);
+  }
 
   void fail(error_code ec, bool by_a) {
     if (failed) return;
@@ -70,6 +90,7 @@ asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool fr
     }
     if (r.error == asio::error::eof) {
       if (auto ec = co_await to.shutdown_write(); ec && !state.failed) state.fail(ec, !from_is_a);
+      if (!state.failed) state.direction_ended();
       co_return;
     }
     if (r.error) {
@@ -83,7 +104,7 @@ asio::awaitable<void> pump(SpliceState& state, Stream& from, Stream& to, bool fr
 
 asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options) {
   auto executor = co_await asio::this_coro::executor;
-  SpliceState state(a, b, executor, options.idle_timeout);
+  SpliceState state(a, b, executor, options);
 
   // The two directions run as their own coroutines on this executor; `all_done` is cancelled when the
   // second of them ends, which is what this coroutine waits for.
@@ -110,6 +131,7 @@ asio::awaitable<SpliceResult> splice(Stream& a, Stream& b, SpliceOptions options
     co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
   state.result.idle_timeout = state.idle;
+  state.result.half_close_timeout = state.idle && state.half_closed;
   co_return state.result;
 }
 

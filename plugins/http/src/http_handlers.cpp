@@ -323,6 +323,7 @@ asio::awaitable<SpliceResult> relay_upgraded(Host& host, MessageReader& client, 
   }
   SpliceOptions options;
   options.idle_timeout = limits.idle_timeout;
+  options.half_close_timeout = limits.half_close_timeout;
   options.buffer_size = limits.buffer_size;
   options.bytes_a_to_b = &metrics.bytes_up;
   options.bytes_b_to_a = &metrics.bytes_down;

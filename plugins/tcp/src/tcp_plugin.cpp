@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kEarlyDataMax = 4 * 1024;
 
 std::string outcome_of(const SpliceResult& result) {
+  if (result.half_close_timeout) return "half_close_timeout";
   if (result.idle_timeout) return "idle_timeout";
   if (result.error) return "error";
   return "ok";
@@ -38,12 +39,15 @@ struct RouteMetrics {
                                  {{"destination", name}, {"reason", "connect_failed"}})),
         idle_timeout(m.counter("gateway_errors_total", "Connections that ended in an error",
                                {{"destination", name}, {"reason", "idle_timeout"}})),
+        half_close_timeout(m.counter("gateway_errors_total", "Connections that ended in an error",
+                                     {{"destination", name}, {"reason", "half_close_timeout"}})),
         error(m.counter("gateway_errors_total", "Connections that ended in an error",
                         {{"destination", name}, {"reason", "error"}})) {}
   Counter& bytes_up;
   Counter& bytes_down;
   Counter& connect_failed;
   Counter& idle_timeout;
+  Counter& half_close_timeout;
   Counter& error;
 };
 
@@ -87,6 +91,7 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
   }
   SpliceOptions options;
   options.idle_timeout = limits.idle_timeout;
+  options.half_close_timeout = limits.half_close_timeout;
   options.buffer_size = limits.buffer_size;
   options.bytes_a_to_b = &metrics.bytes_up;
   options.bytes_b_to_a = &metrics.bytes_down;
@@ -97,7 +102,11 @@ asio::awaitable<void> relay(Host& host, RouteMetrics& metrics, Stream& client, T
 
   std::string outcome = outcome_of(result);
   std::string reason;
-  if (result.idle_timeout) {
+  if (result.half_close_timeout) {
+    metrics.half_close_timeout.add();
+    reason =
+        "one side ended, the other silent for " + std::to_string(limits.half_close_timeout.count()) + "ms";
+  } else if (result.idle_timeout) {
     metrics.idle_timeout.add();
     reason = "idle for " + std::to_string(limits.idle_timeout.count()) + "ms";
   } else if (result.error) {

@@ -8,7 +8,7 @@
 
 #include <boost/version.hpp>
 
-#define GW_PLUGIN_API_VERSION 5
+#define GW_PLUGIN_API_VERSION 6
 
 #define GW_ABI_STR2(x) #x
 #define GW_ABI_STR(x) GW_ABI_STR2(x)

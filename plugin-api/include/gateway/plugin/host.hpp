@@ -203,6 +203,9 @@ class GW_PLUGIN_VISIBLE Audit {
 struct SpliceOptions {
   // Both directions idle for this long ends the splice. Zero disables the idle timeout.
   std::chrono::milliseconds idle_timeout{0};
+  // Once one direction has ended (eof, passed on as a half-close), the other one idle for this long
+  // ends the splice, when shorter than idle_timeout. Zero: idle_timeout alone.
+  std::chrono::milliseconds half_close_timeout{0};
   std::size_t buffer_size = 60 * 1024;  // per direction
   // Optional counters the splice adds to as bytes move (a -> b is "upstream" for an edge handler).
   Counter* bytes_a_to_b = nullptr;
@@ -212,8 +215,9 @@ struct SpliceOptions {
 struct SpliceResult {
   std::uint64_t bytes_a_to_b = 0;
   std::uint64_t bytes_b_to_a = 0;
-  error_code error;  // first error in either direction (not eof)
-  bool idle_timeout = false;
+  error_code error;           // first error in either direction (not eof)
+  bool idle_timeout = false;  // ended by idle_timeout, or by half_close_timeout (then both set)
+  bool half_close_timeout = false;
   bool aborted_by_a = false;  // which side failed first, when error is set
 };
 

@@ -31,6 +31,9 @@ namespace gw {
 struct Limits {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{300000};
+  // Once one side has ended its half of a relayed connection, the other side may stay silent this
+  // long before the connection is closed (0: only idle_timeout applies).
+  std::chrono::milliseconds half_close_timeout{60000};
   std::uint32_t max_connections = 1024;
   // 60 KiB: a 64 KiB write on loopback (MTU 65536) leaves a 53-byte tail segment; see docs/benchmarks.md.
   std::size_t buffer_size = 60 * 1024;

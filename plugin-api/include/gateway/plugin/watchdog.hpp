@@ -49,6 +49,13 @@ class Watchdog {
   void pause() noexcept {
     if (state_) state_->watching = false;
   }
+  // A new timeout, counting from the latest progress; a shorter one takes effect at once. Only on a
+  // watchdog built with a timeout.
+  void shorten(std::chrono::milliseconds timeout) {
+    if (!state_ || state_->stopped || timeout >= state_->timeout || timeout.count() <= 0) return;
+    state_->timeout = timeout;
+    state_->timer.cancel();  // its handler re-arms for the new deadline
+  }
   // Disarms it for good.
   void stop() noexcept {
     if (!state_ || state_->stopped) return;
