@@ -526,6 +526,20 @@ TEST(ReloadEdge, TheSocksEntryPointMovesAndTakesNewLimits) {
     gw::testing::SocksClient third(new_port);
     return third.connect(login, "echo.corp", 7).ok();
   })) << "once the first has gone, the next is served";
+
+  // The file as it was: back on an ephemeral port, with the default limits.
+  const std::size_t back = gateway.log_mark();
+  std::ofstream(gateway.config_file(), std::ios::trunc) << pair.setup().edge_yaml(edge);
+  ASSERT_TRUE(reload(gateway, "config_reloaded"));
+  const auto listening = gateway.wait_for_log(log_event("listening", {{"kind", "socks5"}}), kGuard, back);
+  ASSERT_TRUE(listening) << "the entry point did not move back";
+  const std::string address = listening->get("address");
+  const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  EXPECT_EQ(TcpClient::connect_error(new_port), ECONNREFUSED);
+  gw::testing::SocksClient one(port);
+  gw::testing::SocksClient two(port);
+  EXPECT_TRUE(one.connect(login, "echo.corp", 7).ok());
+  EXPECT_TRUE(two.connect(login, "echo.corp", 7).ok()) << "the limit of one is gone";
 }
 
 }  // namespace

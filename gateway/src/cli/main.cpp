@@ -146,6 +146,10 @@ struct Gateway {
   // The destinations' entries as the running destinations were built from them (a reload updates
   // those it applies), to tell which entries a reload finds changed.
   config::ListEntries destinations_in_force;
+  // What a reload compares a proxy's section with: the one in force (the file's at start-up, then the
+  // last reload's).
+  std::optional<config::ProxyEntryConfig> socks5_in_force;
+  std::optional<config::ProxyEntryConfig> http_proxy_in_force;
 
   explicit Gateway(config::Config c) : config(std::move(c)), log(config.log.level, config.log.format) {}
 };
@@ -376,23 +380,22 @@ struct Running {
   runtime::HttpProxyEntryPoint* http_proxy = nullptr;
 };
 
-// What a reload changes in a proxy entry point (`section`: socks5 or http_proxy) whose section
-// changed: its authentication (users, JWT, anonymous identity, handshake timeout), its address and
-// its limits. An entry point added or removed waits for a restart (added to `changed` as
-// "SECTION (added or removed)").
+// What a reload changes in a proxy entry point (`section`: socks5 or http_proxy), against the section
+// in force: its authentication (users, JWT, anonymous identity, handshake timeout; always rebuilt, so
+// that a key file replaced in place is read again), its address and its limits. An entry point added
+// or removed waits for a restart (added to `changed` as "SECTION (added or removed)").
 struct ProxyPlan {
   std::optional<socks::Options> options;
   std::optional<config::Endpoint> listen;  // set when the address changed
   bool limits = false;                     // the limits changed: its routes are built again
 };
 
-ProxyPlan plan_proxy(const std::string& section, const std::optional<config::ProxyEntryConfig>& before,
+ProxyPlan plan_proxy(const std::string& section, const std::optional<config::ProxyEntryConfig>& in_force,
                      const std::optional<config::ProxyEntryConfig>& after, std::vector<std::string>& changed,
                      const std::string& file, std::vector<std::string>& problems) {
   ProxyPlan plan;
-  if (std::find(changed.begin(), changed.end(), section) == changed.end()) return plan;
-  if (!before || !after) {
-    changed.push_back(section + " (added or removed)");
+  if (!in_force || !after) {
+    if (in_force.has_value() != after.has_value()) changed.push_back(section + " (added or removed)");
     return plan;
   }
   try {
@@ -400,8 +403,8 @@ ProxyPlan plan_proxy(const std::string& section, const std::optional<config::Pro
   } catch (const std::exception& e) {
     problems.push_back(file + ": " + section + ": " + e.what());
   }
-  if (before->listen.str() != after->listen.str()) plan.listen = after->listen;
-  plan.limits = !(before->limits == after->limits);
+  if (in_force->listen.str() != after->listen.str()) plan.listen = after->listen;
+  plan.limits = !(in_force->limits == after->limits);
   return plan;
 }
 
@@ -481,8 +484,8 @@ void reload(Gateway& gw, const Running& running) {
     }
     if (gw.config.runs_edge()) destinations = plan_destinations(gw, *next, problems);
     waiting = config::changed_sections(gw.config.text, next->text);
-    socks5 = plan_proxy("socks5", gw.config.socks5, next->socks5, waiting, file, problems);
-    http_proxy = plan_proxy("http_proxy", gw.config.http_proxy, next->http_proxy, waiting, file, problems);
+    socks5 = plan_proxy("socks5", gw.socks5_in_force, next->socks5, waiting, file, problems);
+    http_proxy = plan_proxy("http_proxy", gw.http_proxy_in_force, next->http_proxy, waiting, file, problems);
     if (socks5.limits || http_proxy.limits) {
       std::vector<config::Problem> route_problems;
       proxy_routes = runtime::build_proxy_routes(*next, *gw.registry, gw.tls, gw.metrics, route_problems);
@@ -511,8 +514,14 @@ void reload(Gateway& gw, const Running& running) {
   if (agent && gw.config.node.role == config::Role::connector && next->connector)
     agent->set_edges(runtime::ConnectorAgent::edges_of(*next->connector),
                      next->connector->connections_per_edge);
-  if (socks5.options) running.socks5->set_options(std::move(*socks5.options));
-  if (http_proxy.options) running.http_proxy->set_options(std::move(*http_proxy.options));
+  if (socks5.options) {
+    running.socks5->set_options(std::move(*socks5.options));
+    gw.socks5_in_force = next->socks5;
+  }
+  if (http_proxy.options) {
+    running.http_proxy->set_options(std::move(*http_proxy.options));
+    gw.http_proxy_in_force = next->http_proxy;
+  }
   for (auto& update : destinations.updates) update.route->set_state(std::move(update.state));
   if (gw.config.runs_edge()) {
     gw.routes.set_destinations(std::move(destinations.table));
@@ -703,6 +712,8 @@ int command_run(const Options& options) {
     }
     if (pool) server.on_drain([p = pool.get()] { p->shutdown_all(); });
     gw.destinations_in_force = config::list_entries(gw.config.text, "destinations", "name");
+    gw.socks5_in_force = gw.config.socks5;
+    gw.http_proxy_in_force = gw.config.http_proxy;
     server.on_reload([&gw, running = Running{&server, tunnel_listener.get(), agent.get(), socks.get(),
                                              http_proxy.get()}] { reload(gw, running); });
     const int code = server.run();
