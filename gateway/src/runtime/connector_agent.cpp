@@ -125,7 +125,6 @@ void ConnectorAgent::retire(const std::shared_ptr<Link>& link) {
 
 void ConnectorAgent::set_edges(std::vector<Edge> edges, unsigned connections_per_edge) {
   if (stopping_) return;
-  auto text = [](const Edge& e) { return e.host + ":" + std::to_string(e.port); };
   auto listed = [](const std::vector<Edge>& list, const Edge& e) {
     return std::find(list.begin(), list.end(), e) != list.end();
   };
@@ -135,12 +134,12 @@ void ConnectorAgent::set_edges(std::vector<Edge> edges, unsigned connections_per
     return true;
   });
   for (const auto& edge : edges_) {
-    if (!listed(edges, edge)) log_.log(LogLevel::info, "edge_removed", {{"edge", text(edge)}});
+    if (!listed(edges, edge)) log_.log(LogLevel::info, "edge_removed", {{"edge", edge.str()}});
   }
   for (const auto& edge : edges) {
     const bool known = listed(edges_, edge);
     for (unsigned i = known ? connections_per_edge_ : 0; i < connections_per_edge; ++i) add_link(edge, i);
-    if (!known) log_.log(LogLevel::info, "edge_added", {{"edge", text(edge)}});
+    if (!known) log_.log(LogLevel::info, "edge_added", {{"edge", edge.str()}});
   }
   edges_ = std::move(edges);
   connections_per_edge_ = connections_per_edge;
@@ -188,7 +187,7 @@ asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link
 }
 
 asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
-  const std::string edge_text = link->edge.host + ":" + std::to_string(link->edge.port);
+  const std::string edge_text = link->edge.str();
   const std::string index = std::to_string(link->index);
   std::chrono::milliseconds backoff = config_.reconnect_initial;
   while (!stopping_ && !link->retired) {

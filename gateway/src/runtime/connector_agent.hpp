@@ -33,6 +33,7 @@ class ConnectorAgent {
     std::uint16_t port = 0;
     std::string server_name;
     bool operator==(const Edge&) const = default;
+    std::string str() const { return host + ":" + std::to_string(port); }  // for logs
   };
   // The edges a connector configuration names.
   static std::vector<Edge> edges_of(const config::ConnectorConfig& config);
