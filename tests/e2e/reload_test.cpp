@@ -363,14 +363,25 @@ TEST(ReloadEdge, SocksClientsGetANewPasswordAndTheDestinationsAddedAndRemoved) {
   EXPECT_EQ(api_answers(), "no request");
 }
 
-// `text` with every occurrence of `from` replaced by `to`.
-std::string replaced_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
+// `yaml` (an edge's or a connector's) with its tunnel TLS files replaced.
+std::string with_tls(std::string yaml, const std::string& ca, const std::string& cert,
+                     const std::string& key) {
+  for (const auto& [key_name, value] :
+       {std::pair{"ca_file: ", ca}, {"cert_file: ", cert}, {"key_file: ", key}}) {
+    const auto at = yaml.find(key_name);
+    EXPECT_NE(at, std::string::npos) << key_name;
+    if (at == std::string::npos) continue;
+    const auto from = at + std::string_view(key_name).size();
+    yaml.replace(from, yaml.find('\n', from) - from, value);
+  }
+  return yaml;
 }
 
-TEST(ReloadTunnel, CertificatesAndTheirCaAreReplacedWithoutARestart) {
+// The documented way to move a fleet to a new CA, with a client connection held throughout: the edge
+// trusts both CAs, the connector takes a certificate of the new one, the edge drops the old CA. The
+// connector's connections, established with its old certificate, are then no longer trusted: they get
+// GOAWAY, the stream they carry finishes, and the connector dials again with its new certificate.
+TEST(ReloadTunnel, AFleetMovesToANewCaWithoutARestart) {
   EchoServer echo;
   EdgeSpec edge_spec;
   edge_spec.destinations = {{.name = "app", .address = "app.corp:80"}};
@@ -380,8 +391,8 @@ TEST(ReloadTunnel, CertificatesAndTheirCaAreReplacedWithoutARestart) {
   ASSERT_TRUE(pair.start());
   GatewayProcess& edge = pair.edge();
   GatewayProcess& connector = pair.connector();
-  TcpClient held(edge.port("app"));
-  ASSERT_TRUE(echoes(held, "before the certificates change"));
+  auto held = std::make_unique<TcpClient>(edge.port("app"));
+  ASSERT_TRUE(echoes(*held, "before the certificates change"));
 
   // A new CA, with a new edge certificate and new certificates for the connector's identity and another.
   const std::string old_dir = pair.setup().certs().string();
@@ -393,52 +404,102 @@ TEST(ReloadTunnel, CertificatesAndTheirCaAreReplacedWithoutARestart) {
       {"connector", "--ca", new_dir, "--out", new_dir, "--tenant", "acme", "--file-prefix", "connector"}));
   ASSERT_TRUE(run_certs(
       {"connector", "--ca", new_dir, "--out", new_dir, "--tenant", "other", "--file-prefix", "other"}));
-  const auto renewed = [&](const std::string& yaml) { return replaced_all(yaml, old_dir, new_dir); };
+  const std::string both_cas = (pair.setup().root() / "both-cas.pem").string();
+  std::ofstream(both_cas) << read_file(old_dir + "/ca.pem") << read_file(new_dir + "/ca.pem");
+  const std::string edge_yaml = pair.setup().edge_yaml(edge_spec);
+  const std::string connector_yaml = pair.setup().connector_yaml(pair.connector_spec());
 
-  // The edge: its certificate and the CA it trusts change for connections that dial in from now on;
-  // the one up goes on.
-  std::size_t mark = edge.log_mark();
-  write_config(edge, renewed(pair.setup().edge_yaml(edge_spec)));
+  // 1. The edge trusts both CAs: the connector's certificate still verifies, nothing is cut.
+  const std::size_t start = edge.log_mark();
+  write_config(edge, with_tls(edge_yaml, both_cas, old_dir + "/edge.pem", old_dir + "/edge.key"));
   auto reloaded = reload(edge, "config_reloaded");
   ASSERT_TRUE(reloaded);
   EXPECT_EQ(reloaded->get("tunnel_tls"), "reloaded");
-  EXPECT_EQ(edge.count_log(log_event("restart_needed"), mark), 0u);
-  EXPECT_TRUE(echoes(held, "after the edge's reload"));
-  // A connector with a certificate of the new CA is accepted by the edge as it runs.
-  ConnectorSpec second = pair.connector_spec();
-  second.name = "connector-2";
-  mark = edge.log_mark();
-  GatewayProcess& renewed_connector =
-      pair.setup().start("connector-2", renewed(pair.setup().connector_yaml(second)));
-  ASSERT_TRUE(renewed_connector.wait_ready());
-  ASSERT_TRUE(wait_connected(edge, 2, mark));
-  mark = edge.log_mark();
-  renewed_connector.kill();
-  ASSERT_TRUE(edge.wait_for_log_count(connector_disconnected(), 2, kGuard, mark));
+  EXPECT_EQ(edge.count_log(log_event("restart_needed"), start), 0u);
+  EXPECT_TRUE(echoes(*held, "after the edge trusts both CAs"));
 
-  // The connector: a certificate of another identity is refused, one of the same identity goes in force.
-  const std::string connector_yaml = pair.setup().connector_yaml(pair.connector_spec());
-  write_config(connector, replaced_all(renewed(connector_yaml), "/connector.", "/other."));
+  // 2. The connector: a certificate of another identity is refused; one of its own identity, from the
+  // new CA, goes in force, and it trusts both CAs too. Its connections still trust the edge.
+  write_config(connector, with_tls(connector_yaml, both_cas, new_dir + "/other.pem", new_dir + "/other.key"));
   const auto refused = reload(connector, "config_reload_failed");
   ASSERT_TRUE(refused);
   EXPECT_NE(refused->get("problem").find("connector.cert_file"), std::string::npos)
       << refused->get("problem");
   EXPECT_NE(refused->get("problem").find("changing the identity takes a restart"), std::string::npos);
-  write_config(connector, renewed(connector_yaml));
+  write_config(connector,
+               with_tls(connector_yaml, both_cas, new_dir + "/connector.pem", new_dir + "/connector.key"));
   reloaded = reload(connector, "config_reloaded");
   ASSERT_TRUE(reloaded);
   EXPECT_EQ(reloaded->get("tunnel_tls"), "reloaded");
+  EXPECT_EQ(connector.count_log(log_event("edge_untrusted")), 0u);
+  EXPECT_EQ(edge.count_log(log_event("connector_untrusted")), 0u);
 
-  // The edge restarted on the same tunnel port makes the connector dial again: with the certificate it
-  // started with, of the old CA, it would now be refused.
-  write_config(edge, replaced(renewed(pair.setup().edge_yaml(edge_spec)), "listen: 127.0.0.1:0\n  ca_file",
-                              "listen: 127.0.0.1:" + std::to_string(edge.tunnel_port()) + "\n  ca_file"));
-  edge.restart();
-  ASSERT_TRUE(edge.wait_ready());
-  ASSERT_TRUE(wait_connected(edge, 2));
-  EXPECT_EQ(edge.count_log(log_event("connector_refused")), 0u);
+  // 3. The edge drops the old CA and presents a certificate of the new one. The connector's two
+  // connections carry its old certificate: both are no longer trusted. The held stream goes on to its
+  // end on its connection; each connection closes once it carries no stream, and the connector dials
+  // again with its new certificate.
+  const std::size_t mark = edge.log_mark();
+  write_config(edge, with_tls(edge_yaml, new_dir + "/ca.pem", new_dir + "/edge.pem", new_dir + "/edge.key"));
+  ASSERT_TRUE(reload(edge, "config_reloaded"));
+  ASSERT_TRUE(
+      edge.wait_for_log_count(log_event("connector_untrusted", {{"tenant", "acme"}}), 2, kGuard, mark));
+  const auto untrusted = edge.wait_for_log(log_event("connector_untrusted"), kGuard, mark);
+  ASSERT_TRUE(untrusted);
+  EXPECT_EQ(untrusted->get("reason"),
+            "certificate no longer trusted: self-signed certificate in certificate chain");
+  EXPECT_TRUE(echoes(*held, "on a connection that is going away"));
+  held.reset();
+  ASSERT_TRUE(wait_connected(edge, 2, mark));
+  EXPECT_EQ(edge.count_log(log_event("connector_refused"), mark), 0u);
   TcpClient after(edge.port("app"));
   EXPECT_TRUE(echoes(after, "through the connector's new certificate"));
+}
+
+// A connector reloaded with a CA that its edge's certificate does not chain to leaves that edge: its
+// connections get GOAWAY (a stream they carry finishes) and dialling again is refused until a reload
+// trusts the edge again.
+TEST(ReloadTunnel, AConnectorLeavesAnEdgeItNoLongerTrusts) {
+  EchoServer echo;
+  EdgeSpec edge_spec;
+  edge_spec.destinations = {{.name = "app", .address = "app.corp:80"}};
+  ConnectorSpec connector_spec;
+  connector_spec.systems = {{.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo.port()}};
+  TunnelPair pair(edge_spec, connector_spec);
+  ASSERT_TRUE(pair.start());
+  GatewayProcess& edge = pair.edge();
+  GatewayProcess& connector = pair.connector();
+  auto held = std::make_unique<TcpClient>(edge.port("app"));
+  ASSERT_TRUE(echoes(*held, "before the reload"));
+
+  const std::string elsewhere = (pair.setup().root() / "elsewhere").string();
+  ASSERT_TRUE(run_certs({"ca", "--out", elsewhere}));
+  const std::string connector_yaml = pair.setup().connector_yaml(pair.connector_spec());
+  const std::string certs = pair.setup().certs().string();
+  std::size_t mark = connector.log_mark();
+  const std::size_t edge_mark = edge.log_mark();
+  write_config(connector, with_tls(connector_yaml, elsewhere + "/ca.pem", certs + "/connector.pem",
+                                   certs + "/connector.key"));
+  ASSERT_TRUE(reload(connector, "config_reloaded"));
+  ASSERT_TRUE(connector.wait_for_log_count(log_event("edge_untrusted"), 2, kGuard, mark));
+  const auto untrusted = connector.wait_for_log(log_event("edge_untrusted"), kGuard, mark);
+  ASSERT_TRUE(untrusted);
+  EXPECT_NE(untrusted->get("reason").find("certificate no longer trusted: "), std::string::npos)
+      << untrusted->get("reason");
+  // Dialling again fails: the edge's certificate does not chain to the CA in force.
+  const auto failed = connector.wait_for_log(log_event("tunnel_connect_failed"), kGuard, mark);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->get("reason").find("TLS handshake"), std::string::npos) << failed->get("reason");
+  EXPECT_TRUE(echoes(*held, "on a connection that is going away"));
+  held.reset();
+  ASSERT_TRUE(edge.wait_for_log_count(connector_disconnected(), 2, kGuard, edge_mark));
+
+  // Trusted again: the connector is back.
+  mark = edge.log_mark();
+  write_config(connector, connector_yaml);
+  ASSERT_TRUE(reload(connector, "config_reloaded"));
+  ASSERT_TRUE(wait_connected(edge, 2, mark));
+  TcpClient after(edge.port("app"));
+  EXPECT_TRUE(echoes(after, "after the connector trusts its edge again"));
 }
 
 TEST(ReloadConnector, EdgesAreAddedAndRemovedAndAStreamOnARemovedEdgeFinishes) {

@@ -1,7 +1,8 @@
 // The tunnel's mutual TLS on real loopback connections: TlsStream's client and server handshakes with
 // contexts from the tunnel builders, the identity read from the connector's certificate, and every
 // way a peer is refused (another CA, the wrong name, the wrong certificate purpose, no certificate,
-// TLS 1.2). Also the builders' errors for bad inputs.
+// TLS 1.2), and an established peer's certificates checked again with a new context. Also the builders'
+// errors for bad inputs.
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
@@ -140,6 +141,47 @@ TEST_F(TunnelTls, MutualHandshakeSucceedsAndTheServerReadsTheIdentity) {
   ASSERT_NE(client_.stream->peer_certificate(), nullptr);
   std::string error;
   EXPECT_FALSE(tunnel::identity_from_certificate(client_.stream->peer_certificate(), error));
+}
+
+// What a reload does with the connections up: the certificates each side saw in the handshake are
+// checked again with the new context's CAs, purpose and (connector) the edge's name.
+TEST_F(TunnelTls, TheCertificatesOfAnEstablishedPeerAreCheckedAgainWithANewContext) {
+  const Pki pki;
+  const tunnel::Pem other_ca = tunnel::make_ca("another CA", 1);
+  auto server_ctx = server_context(pki.edge_source());
+  auto client_ctx = tunnel::make_connector_client_context(pki.connector_source());
+  connect(server_ctx.get(), tunnel::new_connector_session(client_ctx.get(), "edge.test"));
+  ASSERT_FALSE(server_.handshake) << server_.reason;
+  ASSERT_FALSE(client_.handshake) << client_.reason;
+  const tunnel::PeerCertificates connector_seen(*server_.stream);
+  const tunnel::PeerCertificates edge_seen(*client_.stream);
+
+  // The edge's side: the connector's certificate against the CAs an edge reload may put in force.
+  const auto edge_with_ca = [&](const std::string& ca) {
+    return tunnel::make_edge_server_context(
+        {.ca_pem = ca, .cert_pem = pki.edge.cert, .key_pem = pki.edge.key});
+  };
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_client"), "");
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert + pki.ca.cert).get(), "ssl_client"), "");
+  // The peer sent its CA with its certificate: a root the new context does not trust.
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert).get(), "ssl_client"),
+            "self-signed certificate in certificate chain");
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_server"),
+            "unsuitable certificate purpose");
+
+  // The connector's side: the edge's certificate, its name included.
+  const auto connector_with_ca = [&](const std::string& ca) {
+    return tunnel::make_connector_client_context(
+        {.ca_pem = ca, .cert_pem = pki.connector.cert, .key_pem = pki.connector.key});
+  };
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "edge.test"), "");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.1"), "");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "other.test"), "hostname mismatch");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.2"), "IP address mismatch");
+  EXPECT_EQ(edge_seen.verify(connector_with_ca(other_ca.cert).get(), "ssl_server", "edge.test"),
+            "self-signed certificate in certificate chain");
+
+  EXPECT_EQ(tunnel::PeerCertificates().verify(client_ctx.get(), "ssl_server"), "no certificate");
 }
 
 TEST_F(TunnelTls, BothSidesChooseAes128GcmEvenIfTheConnectorPrefersAnother) {

@@ -187,6 +187,10 @@ X509* TlsStream::peer_certificate() const noexcept {
   return SSL_get0_peer_certificate(ssl_.get());
 }
 
+STACK_OF(X509) * TlsStream::peer_chain() const noexcept {
+  return SSL_get_peer_cert_chain(ssl_.get());
+}
+
 asio::awaitable<error_code> TlsStream::handshake(bool server, std::string& reason) {
   for (;;) {
     ERR_clear_error();

@@ -65,6 +65,9 @@ class TlsStream final : public Stream {
   // The certificate the peer presented, after a successful handshake; null if it presented none.
   // Borrowed: valid while this stream exists.
   X509* peer_certificate() const noexcept;
+  // The certificates the peer sent besides its own (a client's chain excludes its certificate, a
+  // server's includes it); null before the handshake. Borrowed, like peer_certificate().
+  STACK_OF(X509) * peer_chain() const noexcept;
 
   // The negotiated cipher suite's standard name ("TLS_AES_128_GCM_SHA256"); empty before the handshake.
   std::string cipher_suite() const;

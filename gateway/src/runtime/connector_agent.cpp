@@ -59,6 +59,7 @@ struct ConnectorAgent::Link {
   unsigned index;
   asio::steady_timer wake;                           // back-off sleep and "connection closed" signal
   std::shared_ptr<tunnel::H2Connection> connection;  // touched on `context` only
+  tunnel::PeerCertificates certificates;             // the edge's, of `connection`
   bool closed = false;
   bool retired = false;  // removed by a reload (touched on `context` only)
 };
@@ -123,6 +124,24 @@ void ConnectorAgent::retire(const std::shared_ptr<Link>& link) {
   });
 }
 
+void ConnectorAgent::set_tls(net::SslCtxPtr tls) {
+  auto in_force = std::make_shared<const net::SslCtxPtr>(std::move(tls));
+  tls_.set(in_force);
+  for (const auto& link : links_) {
+    asio::post(link->context, [this, link, in_force] {
+      if (!link->connection || link->closed) return;  // a dial in progress checks for itself
+      const std::string reason =
+          link->certificates.verify(in_force->get(), "ssl_server", link->edge.server_name);
+      if (reason.empty()) return;
+      log_.log(LogLevel::warn, "edge_untrusted",
+               {{"edge", link->edge.str()},
+                {"connection", std::to_string(link->index)},
+                {"reason", "certificate no longer trusted: " + reason}});
+      link->connection->shutdown();
+    });
+  }
+}
+
 void ConnectorAgent::set_edges(std::vector<Edge> edges, unsigned connections_per_edge) {
   if (stopping_) return;
   auto listed = [](const std::vector<Edge>& list, const Edge& e) {
@@ -155,7 +174,8 @@ void ConnectorAgent::shutdown() {
   }
 }
 
-asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link, std::string& failure) {
+asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link, SSL_CTX* tls,
+                                                                      std::string& failure) {
   const Edge& edge = link.edge;
   error_code ec;
   tcp::resolver resolver(link.context);
@@ -175,8 +195,8 @@ asio::awaitable<std::unique_ptr<net::TlsStream>> ConnectorAgent::dial(Link& link
     co_return nullptr;
   }
   socket.set_option(tcp::no_delay(true), ec);
-  stream = std::make_unique<net::TlsStream>(
-      std::move(socket), tunnel::new_connector_session(tls_.get()->get(), edge.server_name));
+  stream = std::make_unique<net::TlsStream>(std::move(socket),
+                                            tunnel::new_connector_session(tls, edge.server_name));
   stream->coalesce_io(kTunnelIoBuffer);
   std::string reason;
   if (co_await stream->handshake_client(reason)) {
@@ -193,7 +213,17 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
   while (!stopping_ && !link->retired) {
     std::string failure;
     const auto started = Clock::now();
-    auto stream = co_await dial(*link, failure);
+    const std::shared_ptr<const net::SslCtxPtr> tls = tls_.get();
+    auto stream = co_await dial(*link, tls->get(), failure);
+    if (stream) link->certificates = tunnel::PeerCertificates(*stream);
+    // A reload during the dial checked the connections up before this one.
+    if (auto now = tls_.get(); stream && now != tls) {
+      const std::string reason = link->certificates.verify(now->get(), "ssl_server", link->edge.server_name);
+      if (!reason.empty()) {
+        failure = "edge certificate no longer trusted: " + reason;
+        stream.reset();
+      }
+    }
     if (!stream) {
       log_.log(LogLevel::warn, "tunnel_connect_failed",
                {{"edge", edge_text}, {"connection", index}, {"reason", failure}});

@@ -54,16 +54,19 @@ class ConnectorAgent {
   // removed (or above the new count) are shut down gracefully: GOAWAY, open streams finish. Logs
   // `edge_added` and `edge_removed`.
   void set_edges(std::vector<Edge> edges, unsigned connections_per_edge);
-  // Puts a new TLS context (this connector's certificate, which must name the same identity, and the
-  // CA it trusts edges from) in force for the connections dialled afterwards; established ones keep
-  // their session. Any thread.
-  void set_tls(net::SslCtxPtr tls) { tls_.set(std::make_shared<const net::SslCtxPtr>(std::move(tls))); }
+  // A reload, on the thread that reloads: puts a new TLS context (this connector's certificate, which
+  // must name the same identity, and the CA it trusts edges from) in force for the connections dialled
+  // afterwards. An established connection keeps its session while its edge's certificate still
+  // verifies with the new context; one that does not is shut down gracefully (`edge_untrusted`), and
+  // its link dials again with the new context.
+  void set_tls(net::SslCtxPtr tls);
 
  private:
   struct Link;
   // Connects to the link's edge and completes the TLS handshake within the dial timeout; null with
   // `failure` set when it could not.
-  boost::asio::awaitable<std::unique_ptr<net::TlsStream>> dial(Link& link, std::string& failure);
+  boost::asio::awaitable<std::unique_ptr<net::TlsStream>> dial(Link& link, SSL_CTX* tls,
+                                                               std::string& failure);
   boost::asio::awaitable<void> dial_loop(std::shared_ptr<Link> link);
   boost::asio::awaitable<void> serve_stream(std::unique_ptr<tunnel::IncomingStream> stream);
   void shutdown();

@@ -35,6 +35,45 @@ void TunnelListener::refuse(const std::string& peer, const std::string& reason) 
   }
 }
 
+void TunnelListener::set_tls(net::SslCtxPtr tls) {
+  auto in_force = std::make_shared<const net::SslCtxPtr>(std::move(tls));
+  tls_.set(in_force);
+  recheck(*in_force);
+}
+
+void TunnelListener::recheck(const net::SslCtxPtr& in_force) {
+  std::vector<std::pair<Established, std::string>> untrusted;  // and why
+  {
+    std::lock_guard lock(established_mutex_);
+    for (auto it = established_.begin(); it != established_.end();) {
+      std::string reason = it->second.certificates.verify(in_force.get(), "ssl_client");
+      if (reason.empty()) {
+        ++it;
+        continue;
+      }
+      untrusted.emplace_back(std::move(it->second), std::move(reason));
+      it = established_.erase(it);  // leaving: a later reload need not check it again
+    }
+  }
+  for (const auto& [up, reason] : untrusted) {
+    auto connection = up.connection.lock();
+    if (!connection) continue;
+    connection->shutdown();  // no new streams; it leaves the pool when its last stream has ended
+    const std::string why = "certificate no longer trusted: " + reason;
+    log_.log(LogLevel::warn, "connector_untrusted",
+             {{"tenant", up.who.tenant}, {"location", up.who.location}, {"peer", up.peer}, {"reason", why}});
+    if (host_.audit().enabled(AuditClass::security)) {
+      host_.audit().record({AuditClass::security,
+                            "tunnel.connector",
+                            {{"tenant", up.who.tenant},
+                             {"location", up.who.location},
+                             {"peer", up.peer},
+                             {"outcome", std::string("untrusted")},
+                             {"reason", why}}});
+    }
+  }
+}
+
 boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket socket) {
   boost::system::error_code ec;
   std::string peer;
@@ -44,7 +83,8 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     socket_address = remote.address().to_string();
   }
   socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  net::SslPtr ssl(SSL_new(tls_.get()->get()));
+  const std::shared_ptr<const net::SslCtxPtr> context = tls_.get();
+  net::SslPtr ssl(SSL_new(context->get()));
   if (!ssl) {
     refuse(peer, "cannot create a TLS session");
     co_return;
@@ -68,6 +108,7 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
     co_return;
   }
   const tunnel::ConnectorIdentity who = *identity;
+  tunnel::PeerCertificates certificates(*stream);
   const std::string instance = connector_instance(socket_address, stream->peer_certificate());
   std::unique_lock placement(placement_);
   auto& current = static_cast<boost::asio::io_context&>(
@@ -83,6 +124,10 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
       tunnel::H2Connection::create(std::move(stream), tunnel::H2Connection::Side::client, options_);
   connection->on_closed([this, who, peer, raw = connection.get()](const std::string& why) {
     pool_.remove(who, raw);
+    {
+      std::lock_guard lock(established_mutex_);
+      established_.erase(raw);
+    }
     // A connector that drains (GOAWAY) or is stopped leaving is routine; anything else deserves a warning.
     const bool clean = why == "peer going away" || why == "shutdown";
     log_.log(clean ? LogLevel::info : LogLevel::warn, "connector_disconnected",
@@ -90,6 +135,12 @@ boost::asio::awaitable<void> TunnelListener::accept(boost::asio::ip::tcp::socket
   });
   // Added before start(): a close cannot be reported before the connection is in the pool.
   pool_.add(who, connection, instance);
+  {
+    std::lock_guard lock(established_mutex_);
+    established_.emplace(connection.get(), Established{connection, std::move(certificates), who, peer});
+  }
+  // A reload during the handshake checked the connections up before this one joined them.
+  if (auto now = tls_.get(); now != context) recheck(*now);
   placement.unlock();
   connection->start();
   log_.log(LogLevel::info, "connector_connected",

@@ -33,6 +33,24 @@ Item load(const std::string& pem, const std::string& file, const char* pem_name,
   throw std::runtime_error(what + ": " + openssl_error_reason());
 }
 
+std::string without_brackets(const std::string& name) {
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') return name.substr(1, name.size() - 2);
+  return name;
+}
+
+bool is_ip_address(const std::string& name) {
+  boost::system::error_code not_ip;
+  boost::asio::ip::make_address(name, not_ip);
+  return !not_ip;
+}
+
+// The name the edge's certificate must carry: a DNS name (no partial wildcards) or an IP address.
+bool expect_name(X509_VERIFY_PARAM* param, const std::string& name) {
+  if (is_ip_address(name)) return X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1;
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0) == 1;
+}
+
 net::SslCtxPtr make_context(const TunnelTlsSource& source, bool server) {
   // Everything is read and checked before the context exists, so errors name the input at fault.
   const Item ca = load(source.ca_pem, source.ca_file, "ca_pem", "ca_file");
@@ -101,21 +119,45 @@ net::SslCtxPtr make_connector_client_context(const TunnelTlsSource& source) {
 
 net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name) {
   if (server_name.empty()) throw std::runtime_error("the edge's server name is empty");
-  std::string name = server_name;
-  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  const std::string name = without_brackets(server_name);
   ERR_clear_error();
   net::SslPtr ssl(SSL_new(ctx));
   if (!ssl) fail("cannot create a TLS session");
-  boost::system::error_code not_ip;
-  boost::asio::ip::make_address(name, not_ip);
-  if (not_ip) {
-    if (SSL_set_tlsext_host_name(ssl.get(), name.c_str()) != 1) fail("invalid server name " + name);
-    SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (SSL_set1_host(ssl.get(), name.c_str()) != 1) fail("invalid server name " + name);
-  } else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), name.c_str()) != 1) {
-    fail("invalid server address " + name);
-  }
+  // An IP address is matched against the certificate's IP SANs and sends no SNI (RFC 6066).
+  if (!is_ip_address(name) && SSL_set_tlsext_host_name(ssl.get(), name.c_str()) != 1)
+    fail("invalid server name " + name);
+  if (!expect_name(SSL_get0_param(ssl.get()), name)) fail("invalid server name " + name);
   return ssl;
+}
+
+PeerCertificates::PeerCertificates(const net::TlsStream& stream) {
+  if (X509* certificate = stream.peer_certificate(); certificate && X509_up_ref(certificate) == 1)
+    certificate_.reset(certificate, X509_free);
+  if (STACK_OF(X509)* chain = stream.peer_chain()) {
+    if (STACK_OF(X509)* copy = X509_chain_up_ref(chain))
+      chain_.reset(copy, [](STACK_OF(X509) * c) { sk_X509_pop_free(c, X509_free); });
+  }
+}
+
+std::string PeerCertificates::verify(SSL_CTX* ctx, const char* purpose,
+                                     const std::string& server_name) const {
+  if (!certificate_) return "no certificate";
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> check(X509_STORE_CTX_new(),
+                                                                        X509_STORE_CTX_free);
+  ERR_clear_error();
+  if (!check ||
+      X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx), certificate_.get(), chain_.get()) != 1 ||
+      X509_STORE_CTX_set_default(check.get(), purpose) != 1) {
+    return "cannot check the certificate: " + openssl_error_reason();
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(check.get());
+  X509_VERIFY_PARAM_set1(param, SSL_CTX_get0_param(ctx));  // the context's depth
+  if (!server_name.empty() && !expect_name(param, without_brackets(server_name))) {
+    return "invalid server name " + server_name;
+  }
+  if (X509_verify_cert(check.get()) == 1) return {};
+  ERR_clear_error();
+  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get()));
 }
 
 }  // namespace gw::tunnel

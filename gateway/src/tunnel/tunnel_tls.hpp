@@ -7,9 +7,11 @@
 // checks that the edge's chains to its CA, has the serverAuth purpose and names the edge
 // (new_connector_session).
 //
-// Sessions are not resumed: every connection proves its certificate afresh.
+// Sessions are not resumed: every connection proves its certificate afresh. A reload that changes the
+// trusted CAs checks the certificates of established connections again (PeerCertificates).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "net/socket_stream.hpp"
@@ -42,5 +44,25 @@ net::SslCtxPtr make_connector_client_context(const TunnelTlsSource& source);
 // address is matched against the certificate's IP SANs and sends no SNI. Throws
 // std::runtime_error when `server_name` is empty.
 net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name);
+
+// What a peer presented in its handshake, kept so that it can be checked again when the trust store
+// changes (a reload): a tunnel connection whose peer would now be refused is shut down.
+class PeerCertificates {
+ public:
+  PeerCertificates() = default;
+  // Of an established session: its peer's certificate and the chain the peer sent. Both are shared
+  // (reference counts), not copied.
+  explicit PeerCertificates(const net::TlsStream& stream);
+
+  // Checks them as a handshake with `ctx` would now: a chain to one of its trusted CAs, the dates, the
+  // purpose ("ssl_client" for a connector's certificate, "ssl_server" for an edge's) and, when
+  // `server_name` is not empty, the name (as new_connector_session sets it). Empty when they pass;
+  // otherwise why not, in OpenSSL's words ("unable to get local issuer certificate").
+  std::string verify(SSL_CTX* ctx, const char* purpose, const std::string& server_name = {}) const;
+
+ private:
+  std::shared_ptr<X509> certificate_;
+  std::shared_ptr<STACK_OF(X509)> chain_;
+};
 
 }  // namespace gw::tunnel
