@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config/yaml_reader.hpp"
+
 namespace gw::plugins {
 namespace fs = std::filesystem;
 
@@ -24,15 +26,6 @@ std::map<std::string, std::string> split_tag(const std::string& tag) {
     } else {
       out[item.substr(0, eq)] = item.substr(eq + 1);
     }
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
   }
   return out;
 }
@@ -61,7 +54,7 @@ std::string abi_mismatch(const std::string& plugin_tag, const std::string& gatew
     }
   }
   if (diffs.empty()) diffs.push_back("tag '" + plugin_tag + "' differs from '" + gateway_tag + "'");
-  return join(diffs, "; ");
+  return config::yaml::join(diffs, "; ");
 }
 
 namespace {
@@ -149,7 +142,7 @@ void PluginRegistry::load_one(const fs::path& manifest_file,
   } catch (const config::Problems& problems) {
     std::vector<std::string> lines;
     for (const auto& p : problems.problems()) lines.push_back(p.str());
-    report.refusal = "invalid manifest: " + join(lines, "; ");
+    report.refusal = "invalid manifest: " + config::yaml::join(lines, "; ");
     reports_.push_back(std::move(report));
     return;
   }

@@ -5,16 +5,15 @@
 #include <climits>
 
 #include "config/settings.hpp"
+#include "config/yaml_reader.hpp"
 
 namespace gw::runtime {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out.empty() ? "none" : out;
+std::string list_or_none(const std::vector<std::string>& items) {
+  return items.empty() ? "none" : config::yaml::join(items);
 }
 
 }  // namespace
@@ -36,7 +35,7 @@ bool build_handler(const plugins::PluginRegistry& registry, net::TlsClientContex
   const plugins::Manifest* manifest = registry.manifest_for(spec.route_type);
   if (!plugin || !manifest) {
     problem("route_type", "no loaded plugin provides route type '" + spec.route_type +
-                              "' (available: " + join(registry.route_types()) + ")");
+                              "' (available: " + list_or_none(registry.route_types()) + ")");
     return false;
   }
   auto settings_problems =

@@ -1,0 +1,93 @@
+#include "runtime/gateway.hpp"
+
+#include "tunnel/certificates.hpp"
+
+namespace gw::runtime {
+
+tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
+  tunnel::TunnelTlsSource source;
+  source.ca_file = files.ca_file.string();
+  source.cert_file = files.cert_file.string();
+  source.key_file = files.key_file.string();
+  return source;
+}
+
+namespace {
+
+// Builds the tunnel's TLS contexts: from the configured files, or (standalone) from certificates
+// minted in memory for this process only. Returns problems naming the section at fault.
+std::vector<std::string> prepare_tunnel_tls(Gateway& gw) {
+  std::vector<std::string> problems;
+  const auto& config = gw.config;
+  const std::string file = config.file.string();
+  if (config.node.role == config::Role::standalone) {
+    gw.identity = {config.connector->tenant, config.connector->location_id};
+    const auto ca = tunnel::make_ca("gatewayd standalone CA", 1);
+    const auto edge = tunnel::make_edge_cert(ca, {"localhost"}, {"127.0.0.1"}, 1);
+    const auto connector = tunnel::make_connector_cert(ca, gw.identity, 1);
+    tunnel::TunnelTlsSource server{.ca_pem = ca.cert, .cert_pem = edge.cert, .key_pem = edge.key};
+    tunnel::TunnelTlsSource client{.ca_pem = ca.cert, .cert_pem = connector.cert, .key_pem = connector.key};
+    gw.tunnel_server_tls = tunnel::make_edge_server_context(server);
+    gw.tunnel_client_tls = tunnel::make_connector_client_context(client);
+    return problems;
+  }
+  if (config.node.role == config::Role::edge && config.tunnel) {
+    try {
+      gw.tunnel_server_tls = tunnel::make_edge_server_context(tls_source(config.tunnel->tls));
+    } catch (const std::exception& e) {
+      problems.push_back(file + ": tunnel: " + e.what());
+    }
+  }
+  if (config.node.role == config::Role::connector && config.connector) {
+    try {
+      gw.tunnel_client_tls = tunnel::make_connector_client_context(tls_source(config.connector->tls));
+      std::string error;
+      auto identity = tunnel::identity_from_certificate_file(config.connector->tls.cert_file.string(), error);
+      if (identity) {
+        gw.identity = *identity;
+      } else {
+        problems.push_back(file + ": connector.cert_file: " + error);
+      }
+    } catch (const std::exception& e) {
+      problems.push_back(file + ": connector: " + e.what());
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+std::vector<std::string> prepare(Gateway& gw, const std::vector<std::filesystem::path>& plugin_paths) {
+  std::vector<std::string> problems;
+  gw.audit = std::make_unique<host::AuditLog>(gw.config.audit, gw.log);
+  gw.host = std::make_unique<host::HostServices>(gw.log, gw.metrics, *gw.audit);
+  gw.registry = std::make_unique<plugins::PluginRegistry>(*gw.host);
+  gw.registry->load(plugin_search_path(plugin_paths, gw.config.plugins.paths), gw.config.plugins.allow);
+  for (const auto& p : gw.registry->path_problems()) {
+    bool configured = false;
+    for (const auto& path : gw.config.plugins.paths) configured |= p.find(path.string()) != std::string::npos;
+    if (configured) problems.push_back(gw.config.file.string() + ": plugins.paths: " + p);
+  }
+  std::vector<config::Problem> route_problems;
+  route_problems = build_routes(gw.config, *gw.registry, gw.tls, gw.metrics, gw.routes);
+  for (auto& p : route_problems) {
+    std::string line = p.str();
+    // Say why a plugin that would have provided the route type was refused.
+    if (p.key.ends_with(".route_type")) {
+      for (const auto& r : gw.registry->reports()) {
+        if (r.loaded || !r.manifest) continue;
+        for (const auto& t : r.manifest->route_types) {
+          if (line.find("'" + t + "'") != std::string::npos) {
+            line += " (plugin " + r.manifest_file.string() + " was refused: " + r.refusal + ")";
+          }
+        }
+      }
+    }
+    problems.push_back(line);
+  }
+  auto tls_problems = prepare_tunnel_tls(gw);
+  problems.insert(problems.end(), tls_problems.begin(), tls_problems.end());
+  return problems;
+}
+
+}  // namespace gw::runtime
