@@ -363,6 +363,27 @@ TEST(ReloadEdge, SocksClientsGetANewPasswordAndTheDestinationsAddedAndRemoved) {
   EXPECT_EQ(api_answers(), "no request");
 }
 
+// An edge with one on-premise destination, `app`, and its connector, with a client connection held
+// open through them.
+class ReloadTunnel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    edge_spec_.destinations = {{.name = "app", .address = "app.corp:80"}};
+    ConnectorSpec connector_spec;
+    connector_spec.systems = {
+        {.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo_.port()}};
+    pair_.emplace(edge_spec_, connector_spec);
+    ASSERT_TRUE(pair_->start());
+    held_ = std::make_unique<TcpClient>(pair_->edge().port("app"));
+    ASSERT_TRUE(echoes(*held_, "before the reload"));
+  }
+
+  EchoServer echo_;
+  EdgeSpec edge_spec_;
+  std::optional<TunnelPair> pair_;
+  std::unique_ptr<TcpClient> held_;
+};
+
 // `yaml` (an edge's or a connector's) with its tunnel TLS files replaced.
 std::string with_tls(std::string yaml, const std::string& ca, const std::string& cert,
                      const std::string& key) {
@@ -381,18 +402,12 @@ std::string with_tls(std::string yaml, const std::string& ca, const std::string&
 // trusts both CAs, the connector takes a certificate of the new one, the edge drops the old CA. The
 // connector's connections, established with its old certificate, are then no longer trusted: they get
 // GOAWAY, the stream they carry finishes, and the connector dials again with its new certificate.
-TEST(ReloadTunnel, AFleetMovesToANewCaWithoutARestart) {
-  EchoServer echo;
-  EdgeSpec edge_spec;
-  edge_spec.destinations = {{.name = "app", .address = "app.corp:80"}};
-  ConnectorSpec connector_spec;
-  connector_spec.systems = {{.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo.port()}};
-  TunnelPair pair(edge_spec, connector_spec);
-  ASSERT_TRUE(pair.start());
+TEST_F(ReloadTunnel, AFleetMovesToANewCaWithoutARestart) {
+  TunnelPair& pair = *pair_;
   GatewayProcess& edge = pair.edge();
   GatewayProcess& connector = pair.connector();
-  auto held = std::make_unique<TcpClient>(edge.port("app"));
-  ASSERT_TRUE(echoes(*held, "before the certificates change"));
+  std::unique_ptr<TcpClient>& held = held_;
+  const EdgeSpec& edge_spec = edge_spec_;
 
   // A new CA, with a new edge certificate and new certificates for the connector's identity and another.
   const std::string old_dir = pair.setup().certs().string();
@@ -458,18 +473,11 @@ TEST(ReloadTunnel, AFleetMovesToANewCaWithoutARestart) {
 // A connector reloaded with a CA that its edge's certificate does not chain to leaves that edge: its
 // connections get GOAWAY (a stream they carry finishes) and dialling again is refused until a reload
 // trusts the edge again.
-TEST(ReloadTunnel, AConnectorLeavesAnEdgeItNoLongerTrusts) {
-  EchoServer echo;
-  EdgeSpec edge_spec;
-  edge_spec.destinations = {{.name = "app", .address = "app.corp:80"}};
-  ConnectorSpec connector_spec;
-  connector_spec.systems = {{.virtual_host = "app.corp", .virtual_port = "80", .internal_port = echo.port()}};
-  TunnelPair pair(edge_spec, connector_spec);
-  ASSERT_TRUE(pair.start());
+TEST_F(ReloadTunnel, AConnectorLeavesAnEdgeItNoLongerTrusts) {
+  TunnelPair& pair = *pair_;
   GatewayProcess& edge = pair.edge();
   GatewayProcess& connector = pair.connector();
-  auto held = std::make_unique<TcpClient>(edge.port("app"));
-  ASSERT_TRUE(echoes(*held, "before the reload"));
+  std::unique_ptr<TcpClient>& held = held_;
 
   const std::string elsewhere = (pair.setup().root() / "elsewhere").string();
   ASSERT_TRUE(run_certs({"ca", "--out", elsewhere}));
