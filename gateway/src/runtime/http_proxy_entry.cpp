@@ -56,16 +56,6 @@ bool split_proxy_authority(std::string_view authority, std::uint16_t default_por
 
 }  // namespace
 
-HttpProxyEntryPoint::HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes,
-                                         Tunnel& direct, tunnel::ConnectorPool* pool, Host& host,
-                                         host::LogSink& log)
-    : options_(std::make_shared<const socks::Options>(socks::make_options(config))),
-      routes_(routes),
-      direct_(direct),
-      pool_(pool),
-      host_(host),
-      log_(log) {}
-
 asio::awaitable<void> HttpProxyEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   const std::shared_ptr<const socks::Options> options_in_force = options_.get();
   const socks::Options& options = *options_in_force;

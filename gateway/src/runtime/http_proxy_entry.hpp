@@ -15,50 +15,24 @@
 // header fields before forwarding.
 #pragma once
 
-#include <memory>
 #include <string>
-#include <unordered_map>
 
-#include "config/config.hpp"
-#include "host/logger.hpp"
 #include "net/socket_stream.hpp"
-#include "runtime/in_force.hpp"
-#include "runtime/routes.hpp"
-#include "socks/socks5.hpp"
-
-namespace gw::tunnel {
-class ConnectorPool;
-}
+#include "runtime/proxy_entry.hpp"
 
 namespace gw::runtime {
 
-class HttpProxyEntryPoint {
+class HttpProxyEntryPoint : public ProxyEntryPoint {
  public:
   // The header field that names the caller's location (the reference product's name).
   static constexpr const char* kLocationHeader = "SAP-Connectivity-SCC-Location_ID";
   // The request head (request line and header fields) may be at most this large.
   static constexpr std::size_t kMaxHead = 64 * 1024;
 
-  // Throws std::runtime_error when the JWT key cannot be loaded.
-  HttpProxyEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
-                      tunnel::ConnectorPool* pool, Host& host, host::LogSink& log);
+  using ProxyEntryPoint::ProxyEntryPoint;
 
   // Serves one client connection accepted on the HTTP proxy listener.
   boost::asio::awaitable<void> serve(net::TcpStream& client, const std::string& request_id);
-
-  // Puts new users, JWT settings, anonymous identity and head timeout in force for the clients that
-  // connect afterwards (a reload). Any thread.
-  void set_options(socks::Options options) {
-    options_.set(std::make_shared<const socks::Options>(std::move(options)));
-  }
-
- private:
-  InForce<socks::Options> options_;
-  Routes& routes_;
-  Tunnel& direct_;
-  tunnel::ConnectorPool* pool_;
-  Host& host_;
-  host::LogSink& log_;
 };
 
 }  // namespace gw::runtime

@@ -7,15 +7,6 @@
 
 namespace gw::runtime {
 
-SocksEntryPoint::SocksEntryPoint(const config::ProxyEntryConfig& config, Routes& routes, Tunnel& direct,
-                                 tunnel::ConnectorPool* pool, Host& host, host::LogSink& log)
-    : options_(std::make_shared<const socks::Options>(socks::make_options(config))),
-      routes_(routes),
-      direct_(direct),
-      pool_(pool),
-      host_(host),
-      log_(log) {}
-
 asio::awaitable<void> SocksEntryPoint::serve(net::TcpStream& client, const std::string& request_id) {
   const std::shared_ptr<const socks::Options> options = options_.get();
   socks::Negotiation negotiation = co_await socks::negotiate(client, *options);
