@@ -31,18 +31,12 @@ std::int64_t elapsed_ms(Clock::time_point since) {
 // Metrics of one destination or system, obtained once.
 struct RouteMetrics {
   RouteMetrics(Metrics& m, const std::string& name)
-      : bytes_up(m.counter("gateway_bytes_total", "Bytes relayed",
-                           {{"destination", name}, {"direction", "upstream"}})),
-        bytes_down(m.counter("gateway_bytes_total", "Bytes relayed",
-                             {{"destination", name}, {"direction", "downstream"}})),
-        connect_failed(m.counter("gateway_errors_total", "Connections that ended in an error",
-                                 {{"destination", name}, {"reason", "connect_failed"}})),
-        idle_timeout(m.counter("gateway_errors_total", "Connections that ended in an error",
-                               {{"destination", name}, {"reason", "idle_timeout"}})),
-        half_close_timeout(m.counter("gateway_errors_total", "Connections that ended in an error",
-                                     {{"destination", name}, {"reason", "half_close_timeout"}})),
-        error(m.counter("gateway_errors_total", "Connections that ended in an error",
-                        {{"destination", name}, {"reason", "error"}})) {}
+      : bytes_up(bytes_relayed(m, name, "upstream")),
+        bytes_down(bytes_relayed(m, name, "downstream")),
+        connect_failed(connection_errors(m, name, "connect_failed")),
+        idle_timeout(connection_errors(m, name, "idle_timeout")),
+        half_close_timeout(connection_errors(m, name, "half_close_timeout")),
+        error(connection_errors(m, name, "error")) {}
   Counter& bytes_up;
   Counter& bytes_down;
   Counter& connect_failed;

@@ -173,6 +173,20 @@ class GW_PLUGIN_VISIBLE Metrics {
                                std::span<const double> upper_bounds) = 0;
 };
 
+// The families every route type reports into, named and described once, so that `/metrics` has one
+// family whichever plugin registers it first. Bytes relayed for `destination` (or a connector's
+// system) in `direction`: "upstream" (client to target) or "downstream".
+inline Counter& bytes_relayed(Metrics& metrics, const std::string& destination, const char* direction) {
+  return metrics.counter("gateway_bytes_total", "Bytes relayed",
+                         {{"destination", destination}, {"direction", direction}});
+}
+// Connections of `destination` that ended in an error, by `reason` ("connect_failed", "idle_timeout",
+// "half_close_timeout", "error", ...).
+inline Counter& connection_errors(Metrics& metrics, const std::string& destination, const char* reason) {
+  return metrics.counter("gateway_errors_total", "Connections that ended in an error",
+                         {{"destination", destination}, {"reason", reason}});
+}
+
 // ---- audit -----------------------------------------------------------------------------------------
 
 // `security` events (access denied, configuration changes) are written at audit level security and
