@@ -510,6 +510,42 @@ TEST_F(ReloadTunnel, AConnectorLeavesAnEdgeItNoLongerTrusts) {
   EXPECT_TRUE(echoes(after, "after the connector trusts its edge again"));
 }
 
+// A connector's certificate revoked (`gatewayd certs revoke`) and the CRL given to the edge: at the
+// reload the connector's connections are sent away (the stream they carry finishes), its dialling again
+// is refused, and a connector with another certificate of the same CA is accepted.
+TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
+  TunnelPair& pair = *pair_;
+  GatewayProcess& edge = pair.edge();
+  const std::string certs = pair.setup().certs().string();
+  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/connector.pem"}));
+  ASSERT_TRUE(
+      run_certs({"connector", "--ca", certs, "--out", certs, "--tenant", "acme", "--file-prefix", "fresh"}));
+
+  const std::size_t mark = edge.log_mark();
+  write_config(edge, replaced(pair.setup().edge_yaml(edge_spec_), "edge.key\n",
+                              "edge.key\n  crl_file: " + certs + "/crl.pem\n"));
+  ASSERT_TRUE(reload(edge, "config_reloaded"));
+  ASSERT_TRUE(edge.wait_for_log_count(log_event("connector_untrusted"), 2, kGuard, mark));
+  const auto untrusted = edge.wait_for_log(log_event("connector_untrusted"), kGuard, mark);
+  ASSERT_TRUE(untrusted);
+  EXPECT_EQ(untrusted->get("reason"), "certificate no longer trusted: certificate revoked");
+  EXPECT_TRUE(echoes(*held_, "on a connection that is going away"));
+  held_.reset();
+  const auto refused = edge.wait_for_log(log_event("connector_refused"), kGuard, mark);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->get("reason").find("certificate revoked"), std::string::npos) << refused->get("reason");
+
+  ConnectorSpec fresh = pair.connector_spec();
+  fresh.name = "connector-2";
+  fresh.cert = "fresh";
+  const std::size_t before_fresh = edge.log_mark();
+  GatewayProcess& second = pair.setup().start("connector-2", pair.setup().connector_yaml(fresh));
+  ASSERT_TRUE(second.wait_ready());
+  ASSERT_TRUE(wait_connected(edge, 2, before_fresh));
+  TcpClient after(edge.port("app"));
+  EXPECT_TRUE(echoes(after, "through a connector whose certificate is not revoked"));
+}
+
 TEST(ReloadConnector, EdgesAreAddedAndRemovedAndAStreamOnARemovedEdgeFinishes) {
   EchoServer echo;
   TunnelSetup setup;

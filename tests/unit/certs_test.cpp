@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <filesystem>
 #include <functional>
@@ -294,6 +295,79 @@ TEST(CertsCommand, CreatesACaEdgeAndConnector) {
   identity = tunnel::identity_from_certificate_file(out + "/connector.pem", error);
   ASSERT_TRUE(identity) << error;
   EXPECT_EQ(identity->location, "");
+}
+
+// The serial numbers a CRL lists, after checking that `ca` signed it.
+std::vector<std::string> revoked_serials(const std::string& crl_pem, const std::string& ca_pem) {
+  auto crls = tunnel::parse_crls(crl_pem, "crl");
+  auto ca = tunnel::parse_certificates(ca_pem, "ca");
+  EXPECT_EQ(crls.size(), 1u);
+  EXPECT_EQ(X509_CRL_verify(crls.front().get(), X509_get0_pubkey(ca.front().get())), 1);
+  std::vector<std::string> serials;
+  STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crls.front().get());
+  for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+    BIGNUM* number =
+        ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i)), nullptr);
+    char* hex = BN_bn2hex(number);
+    serials.emplace_back(hex);
+    OPENSSL_free(hex);
+    BN_free(number);
+  }
+  std::sort(serials.begin(), serials.end());
+  return serials;
+}
+
+std::string serial_of(const std::string& cert_pem) {
+  auto cert = tunnel::parse_certificates(cert_pem, "cert");
+  BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.front().get()), nullptr);
+  char* hex = BN_bn2hex(number);
+  std::string out = hex;
+  OPENSSL_free(hex);
+  BN_free(number);
+  return out;
+}
+
+TEST(CertsCommand, RevokesIntoACrlThatKeepsWhatItListedBefore) {
+  gw::testing::TempDir dir;
+  const std::string ca_dir = (dir.path() / "ca").string();
+  ASSERT_EQ(certs({"ca", "--out", ca_dir}).code, 0);
+  for (const char* prefix : {"first", "second"}) {
+    ASSERT_EQ(
+        certs({"connector", "--ca", ca_dir, "--out", ca_dir, "--tenant", "acme", "--file-prefix", prefix})
+            .code,
+        0);
+  }
+  const std::string ca = gw::testing::read_file(ca_dir + "/ca.pem");
+  const std::string first = serial_of(gw::testing::read_file(ca_dir + "/first.pem"));
+  const std::string second = serial_of(gw::testing::read_file(ca_dir + "/second.pem"));
+
+  auto run = certs({"revoke", "--ca", ca_dir, "--cert", ca_dir + "/first.pem"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(has(run.out, "wrote " + ca_dir + "/crl.pem")) << run.out;
+  EXPECT_EQ(revoked_serials(gw::testing::read_file(ca_dir + "/crl.pem"), ca),
+            std::vector<std::string>{first});
+
+  // A second revocation adds to the first; one already listed is listed once.
+  run = certs({"revoke", "--ca", ca_dir, "--cert", ca_dir + "/second.pem", "--cert", ca_dir + "/first.pem",
+               "--days", "7"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto both = std::vector<std::string>{first, second};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(revoked_serials(gw::testing::read_file(ca_dir + "/crl.pem"), ca), both);
+  // Issued again without --cert: the same list.
+  ASSERT_EQ(certs({"revoke", "--ca", ca_dir}).code, 0);
+  EXPECT_EQ(revoked_serials(gw::testing::read_file(ca_dir + "/crl.pem"), ca), both);
+
+  // Another CA's certificate, or its CRL, is refused, and the CRL is left as it was.
+  const std::string other_dir = (dir.path() / "other").string();
+  ASSERT_EQ(certs({"ca", "--out", other_dir}).code, 0);
+  run = certs({"revoke", "--ca", other_dir, "--cert", ca_dir + "/first.pem", "--out", ca_dir + "/crl.pem"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(has(run.err, "the CRL " + ca_dir + "/crl.pem was not issued by this CA")) << run.err;
+  run = certs({"revoke", "--ca", other_dir, "--cert", ca_dir + "/first.pem"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_TRUE(has(run.err, ca_dir + "/first.pem was not issued by this CA")) << run.err;
+  EXPECT_EQ(revoked_serials(gw::testing::read_file(ca_dir + "/crl.pem"), ca), both);
 }
 
 TEST(CertsCommand, RefusesToOverwriteWithoutForce) {

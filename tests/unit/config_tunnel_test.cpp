@@ -181,6 +181,19 @@ TEST(TunnelConfig, CertificateFilesAreRequiredOutsideStandalone) {
 
   problems = problems_of("node: {role: edge}\ntunnel: {ca_file: a, cert_file: b, key_file: c}\n");
   ASSERT_TRUE(find_key(problems, "tunnel.listen")) << all(problems);
+  EXPECT_FALSE(find_key(problems, "tunnel.crl_file")) << all(problems);  // optional
+  problems = problems_of("node: {role: standalone}\ntunnel: {crl_file: crl.pem}\n");
+  ASSERT_TRUE(find_key(problems, "tunnel.crl_file")) << all(problems);
+  EXPECT_NE(find_key(problems, "tunnel.crl_file")->message.find("in memory"), std::string::npos);
+}
+
+TEST(TunnelConfig, ACrlFileIsReadRelativeToTheConfiguration) {
+  Config config = parse(
+      "node: {role: edge}\ntunnel:\n  listen: 127.0.0.1:8443\n  ca_file: ca.pem\n"
+      "  cert_file: edge.pem\n  key_file: edge.key\n  crl_file: certs/crl.pem\n");
+  ASSERT_TRUE(config.tunnel);
+  EXPECT_EQ(config.tunnel->tls.crl_file, "/etc/gateway/certs/crl.pem");
+  EXPECT_EQ(parse(kConnector).connector->tls.crl_file, "");
 }
 
 TEST(TunnelConfig, ConnectorIdentityComesFromTheCertificate) {

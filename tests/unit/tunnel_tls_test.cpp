@@ -118,6 +118,12 @@ net::SslCtxPtr plain_context(bool server, const tunnel::Pem* identity, int max_v
   return ctx;
 }
 
+// A connector certificate (PEM) checked with an edge context as after a reload.
+std::string verify_pem(const std::string& cert_pem, SSL_CTX* edge_ctx) {
+  auto certs = tunnel::parse_certificates(cert_pem, "certificate");
+  return tunnel::PeerCertificates(certs.front().get(), nullptr).verify(edge_ctx, "ssl_client");
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -182,6 +188,25 @@ TEST_F(TunnelTls, TheCertificatesOfAnEstablishedPeerAreCheckedAgainWithANewConte
             "self-signed certificate in certificate chain");
 
   EXPECT_EQ(tunnel::PeerCertificates().verify(client_ctx.get(), "ssl_server"), "no certificate");
+}
+
+TEST_F(TunnelTls, EdgeRefusesARevokedConnectorCertificate) {
+  const Pki pki;
+  const tunnel::Pem other = tunnel::make_connector_cert(pki.ca, {"acme", "berlin"}, 1);
+  tunnel::TunnelTlsSource edge = pki.edge_source();
+  edge.crl_pem = tunnel::make_crl(pki.ca, "", {pki.connector.cert}, 1);
+  auto server_ctx = server_context(edge);
+  auto client_ctx = tunnel::make_connector_client_context(pki.connector_source());
+  connect(server_ctx.get(), tunnel::new_connector_session(client_ctx.get(), "edge.test"));
+
+  ASSERT_TRUE(server_.handshake);
+  EXPECT_EQ(server_.reason, "TLS certificate verification failed: certificate revoked");
+  // Checked again after a reload, as an established connection's certificate is.
+  const tunnel::Pem& revoked = pki.connector;
+  auto untouched = tunnel::make_edge_server_context(pki.edge_source());
+  EXPECT_EQ(verify_pem(revoked.cert, untouched.get()), "");
+  EXPECT_EQ(verify_pem(revoked.cert, server_ctx.get()), "certificate revoked");
+  EXPECT_EQ(verify_pem(other.cert, server_ctx.get()), "");
 }
 
 TEST_F(TunnelTls, BothSidesChooseAes128GcmEvenIfTheConnectorPrefersAnother) {
@@ -386,6 +411,29 @@ TEST(TunnelTlsBuilders, NameTheFileAndTheReason) {
                                     .key_pem = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
                                                "-----END ENCRYPTED PRIVATE KEY-----\n"}),
                        "encrypted"));
+}
+
+TEST(TunnelTlsBuilders, ACrlFileMustHoldACurrentCrlOfEveryTrustedCa) {
+  const Pki pki;
+  const tunnel::Pem other_ca = tunnel::make_ca("another CA", 1);
+  tunnel::TunnelTlsSource source = pki.edge_source();
+  source.crl_pem = tunnel::make_crl(other_ca, "", {}, 1);
+  EXPECT_EQ(build_error(source), "crl_pem: CRL 1 is not signed by a CA of ca_pem");
+  // Two CAs trusted, a CRL of one of them only.
+  source.ca_pem = pki.ca.cert + other_ca.cert;
+  source.crl_pem = tunnel::make_crl(pki.ca, "", {}, 1);
+  EXPECT_EQ(build_error(source),
+            "crl_pem has no CRL of /CN=another CA (ca_pem): with a crl_file, every "
+            "trusted CA needs one");
+  source.crl_pem += tunnel::make_crl(other_ca, "", {}, 1);
+  EXPECT_NO_THROW(tunnel::make_edge_server_context(source));
+  source.crl_pem = "not a CRL";
+  EXPECT_EQ(build_error(source), "cannot read crl_pem: no CRL found (expected -----BEGIN X509 CRL-----)");
+  gw::testing::TempDir dir;
+  const std::string missing = (dir.path() / "crl.pem").string();
+  source.crl_pem.clear();
+  source.crl_file = missing;
+  EXPECT_EQ(build_error(source, false), "cannot read crl_file " + missing + ": No such file or directory");
 }
 
 TEST(TunnelTlsBuilders, ContextsAreTls13OnlyAndVerifyPeers) {

@@ -27,6 +27,7 @@ constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 constexpr int kDefaultCaDays = 3650;
 constexpr int kDefaultLeafDays = 825;
+constexpr int kDefaultCrlDays = 30;
 
 constexpr const char* kCertsHelp = R"(usage: gatewayd certs COMMAND [OPTIONS]
 
@@ -37,6 +38,7 @@ Commands:
   ca         a new CA                                  -> DIR/ca.pem, DIR/ca.key
   edge       an edge server certificate                -> DIR/edge.pem, DIR/edge.key
   connector  a connector certificate with its identity -> DIR/connector.pem, DIR/connector.key
+  revoke     a CRL revoking certificates of the CA      -> DIR/crl.pem
 
 Existing files are not replaced unless --force is given. Private keys are written with mode 0600
 and are not encrypted: keep them on the host that uses them.
@@ -89,6 +91,23 @@ Options:
   --days N            validity in days (default 825)
   --file-prefix NAME  file names NAME.pem and NAME.key (default "connector")
   --force             replace existing files
+)";
+
+constexpr const char* kRevokeHelp =
+    R"(usage: gatewayd certs revoke --ca DIR [--cert FILE]... [--days N] [--out FILE]
+
+Writes a CRL signed by the CA in DIR/ca.pem and DIR/ca.key to FILE (default DIR/crl.pem: crl_file of
+edges and connectors). It lists the certificates given with --cert and every certificate the CRL
+already in FILE lists. Without --cert it issues that CRL again, valid from now.
+A CRL is valid for --days days: issue it again before then, or edges and connectors refuse every
+certificate of the CA. Edges and connectors read it at start-up and at each reload (SIGHUP), and
+send away the tunnel connections of a peer it revokes.
+
+Options:
+  --ca DIR     directory holding ca.pem and ca.key
+  --cert FILE  a certificate to revoke, e.g. DIR/connector.pem (repeatable)
+  --days N     validity in days (default 30)
+  --out FILE   the CRL to write (default DIR/crl.pem); replaced as a whole
 )";
 
 // Thrown for bad command lines (exit code 2); std::runtime_error is any other failure (exit code 1).
@@ -363,6 +382,46 @@ int run_connector(const Args& args) {
   return 0;
 }
 
+int run_revoke(const Args& args) {
+  const fs::path ca_dir = args.require("ca");
+  const fs::path out = args.get("out").value_or((ca_dir / "crl.pem").string());
+  const int days = days_option(args, kDefaultCrlDays);
+  const auto ca = read_ca(ca_dir);
+  std::error_code ec;
+  const std::string previous =
+      fs::exists(out, ec) ? tunnel::read_text_file(out.string(), "the CRL " + out.string()) : std::string();
+  std::vector<std::string> revoked;
+  for (const auto& file : args.list("cert"))
+    revoked.push_back(tunnel::read_text_file(file, "certificate " + file));
+  std::string crl;
+  try {
+    crl = tunnel::make_crl(ca, previous, revoked, days);
+  } catch (const std::runtime_error& e) {
+    // make_crl numbers the certificates; name the files instead.
+    std::string what = e.what();
+    auto name = [&what](const std::string& from, const std::string& to) {
+      if (auto at = what.find(from); at != std::string::npos) what.replace(at, from.size(), to);
+    };
+    for (std::size_t n = revoked.size(); n > 0; --n)
+      name("certificate " + std::to_string(n), args.list("cert")[n - 1]);
+    name("the earlier CRL", "the CRL " + out.string());
+    throw std::runtime_error(what);
+  }
+  // Written beside and renamed over the old one: a gateway reloading meanwhile reads one or the other.
+  const fs::path temporary = out.string() + ".new";
+  write_file({temporary, crl, 0644, ""}, true);
+  fs::rename(temporary, out, ec);
+  if (ec) {
+    fs::remove(temporary, ec);
+    throw std::runtime_error("cannot replace " + out.string() + ": " + ec.message());
+  }
+  std::cout << "revoked " << revoked.size() << " certificate file(s); the CRL lists them and every one "
+            << "it listed before, valid " << days << " days, signed by " << (ca_dir / "ca.pem").string()
+            << "\n"
+            << "  wrote " << out.string() << "  CRL: crl_file of edges and connectors (reload them)\n";
+  return 0;
+}
+
 }  // namespace
 
 int command_certs(int argc, char** argv) {
@@ -389,6 +448,11 @@ int command_certs(int argc, char** argv) {
     help = kConnectorHelp;
     single = {"ca", "out", "tenant", "location", "days", "file-prefix"};
     run = run_connector;
+  } else if (command == "revoke") {
+    help = kRevokeHelp;
+    single = {"ca", "days", "out"};
+    repeatable = {"cert"};
+    run = run_revoke;
   } else {
     std::cerr << "gatewayd certs: unknown command '" << command << "'\n\n" << kCertsHelp;
     return kUsage;

@@ -215,15 +215,15 @@ class ConfigReader {
     if (auto node = top.get("tunnel")) {
       config.tunnel.emplace();
       read_tunnel(Fields(reader_, *node, "tunnel",
-                         {"listen", "ca_file", "cert_file", "key_file", "ping_interval", "ping_timeout",
-                          "max_concurrent_streams", "stream_window", "connection_window"},
+                         {"listen", "ca_file", "cert_file", "key_file", "crl_file", "ping_interval",
+                          "ping_timeout", "max_concurrent_streams", "stream_window", "connection_window"},
                          top.position("tunnel")),
                   *config.tunnel);
     }
     if (auto node = top.get("connector")) {
       config.connector.emplace();
       read_connector(Fields(reader_, *node, "connector",
-                            {"edges", "connections_per_edge", "ca_file", "cert_file", "key_file",
+                            {"edges", "connections_per_edge", "ca_file", "cert_file", "key_file", "crl_file",
                              "reconnect_initial", "reconnect_max", "tenant", "location_id", "ping_interval",
                              "ping_timeout", "max_concurrent_streams", "stream_window", "connection_window"},
                             top.position("connector")),
@@ -464,6 +464,7 @@ class ConfigReader {
     fields.read_path("ca_file", base_dir_, files.ca_file);
     fields.read_path("cert_file", base_dir_, files.cert_file);
     fields.read_path("key_file", base_dir_, files.key_file);
+    fields.read_path("crl_file", base_dir_, files.crl_file);
   }
 
   void read_tuning(Fields& fields, TunnelTuning& tuning) {
@@ -804,11 +805,12 @@ class ConfigReader {
     // Certificates: files on edge and connector, minted in memory for standalone.
     const auto require_files = [&](const std::optional<Fields>& fields) {
       if (!fields) return;
-      for (auto key : {"ca_file", "cert_file", "key_file"}) {
+      for (auto key : {"ca_file", "cert_file", "key_file", "crl_file"}) {
+        const bool optional = std::string_view(key) == "crl_file";
         if (role == Role::standalone && fields->has(key)) {
           reader_.add(fields->position(key), fields->key(key),
                       "role standalone mints its tunnel certificates in memory; remove " + std::string(key));
-        } else if (role != Role::standalone && !fields->has(key)) {
+        } else if (role != Role::standalone && !optional && !fields->has(key)) {
           reader_.add(fields->position(key), fields->key(key),
                       "missing required key '" + std::string(key) +
                           "' (the tunnel uses mutual TLS; "

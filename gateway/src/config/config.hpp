@@ -85,6 +85,7 @@ struct TunnelTlsFiles {
   std::filesystem::path ca_file;    // CA that signed the peer's certificate
   std::filesystem::path cert_file;  // our certificate
   std::filesystem::path key_file;
+  std::filesystem::path crl_file;  // optional: revoked peer certificates, a CRL of every CA in ca_file
   bool operator==(const TunnelTlsFiles&) const = default;
 };
 

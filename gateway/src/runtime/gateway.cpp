@@ -9,6 +9,7 @@ tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
   source.ca_file = files.ca_file.string();
   source.cert_file = files.cert_file.string();
   source.key_file = files.key_file.string();
+  source.crl_file = files.crl_file.string();
   return source;
 }
 

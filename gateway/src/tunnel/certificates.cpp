@@ -10,8 +10,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -230,24 +232,39 @@ std::string openssl_error_reason() {
   return text;
 }
 
-std::vector<X509Ptr> parse_certificates(std::string_view pem, const std::string& what) {
+namespace {
+
+// Every `kind` block of `pem` (PEM_read_bio_X509 or PEM_read_bio_X509_CRL as `read`), at least one.
+template <class Ptr, class Read>
+std::vector<Ptr> parse_blocks(std::string_view pem, const std::string& what, Read read, const char* kind,
+                              const char* begin_line) {
   ERR_clear_error();
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) throw std::runtime_error("cannot read " + what + ": " + openssl_error_reason());
-  std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(cert);
+  std::vector<Ptr> blocks;
+  while (auto* block = read(bio.get(), nullptr, nullptr, nullptr)) blocks.emplace_back(block);
   // The loop ends at the end of the input ("no start line") or at a block that does not decode.
   const unsigned long last = ERR_peek_last_error();
   if (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
     ERR_clear_error();
-    if (certs.empty()) {
-      throw std::runtime_error("cannot read " + what +
-                               ": no certificate found (expected -----BEGIN CERTIFICATE-----)");
+    if (blocks.empty()) {
+      throw std::runtime_error("cannot read " + what + ": no " + kind + " found (expected " + begin_line +
+                               ")");
     }
-    return certs;
+    return blocks;
   }
-  throw std::runtime_error("cannot read " + what + ": certificate " + std::to_string(certs.size() + 1) +
+  throw std::runtime_error("cannot read " + what + ": " + kind + " " + std::to_string(blocks.size() + 1) +
                            " is malformed: " + openssl_error_reason());
+}
+
+}  // namespace
+
+std::vector<X509Ptr> parse_certificates(std::string_view pem, const std::string& what) {
+  return parse_blocks<X509Ptr>(pem, what, PEM_read_bio_X509, "certificate", "-----BEGIN CERTIFICATE-----");
+}
+
+std::vector<X509CrlPtr> parse_crls(std::string_view pem, const std::string& what) {
+  return parse_blocks<X509CrlPtr>(pem, what, PEM_read_bio_X509_CRL, "CRL", "-----BEGIN X509 CRL-----");
 }
 
 EvpPkeyPtr parse_private_key(std::string_view pem, const std::string& what) {
@@ -369,6 +386,78 @@ Pem make_connector_cert(const Pem& ca, const ConnectorIdentity& identity, int da
   push_name(names.get(), GEN_URI, identity_uri(identity));
   const Issuer issuer = load_issuer(ca);
   return issue_leaf(issuer, identity.tenant, identity.location, days, "clientAuth", names.get());
+}
+
+std::string make_crl(const Pem& ca, std::string_view previous, const std::vector<std::string>& revoked,
+                     int days) {
+  check_days(days);
+  const Issuer issuer = load_issuer(ca);
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+  require(crl != nullptr, "X509_CRL_new");
+  X509_CRL* c = crl.get();
+  require(X509_CRL_set_version(c, X509_CRL_VERSION_2) == 1, "CRL version");
+  require(X509_CRL_set_issuer_name(c, X509_get_subject_name(issuer.cert.get())) == 1, "CRL issuer");
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> now(X509_gmtime_adj(nullptr, -kBackdateSeconds),
+                                                            ASN1_TIME_free);
+  std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> next(X509_time_adj_ex(nullptr, days, 0, nullptr),
+                                                             ASN1_TIME_free);
+  require(now && next && X509_CRL_set1_lastUpdate(c, now.get()) == 1 &&
+              X509_CRL_set1_nextUpdate(c, next.get()) == 1,
+          "CRL dates");
+  std::set<std::string> serials;  // each serial once, as its hex text
+  auto listed = [&serials](const ASN1_INTEGER* serial) {
+    std::unique_ptr<BIGNUM, decltype(&BN_free)> number(ASN1_INTEGER_to_BN(serial, nullptr), BN_free);
+    require(number != nullptr, "serial number");
+    std::unique_ptr<char, void (*)(char*)> hex(BN_bn2hex(number.get()), [](char* p) { OPENSSL_free(p); });
+    require(hex != nullptr, "serial number");
+    return !serials.insert(hex.get()).second;
+  };
+  if (!previous.empty()) {
+    for (const auto& earlier : parse_crls(previous, "the earlier CRL")) {
+      if (X509_CRL_verify(earlier.get(), issuer.key.get()) != 1) {
+        ERR_clear_error();
+        throw std::runtime_error("the earlier CRL was not issued by this CA");
+      }
+      STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(earlier.get());
+      for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
+        X509_REVOKED* entry = sk_X509_REVOKED_value(entries, i);
+        if (listed(X509_REVOKED_get0_serialNumber(entry))) continue;
+        X509_REVOKED* copy = X509_REVOKED_dup(entry);
+        require(copy != nullptr && X509_CRL_add0_revoked(c, copy) == 1, "CRL entry");
+      }
+    }
+  }
+  for (std::size_t n = 0; n < revoked.size(); ++n) {
+    for (const auto& cert : parse_certificates(revoked[n], "certificate " + std::to_string(n + 1))) {
+      if (X509_check_issued(issuer.cert.get(), cert.get()) != X509_V_OK ||
+          X509_verify(cert.get(), issuer.key.get()) != 1) {
+        ERR_clear_error();
+        throw std::runtime_error("certificate " + std::to_string(n + 1) + " was not issued by this CA");
+      }
+      if (listed(X509_get0_serialNumber(cert.get()))) continue;
+      X509_REVOKED* entry = X509_REVOKED_new();
+      const bool added =
+          entry != nullptr && X509_REVOKED_set_serialNumber(entry, X509_get_serialNumber(cert.get())) == 1 &&
+          X509_REVOKED_set_revocationDate(entry, now.get()) == 1 && X509_CRL_add0_revoked(c, entry) == 1;
+      if (!added) {
+        X509_REVOKED_free(entry);
+        fail_openssl("CRL entry");
+      }
+    }
+  }
+  // crlNumber (RFC 5280 5.2.3): increasing; the issuing time in seconds does.
+  std::unique_ptr<ASN1_INTEGER, decltype(&ASN1_INTEGER_free)> number(ASN1_INTEGER_new(), ASN1_INTEGER_free);
+  require(number &&
+              ASN1_INTEGER_set_int64(number.get(), static_cast<std::int64_t>(std::time(nullptr))) == 1 &&
+              X509_CRL_add1_ext_i2d(c, NID_crl_number, number.get(), 0, X509V3_ADD_DEFAULT) == 1,
+          "crlNumber");
+  require(X509_CRL_sort(c) == 1, "sorting the CRL");
+  require(X509_CRL_sign(c, issuer.key.get(), EVP_sha256()) > 0, "signing the CRL");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  require(bio && PEM_write_bio_X509_CRL(bio.get(), c) == 1, "writing the CRL");
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
 }
 
 }  // namespace gw::tunnel

@@ -9,7 +9,8 @@
 //              extendedKeyUsage serverAuth; DNS and IP subject alternative names
 //   connector  the same with extendedKeyUsage clientAuth and the identity's URI SAN (identity.hpp)
 //
-// Leaf certificates carry subjectKeyIdentifier and authorityKeyIdentifier. Failures throw
+// Leaf certificates carry subjectKeyIdentifier and authorityKeyIdentifier. A CA revokes certificates
+// with a CRL (make_crl): version 2, a crlNumber, signed with SHA-256. Failures throw
 // std::runtime_error saying what was wrong with the input, or which OpenSSL step failed and why.
 //
 // The PEM helpers at the end are shared with the TLS context builders (tunnel_tls.hpp).
@@ -49,6 +50,13 @@ Pem make_edge_cert(const Pem& ca, const std::vector<std::string>& dns_names,
 // rules) as its one gatewayd://connector/ URI SAN.
 Pem make_connector_cert(const Pem& ca, const ConnectorIdentity& identity, int days);
 
+// A certificate revocation list of `ca`, valid from now for `days` days (its nextUpdate): the
+// certificates revoked by `previous` (an earlier CRL of `ca`, PEM; empty for none) and the certificates
+// in `revoked` (PEM texts, each of one or more certificates issued by `ca`). Throws std::runtime_error
+// for a certificate or an earlier CRL that `ca` did not issue.
+std::string make_crl(const Pem& ca, std::string_view previous, const std::vector<std::string>& revoked,
+                     int days);
+
 // ---- PEM and OpenSSL helpers ------------------------------------------------------------------------
 
 struct X509Free {
@@ -61,6 +69,11 @@ struct EvpPkeyFree {
 };
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
+struct X509CrlFree {
+  void operator()(X509_CRL* crl) const noexcept { X509_CRL_free(crl); }
+};
+using X509CrlPtr = std::unique_ptr<X509_CRL, X509CrlFree>;
+
 // The reason for the oldest error in this thread's OpenSSL error queue (which is then cleared),
 // e.g. "no start line"; "unknown error" if the queue is empty.
 std::string openssl_error_reason();
@@ -68,6 +81,9 @@ std::string openssl_error_reason();
 // Every certificate in `pem`, in order (at least one). `what` names the source in errors:
 // "cannot read <what>: no certificate found".
 std::vector<X509Ptr> parse_certificates(std::string_view pem, const std::string& what);
+
+// Every CRL in `pem`, in order (at least one), the same way: "cannot read <what>: no CRL found".
+std::vector<X509CrlPtr> parse_crls(std::string_view pem, const std::string& what);
 
 // The first private key in `pem` (other PEM blocks are skipped). Encrypted keys are refused.
 EvpPkeyPtr parse_private_key(std::string_view pem, const std::string& what);

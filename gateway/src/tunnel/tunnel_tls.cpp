@@ -51,6 +51,46 @@ bool expect_name(X509_VERIFY_PARAM* param, const std::string& name) {
   return X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0) == 1;
 }
 
+std::string subject_of(X509* cert) {
+  char text[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), text, sizeof text);
+  return text;
+}
+
+// Puts the CRLs in `store` and has its verifications check them. Each must be signed by one of the
+// trusted CAs and current, and every trusted CA must have one: OpenSSL would otherwise refuse every
+// certificate of that CA ("unable to get certificate CRL") at each handshake, not here.
+void add_crls(X509_STORE* store, const std::vector<X509CrlPtr>& crls, const std::vector<X509Ptr>& ca_certs,
+              const std::string& crl_what, const std::string& ca_what) {
+  std::vector<bool> covered(ca_certs.size(), false);
+  for (std::size_t n = 0; n < crls.size(); ++n) {
+    X509_CRL* crl = crls[n].get();
+    const std::string which = crl_what + ": CRL " + std::to_string(n + 1);
+    std::size_t issuer = 0;
+    while (issuer < ca_certs.size() &&
+           !(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca_certs[issuer].get())) == 0 &&
+             X509_CRL_verify(crl, X509_get0_pubkey(ca_certs[issuer].get())) == 1)) {
+      ++issuer;
+    }
+    ERR_clear_error();
+    if (issuer == ca_certs.size()) throw std::runtime_error(which + " is not signed by a CA of " + ca_what);
+    const ASN1_TIME* next_update = X509_CRL_get0_nextUpdate(crl);
+    if (next_update == nullptr || X509_cmp_current_time(next_update) <= 0) {
+      throw std::runtime_error(which + " (of " + subject_of(ca_certs[issuer].get()) +
+                               ") is out of date: issue a new one (gatewayd certs revoke)");
+    }
+    covered[issuer] = true;
+    if (X509_STORE_add_crl(store, crl) != 1) fail("cannot use " + crl_what);
+  }
+  for (std::size_t i = 0; i < ca_certs.size(); ++i) {
+    if (!covered[i]) {
+      throw std::runtime_error(crl_what + " has no CRL of " + subject_of(ca_certs[i].get()) + " (" + ca_what +
+                               "): with a crl_file, every trusted CA needs one");
+    }
+  }
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+}
+
 net::SslCtxPtr make_context(const TunnelTlsSource& source, bool server) {
   // Everything is read and checked before the context exists, so errors name the input at fault.
   const Item ca = load(source.ca_pem, source.ca_file, "ca_pem", "ca_file");
@@ -93,6 +133,10 @@ net::SslCtxPtr make_context(const TunnelTlsSource& source, bool server) {
     // Tells the connector which CA's certificate to present.
     if (server && SSL_CTX_add_client_CA(c, ca_cert.get()) != 1) fail("cannot use " + ca.what);
   }
+  if (!source.crl_pem.empty() || !source.crl_file.empty()) {
+    const Item crl = load(source.crl_pem, source.crl_file, "crl_pem", "crl_file");
+    add_crls(store, parse_crls(crl.text, crl.what), ca_certs, crl.what, ca.what);
+  }
   SSL_CTX_set_verify_depth(c, kVerifyDepth);
   SSL_CTX_set_verify(c, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
                      nullptr);
@@ -130,13 +174,10 @@ net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name) 
   return ssl;
 }
 
-PeerCertificates::PeerCertificates(const net::TlsStream& stream) {
-  if (X509* certificate = stream.peer_certificate(); certificate && X509_up_ref(certificate) == 1)
-    certificate_.reset(certificate, X509_free);
-  if (STACK_OF(X509)* chain = stream.peer_chain()) {
-    if (STACK_OF(X509)* copy = X509_chain_up_ref(chain))
-      chain_.reset(copy, [](STACK_OF(X509) * c) { sk_X509_pop_free(c, X509_free); });
-  }
+PeerCertificates::PeerCertificates(X509* certificate, STACK_OF(X509) * chain) {
+  if (certificate && X509_up_ref(certificate) == 1) certificate_.reset(certificate, X509_free);
+  if (STACK_OF(X509)* copy = chain ? X509_chain_up_ref(chain) : nullptr)
+    chain_.reset(copy, [](STACK_OF(X509) * c) { sk_X509_pop_free(c, X509_free); });
 }
 
 std::string PeerCertificates::verify(SSL_CTX* ctx, const char* purpose,

@@ -22,7 +22,9 @@ namespace gw::tunnel {
 // Where one side's CA, certificate and key come from. Each of the three is taken from its *_pem
 // text when that is not empty (standalone mode's in-memory certificates), otherwise from its *_file.
 // The certificate may be followed by intermediate CA certificates (sent to the peer); the CA text
-// may hold several certificates, all trusted. (The "{}" initializers let designated initializers
+// may hold several certificates, all trusted. The CRLs (crl_pem, crl_file; both empty: none) are
+// optional: given, they must hold a current CRL of every trusted CA, and a peer whose certificate one
+// of them lists is refused. (The "{}" initializers let designated initializers
 // name only some members without -Wmissing-field-initializers.)
 struct TunnelTlsSource {
   std::string ca_pem{};
@@ -31,6 +33,8 @@ struct TunnelTlsSource {
   std::string ca_file{};
   std::string cert_file{};
   std::string key_file{};
+  std::string crl_pem{};
+  std::string crl_file{};
 };
 
 // Contexts for the two sides. Throw std::runtime_error naming the item and the reason, e.g.
@@ -50,9 +54,12 @@ net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name);
 class PeerCertificates {
  public:
   PeerCertificates() = default;
-  // Of an established session: its peer's certificate and the chain the peer sent. Both are shared
-  // (reference counts), not copied.
-  explicit PeerCertificates(const net::TlsStream& stream);
+  // A certificate and the chain sent with it (either may be null). Both are shared (reference
+  // counts), not copied.
+  PeerCertificates(X509* certificate, STACK_OF(X509) * chain);
+  // Of an established session: its peer's certificate and the chain the peer sent.
+  explicit PeerCertificates(const net::TlsStream& stream)
+      : PeerCertificates(stream.peer_certificate(), stream.peer_chain()) {}
 
   // Checks them as a handshake with `ctx` would now: a chain to one of its trusted CAs, the dates, the
   // purpose ("ssl_client" for a connector's certificate, "ssl_server" for an edge's) and, when
