@@ -4,6 +4,7 @@
 // which enforces the system's resources.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -180,6 +181,11 @@ TEST(HttpRoute, ConnectorAdmitsOnlyItsResourcesAndAuditsDenials) {
   // A request without a body travels with the stream's CONNECT: at least its request line arrived early.
   EXPECT_GT(metric_value(gateway.admin_port(), "gateway_tunnel_early_data_bytes_total", {}),
             static_cast<double>(std::string("GET /allowed/x.txt HTTP/1.1\r\n").size()));
+  // A standalone gateway mints its tunnel certificates in memory, valid for years: its connector can
+  // dial again however long the process runs.
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  EXPECT_GT(metric_value(gateway.admin_port(), "gateway_tunnel_certificate_expiry_timestamp_seconds", {}),
+            static_cast<double>(now) + 3000 * 86400.0);
 
   for (const std::string path :
        {"/secret.txt", "/allowedx.txt", "/allowed/../secret.txt", "/allowed/%2e%2e/secret.txt",

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <string>
@@ -15,6 +16,7 @@
 #include "support/client.hpp"
 #include "support/gateway_process.hpp"
 #include "support/http_peers.hpp"
+#include "support/metrics.hpp"
 #include "support/peers.hpp"
 #include "support/poll.hpp"
 #include "support/socks_client.hpp"
@@ -521,6 +523,17 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   ASSERT_TRUE(
       run_certs({"connector", "--ca", certs, "--out", certs, "--tenant", "acme", "--file-prefix", "fresh"}));
 
+  // The validity of what the edge's tunnel TLS holds, in days from now, from its /metrics.
+  const auto days_left = [&edge](const char* gauge) -> double {
+    const auto value = metric_value(edge.admin_port(), gauge, {});
+    EXPECT_TRUE(value) << gauge;
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    return value ? (*value - static_cast<double>(now)) / 86400 : 0;
+  };
+  EXPECT_NEAR(days_left("gateway_tunnel_certificate_expiry_timestamp_seconds"), 825, 1);  // `certs edge`
+  EXPECT_NEAR(days_left("gateway_tunnel_ca_expiry_timestamp_seconds"), 3650, 1);          // `certs ca`
+  EXPECT_EQ(metric_value(edge.admin_port(), "gateway_tunnel_crl_next_update_timestamp_seconds", {}), 0.0);
+
   const std::size_t mark = edge.log_mark();
   write_config(edge, replaced(pair.setup().edge_yaml(edge_spec_), "edge.key\n",
                               "edge.key\n  crl_file: " + certs + "/crl.pem\n"));
@@ -529,6 +542,7 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   const auto untrusted = edge.wait_for_log(log_event("connector_untrusted"), kGuard, mark);
   ASSERT_TRUE(untrusted);
   EXPECT_EQ(untrusted->get("reason"), "certificate no longer trusted: certificate revoked");
+  EXPECT_NEAR(days_left("gateway_tunnel_crl_next_update_timestamp_seconds"), 30, 1);  // `certs revoke`
   EXPECT_TRUE(echoes(*held_, "on a connection that is going away"));
   held_.reset();
   const auto refused = edge.wait_for_log(log_event("connector_refused"), kGuard, mark);

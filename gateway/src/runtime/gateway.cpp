@@ -13,6 +13,24 @@ tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
   return source;
 }
 
+void report_tunnel_validity(Gateway& gw) {
+  if (!gw.tunnel_server_tls && !gw.tunnel_client_tls) return;
+  const tunnel::TlsValidity validity =
+      tunnel::validity_of({gw.tunnel_server_tls.get(), gw.tunnel_client_tls.get()});
+  gw.metrics
+      .gauge("gateway_tunnel_certificate_expiry_timestamp_seconds",
+             "When the tunnel certificate this process presents expires (Unix time)", {})
+      .set(validity.certificate);
+  gw.metrics
+      .gauge("gateway_tunnel_ca_expiry_timestamp_seconds",
+             "When the first of the CAs the tunnel trusts expires (Unix time)", {})
+      .set(validity.trusted_ca);
+  gw.metrics
+      .gauge("gateway_tunnel_crl_next_update_timestamp_seconds",
+             "When the first of the tunnel's CRLs must be issued again (Unix time; 0 without crl_file)", {})
+      .set(validity.crl);
+}
+
 namespace {
 
 // Builds the tunnel's TLS contexts: from the configured files, or (standalone) from certificates
@@ -23,9 +41,12 @@ std::vector<std::string> prepare_tunnel_tls(Gateway& gw) {
   const std::string file = config.file.string();
   if (config.node.role == config::Role::standalone) {
     gw.identity = {config.connector->tenant, config.connector->location_id};
-    const auto ca = tunnel::make_ca("gatewayd standalone CA", 1);
-    const auto edge = tunnel::make_edge_cert(ca, {"localhost"}, {"127.0.0.1"}, 1);
-    const auto connector = tunnel::make_connector_cert(ca, gw.identity, 1);
+    // Minted anew at every start and never written out; valid long enough that the in-process
+    // connector can always dial again, however long the process runs.
+    constexpr int kDays = 3650;
+    const auto ca = tunnel::make_ca("gatewayd standalone CA", kDays);
+    const auto edge = tunnel::make_edge_cert(ca, {"localhost"}, {"127.0.0.1"}, kDays);
+    const auto connector = tunnel::make_connector_cert(ca, gw.identity, kDays);
     tunnel::TunnelTlsSource server{.ca_pem = ca.cert, .cert_pem = edge.cert, .key_pem = edge.key};
     tunnel::TunnelTlsSource client{.ca_pem = ca.cert, .cert_pem = connector.cert, .key_pem = connector.key};
     gw.tunnel_server_tls = tunnel::make_edge_server_context(server);
@@ -88,6 +109,7 @@ std::vector<std::string> prepare(Gateway& gw, const std::vector<std::filesystem:
   }
   auto tls_problems = prepare_tunnel_tls(gw);
   problems.insert(problems.end(), tls_problems.begin(), tls_problems.end());
+  if (tls_problems.empty()) report_tunnel_validity(gw);
   return problems;
 }
 

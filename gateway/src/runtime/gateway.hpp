@@ -52,6 +52,10 @@ struct Gateway {
 // where there is one); empty: ready to run.
 std::vector<std::string> prepare(Gateway& gw, const std::vector<std::filesystem::path>& plugin_paths);
 
+// Sets the gauges of the tunnel's TLS validity (certificate, trusted CAs, CRLs: Unix times) from the
+// contexts in `gw`; at start-up (prepare) and after a reload.
+void report_tunnel_validity(Gateway& gw);
+
 // Where the tunnel's TLS files are, as TunnelTlsSource wants them.
 tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files);
 

@@ -252,8 +252,15 @@ void reload(Gateway& gw, const Running& running) {
     gw.routes.proxies.http_proxy->set_state(proxy_routes.http_proxy->state());
     gw.routes.proxies.http_proxy_connect->set_state(proxy_routes.http_proxy_connect->state());
   }
-  if (tunnel_tls && running.tunnel_listener) running.tunnel_listener->set_tls(*tunnel_tls);
-  if (tunnel_tls && agent) agent->set_tls(*tunnel_tls);
+  if (tunnel_tls && running.tunnel_listener) {
+    running.tunnel_listener->set_tls(*tunnel_tls);
+    gw.tunnel_server_tls = *tunnel_tls;
+  }
+  if (tunnel_tls && agent) {
+    agent->set_tls(*tunnel_tls);
+    gw.tunnel_client_tls = *tunnel_tls;
+  }
+  if (tunnel_tls) report_tunnel_validity(gw);
   // Edges and connections per edge, after the TLS: new connections dial with the new certificate.
   if (agent && gw.config.node.role == config::Role::connector && next->connector)
     agent->set_edges(ConnectorAgent::edges_of(*next->connector), next->connector->connections_per_edge);

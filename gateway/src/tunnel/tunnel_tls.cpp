@@ -3,7 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <ctime>
 #include <stdexcept>
 
 #include "tunnel/certificates.hpp"
@@ -172,6 +174,40 @@ net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name) 
     fail("invalid server name " + name);
   if (!expect_name(SSL_get0_param(ssl.get()), name)) fail("invalid server name " + name);
   return ssl;
+}
+
+namespace {
+
+std::int64_t epoch_seconds(const ASN1_TIME* time) {
+  std::tm parts{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) return 0;
+  return static_cast<std::int64_t>(timegm(&parts));
+}
+
+// The earlier of two times, where 0 is "none".
+std::int64_t earliest(std::int64_t a, std::int64_t b) {
+  return a == 0 ? b : b == 0 ? a : std::min(a, b);
+}
+
+}  // namespace
+
+TlsValidity validity_of(std::initializer_list<SSL_CTX*> contexts) {
+  TlsValidity validity;
+  for (SSL_CTX* ctx : contexts) {
+    if (ctx == nullptr) continue;
+    if (X509* own = SSL_CTX_get0_certificate(ctx))
+      validity.certificate = earliest(validity.certificate, epoch_seconds(X509_get0_notAfter(own)));
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+      X509_OBJECT* object = sk_X509_OBJECT_value(objects, i);
+      if (X509* ca = X509_OBJECT_get0_X509(object)) {
+        validity.trusted_ca = earliest(validity.trusted_ca, epoch_seconds(X509_get0_notAfter(ca)));
+      } else if (X509_CRL* crl = X509_OBJECT_get0_X509_CRL(object)) {
+        validity.crl = earliest(validity.crl, epoch_seconds(X509_CRL_get0_nextUpdate(crl)));
+      }
+    }
+  }
+  return validity;
 }
 
 PeerCertificates::PeerCertificates(X509* certificate, STACK_OF(X509) * chain) {

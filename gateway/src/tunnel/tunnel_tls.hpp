@@ -11,6 +11,8 @@
 // trusted CAs checks the certificates of established connections again (PeerCertificates).
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -48,6 +50,16 @@ net::SslCtxPtr make_connector_client_context(const TunnelTlsSource& source);
 // address is matched against the certificate's IP SANs and sends no SNI. Throws
 // std::runtime_error when `server_name` is empty.
 net::SslPtr new_connector_session(SSL_CTX* ctx, const std::string& server_name);
+
+// Until when the material of `contexts` (null ones skipped) is valid, in seconds since the epoch (0:
+// there is none): the first to expire of the certificates they present (notAfter) and of the CAs they
+// trust, and the first of their CRLs to need issuing again (nextUpdate).
+struct TlsValidity {
+  std::int64_t certificate = 0;
+  std::int64_t trusted_ca = 0;
+  std::int64_t crl = 0;
+};
+TlsValidity validity_of(std::initializer_list<SSL_CTX*> contexts);
 
 // What a peer presented in its handshake, kept so that it can be checked again when the trust store
 // changes (a reload): a tunnel connection whose peer would now be refused is shut down.

@@ -60,6 +60,7 @@ class Gauge {
  public:
   void add(std::int64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
   void sub(std::int64_t n = 1) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+  void set(std::int64_t n) noexcept { value_.store(n, std::memory_order_relaxed); }
   std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
