@@ -29,7 +29,7 @@ struct RouteState {
 
 // A destination's entry point and what it serves.
 struct Route {
-  config::Endpoint listen;
+  config::Endpoint listen;  // where its entry point listens (a reload that moves it changes this)
   Counter* refused = nullptr;
   std::atomic<std::uint32_t> connections{0};  // for limits.max_connections, over every state in force
 

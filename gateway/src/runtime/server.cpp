@@ -213,13 +213,14 @@ void Server::change_entry_points(const std::vector<std::shared_ptr<Route>>& adde
   replace_listeners(std::move(opening), removed);
 }
 
-std::optional<config::Endpoint> Server::move_listener(const Route* route, const config::Endpoint& listen) {
+std::optional<config::Endpoint> Server::move_listener(Route* route, const config::Endpoint& listen) {
   const auto current = std::find_if(listeners_.begin(), listeners_.end(),
                                     [route](const auto& listener) { return listener->route.get() == route; });
   if (current == listeners_.end() || (*current)->listen.str() == listen.str()) return std::nullopt;
   const std::shared_ptr<const Listener> old = *current;
   replace_listeners({std::make_shared<const Listener>(Listener{old->kind, listen, old->route, old->name})},
                     {route});
+  route->listen = listen;
   return old->listen;
 }
 

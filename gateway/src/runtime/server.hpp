@@ -67,9 +67,9 @@ class Server {
   void change_entry_points(const std::vector<std::shared_ptr<Route>>& added,
                            const std::vector<const Route*>& removed);
   // Reload, the same way: the listener serving `route` (a proxy entry point's) moves to `listen`, when
-  // that is another address; returns the address it left. Throws, changing nothing, when `listen`
-  // cannot be bound.
-  std::optional<config::Endpoint> move_listener(const Route* route, const config::Endpoint& listen);
+  // that is another address, and `route->listen` with it; returns the address it left. Throws, changing
+  // nothing, when `listen` cannot be bound.
+  std::optional<config::Endpoint> move_listener(Route* route, const config::Endpoint& listen);
   // The tunnel listener's bound address (after bind()), for an in-process connector.
   boost::asio::ip::tcp::endpoint tunnel_endpoint() const;
   // Serves until drained. Returns the process exit code.
