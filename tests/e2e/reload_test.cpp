@@ -513,8 +513,9 @@ TEST_F(ReloadTunnel, AConnectorLeavesAnEdgeItNoLongerTrusts) {
 }
 
 // A connector's certificate revoked (`gatewayd certs revoke`) and the CRL given to the edge: at the
-// reload the connector's connections are sent away (the stream they carry finishes), its dialling again
-// is refused, and a connector with another certificate of the same CA is accepted.
+// reload the connector's connections are closed, the stream they carry cut (a revoked key may be in
+// the wrong hands), its dialling again is refused, and a connector with another certificate of the
+// same CA is accepted.
 TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   TunnelPair& pair = *pair_;
   GatewayProcess& edge = pair.edge();
@@ -541,9 +542,12 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   ASSERT_TRUE(edge.wait_for_log_count(log_event("connector_untrusted"), 2, kGuard, mark));
   const auto untrusted = edge.wait_for_log(log_event("connector_untrusted"), kGuard, mark);
   ASSERT_TRUE(untrusted);
-  EXPECT_EQ(untrusted->get("reason"), "certificate no longer trusted: certificate revoked");
+  EXPECT_EQ(untrusted->get("reason"),
+            "certificate no longer trusted: certificate revoked; its streams were cut");
   EXPECT_NEAR(days_left("gateway_tunnel_crl_next_update_timestamp_seconds"), 30, 1);  // `certs revoke`
-  EXPECT_TRUE(echoes(*held_, "on a connection that is going away"));
+  // The held connection's stream was cut with its tunnel connection: its client sees the end.
+  const Received cut = held_->receive_all();
+  EXPECT_TRUE(cut.end == End::eof || cut.end == End::reset) << cut.end;
   held_.reset();
   const auto refused = edge.wait_for_log(log_event("connector_refused"), kGuard, mark);
   ASSERT_TRUE(refused);
@@ -558,6 +562,28 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   ASSERT_TRUE(wait_connected(edge, 2, before_fresh));
   TcpClient after(edge.port("app"));
   EXPECT_TRUE(echoes(after, "through a connector whose certificate is not revoked"));
+}
+
+// The same on a connector: an edge whose certificate its new CRL revokes is left at once.
+TEST_F(ReloadTunnel, AConnectorCutsAnEdgeWhoseCertificateIsRevoked) {
+  TunnelPair& pair = *pair_;
+  GatewayProcess& connector = pair.connector();
+  const std::string certs = pair.setup().certs().string();
+  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/edge.pem"}));
+  const std::size_t mark = connector.log_mark();
+  write_config(connector, replaced(pair.setup().connector_yaml(pair.connector_spec()), "connector.key\n",
+                                   "connector.key\n  crl_file: " + certs + "/crl.pem\n"));
+  ASSERT_TRUE(reload(connector, "config_reloaded"));
+  ASSERT_TRUE(connector.wait_for_log_count(log_event("edge_untrusted"), 2, kGuard, mark));
+  const auto untrusted = connector.wait_for_log(log_event("edge_untrusted"), kGuard, mark);
+  ASSERT_TRUE(untrusted);
+  EXPECT_EQ(untrusted->get("reason"),
+            "certificate no longer trusted: certificate revoked; its streams were cut");
+  const Received cut = held_->receive_all();
+  EXPECT_TRUE(cut.end == End::eof || cut.end == End::reset) << cut.end;
+  const auto failed = connector.wait_for_log(log_event("tunnel_connect_failed"), kGuard, mark);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->get("reason").find("certificate revoked"), std::string::npos) << failed->get("reason");
 }
 
 TEST(ReloadConnector, EdgesAreAddedAndRemovedAndAStreamOnARemovedEdgeFinishes) {

@@ -121,7 +121,7 @@ net::SslCtxPtr plain_context(bool server, const tunnel::Pem* identity, int max_v
 // A connector certificate (PEM) checked with an edge context as after a reload.
 std::string verify_pem(const std::string& cert_pem, SSL_CTX* edge_ctx) {
   auto certs = tunnel::parse_certificates(cert_pem, "certificate");
-  return tunnel::PeerCertificates(certs.front().get(), nullptr).verify(edge_ctx, "ssl_client");
+  return tunnel::PeerCertificates(certs.front().get(), nullptr).verify(edge_ctx, "ssl_client").problem;
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -167,12 +167,12 @@ TEST_F(TunnelTls, TheCertificatesOfAnEstablishedPeerAreCheckedAgainWithANewConte
     return tunnel::make_edge_server_context(
         {.ca_pem = ca, .cert_pem = pki.edge.cert, .key_pem = pki.edge.key});
   };
-  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_client"), "");
-  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert + pki.ca.cert).get(), "ssl_client"), "");
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_client").problem, "");
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert + pki.ca.cert).get(), "ssl_client").problem, "");
   // The peer sent its CA with its certificate: a root the new context does not trust.
-  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert).get(), "ssl_client"),
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(other_ca.cert).get(), "ssl_client").problem,
             "self-signed certificate in certificate chain");
-  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_server"),
+  EXPECT_EQ(connector_seen.verify(edge_with_ca(pki.ca.cert).get(), "ssl_server").problem,
             "unsuitable certificate purpose");
 
   // The connector's side: the edge's certificate, its name included.
@@ -180,14 +180,14 @@ TEST_F(TunnelTls, TheCertificatesOfAnEstablishedPeerAreCheckedAgainWithANewConte
     return tunnel::make_connector_client_context(
         {.ca_pem = ca, .cert_pem = pki.connector.cert, .key_pem = pki.connector.key});
   };
-  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "edge.test"), "");
-  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.1"), "");
-  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "other.test"), "hostname mismatch");
-  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.2"), "IP address mismatch");
-  EXPECT_EQ(edge_seen.verify(connector_with_ca(other_ca.cert).get(), "ssl_server", "edge.test"),
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "edge.test").problem, "");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.1").problem, "");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "other.test").problem, "hostname mismatch");
+  EXPECT_EQ(edge_seen.verify(client_ctx.get(), "ssl_server", "127.0.0.2").problem, "IP address mismatch");
+  EXPECT_EQ(edge_seen.verify(connector_with_ca(other_ca.cert).get(), "ssl_server", "edge.test").problem,
             "self-signed certificate in certificate chain");
 
-  EXPECT_EQ(tunnel::PeerCertificates().verify(client_ctx.get(), "ssl_server"), "no certificate");
+  EXPECT_EQ(tunnel::PeerCertificates().verify(client_ctx.get(), "ssl_server").problem, "no certificate");
 }
 
 TEST_F(TunnelTls, EdgeRefusesARevokedConnectorCertificate) {
@@ -206,6 +206,13 @@ TEST_F(TunnelTls, EdgeRefusesARevokedConnectorCertificate) {
   auto untouched = tunnel::make_edge_server_context(pki.edge_source());
   EXPECT_EQ(verify_pem(revoked.cert, untouched.get()), "");
   EXPECT_EQ(verify_pem(revoked.cert, server_ctx.get()), "certificate revoked");
+  auto revoked_certs = tunnel::parse_certificates(revoked.cert, "certificate");
+  EXPECT_TRUE(tunnel::PeerCertificates(revoked_certs.front().get(), nullptr)
+                  .verify(server_ctx.get(), "ssl_client")
+                  .revoked);
+  EXPECT_FALSE(tunnel::PeerCertificates(revoked_certs.front().get(), nullptr)
+                   .verify(untouched.get(), "ssl_client")
+                   .revoked);
   EXPECT_EQ(verify_pem(other.cert, server_ctx.get()), "");
 }
 

@@ -130,14 +130,18 @@ void ConnectorAgent::set_tls(net::SslCtxPtr tls) {
   for (const auto& link : links_) {
     asio::post(link->context, [this, link, in_force] {
       if (!link->connection || link->closed) return;  // a dial in progress checks for itself
-      const std::string reason =
-          link->certificates.verify(in_force->get(), "ssl_server", link->edge.server_name);
-      if (reason.empty()) return;
+      const auto verdict = link->certificates.verify(in_force->get(), "ssl_server", link->edge.server_name);
+      if (verdict.problem.empty()) return;
+      // As on the edge: a revoked certificate's streams are cut, others finish.
+      std::string why = "certificate no longer trusted: " + verdict.problem;
+      if (verdict.revoked) {
+        link->connection->close();
+        why += "; its streams were cut";
+      } else {
+        link->connection->shutdown();
+      }
       log_.log(LogLevel::warn, "edge_untrusted",
-               {{"edge", link->edge.str()},
-                {"connection", std::to_string(link->index)},
-                {"reason", "certificate no longer trusted: " + reason}});
-      link->connection->shutdown();
+               {{"edge", link->edge.str()}, {"connection", std::to_string(link->index)}, {"reason", why}});
     });
   }
 }
@@ -218,9 +222,9 @@ asio::awaitable<void> ConnectorAgent::dial_loop(std::shared_ptr<Link> link) {
     if (stream) link->certificates = tunnel::PeerCertificates(*stream);
     // A reload during the dial checked the connections up before this one.
     if (auto now = tls_.get(); stream && now != tls) {
-      const std::string reason = link->certificates.verify(now->get(), "ssl_server", link->edge.server_name);
-      if (!reason.empty()) {
-        failure = "edge certificate no longer trusted: " + reason;
+      const auto verdict = link->certificates.verify(now->get(), "ssl_server", link->edge.server_name);
+      if (!verdict.problem.empty()) {
+        failure = "edge certificate no longer trusted: " + verdict.problem;
         stream.reset();
       }
     }

@@ -42,24 +42,31 @@ void TunnelListener::set_tls(net::SslCtxPtr tls) {
 }
 
 void TunnelListener::recheck(const net::SslCtxPtr& in_force) {
-  std::vector<std::pair<Established, std::string>> untrusted;  // and why
+  std::vector<std::pair<Established, tunnel::PeerCertificates::Verdict>> untrusted;
   {
     std::lock_guard lock(established_mutex_);
     for (auto it = established_.begin(); it != established_.end();) {
-      std::string reason = it->second.certificates.verify(in_force.get(), "ssl_client");
-      if (reason.empty()) {
+      auto verdict = it->second.certificates.verify(in_force.get(), "ssl_client");
+      if (verdict.problem.empty()) {
         ++it;
         continue;
       }
-      untrusted.emplace_back(std::move(it->second), std::move(reason));
+      untrusted.emplace_back(std::move(it->second), std::move(verdict));
       it = established_.erase(it);  // leaving: a later reload need not check it again
     }
   }
-  for (const auto& [up, reason] : untrusted) {
+  for (const auto& [up, verdict] : untrusted) {
     auto connection = up.connection.lock();
     if (!connection) continue;
-    connection->shutdown();  // no new streams; it leaves the pool when its last stream has ended
-    const std::string why = "certificate no longer trusted: " + reason;
+    // A revoked certificate may be in the wrong hands: its streams are cut. Any other (a CA dropped,
+    // say, while its certificates are being replaced) finishes the streams it carries, opening none.
+    std::string why = "certificate no longer trusted: " + verdict.problem;
+    if (verdict.revoked) {
+      connection->close();
+      why += "; its streams were cut";
+    } else {
+      connection->shutdown();  // it leaves the pool when its last stream has ended
+    }
     log_.log(LogLevel::warn, "connector_untrusted",
              {{"tenant", up.who.tenant}, {"location", up.who.location}, {"peer", up.peer}, {"reason", why}});
     if (host_.audit().enabled(AuditClass::security)) {

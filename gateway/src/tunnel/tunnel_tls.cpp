@@ -216,25 +216,26 @@ PeerCertificates::PeerCertificates(X509* certificate, STACK_OF(X509) * chain) {
     chain_.reset(copy, [](STACK_OF(X509) * c) { sk_X509_pop_free(c, X509_free); });
 }
 
-std::string PeerCertificates::verify(SSL_CTX* ctx, const char* purpose,
-                                     const std::string& server_name) const {
-  if (!certificate_) return "no certificate";
+PeerCertificates::Verdict PeerCertificates::verify(SSL_CTX* ctx, const char* purpose,
+                                                   const std::string& server_name) const {
+  if (!certificate_) return {"no certificate"};
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> check(X509_STORE_CTX_new(),
                                                                         X509_STORE_CTX_free);
   ERR_clear_error();
   if (!check ||
       X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx), certificate_.get(), chain_.get()) != 1 ||
       X509_STORE_CTX_set_default(check.get(), purpose) != 1) {
-    return "cannot check the certificate: " + openssl_error_reason();
+    return {"cannot check the certificate: " + openssl_error_reason()};
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(check.get());
   X509_VERIFY_PARAM_set1(param, SSL_CTX_get0_param(ctx));  // the context's depth
   if (!server_name.empty() && !expect_name(param, without_brackets(server_name))) {
-    return "invalid server name " + server_name;
+    return {"invalid server name " + server_name};
   }
   if (X509_verify_cert(check.get()) == 1) return {};
   ERR_clear_error();
-  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get()));
+  const int error = X509_STORE_CTX_get_error(check.get());
+  return {X509_verify_cert_error_string(error), error == X509_V_ERR_CERT_REVOKED};
 }
 
 }  // namespace gw::tunnel

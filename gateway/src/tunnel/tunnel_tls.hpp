@@ -73,11 +73,14 @@ class PeerCertificates {
   explicit PeerCertificates(const net::TlsStream& stream)
       : PeerCertificates(stream.peer_certificate(), stream.peer_chain()) {}
 
+  struct Verdict {
+    std::string problem;   // empty: trusted; otherwise OpenSSL's words ("certificate revoked")
+    bool revoked = false;  // the problem is that one of the context's CRLs lists the certificate
+  };
   // Checks them as a handshake with `ctx` would now: a chain to one of its trusted CAs, the dates, the
-  // purpose ("ssl_client" for a connector's certificate, "ssl_server" for an edge's) and, when
-  // `server_name` is not empty, the name (as new_connector_session sets it). Empty when they pass;
-  // otherwise why not, in OpenSSL's words ("unable to get local issuer certificate").
-  std::string verify(SSL_CTX* ctx, const char* purpose, const std::string& server_name = {}) const;
+  // purpose ("ssl_client" for a connector's certificate, "ssl_server" for an edge's), its CRLs and,
+  // when `server_name` is not empty, the name (as new_connector_session sets it).
+  Verdict verify(SSL_CTX* ctx, const char* purpose, const std::string& server_name = {}) const;
 
  private:
   std::shared_ptr<X509> certificate_;
