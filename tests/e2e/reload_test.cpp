@@ -380,6 +380,23 @@ class ReloadTunnel : public ::testing::Test {
     ASSERT_TRUE(echoes(*held_, "before the reload"));
   }
 
+  // `process` reloaded with `yaml`, whose CRL no longer lets it trust its peer: the first of the two
+  // `event` records (one per tunnel connection) it logs.
+  std::optional<Record> reload_untrusting(GatewayProcess& process, const std::string& yaml,
+                                          const char* event) {
+    const std::size_t mark = process.log_mark();
+    write_config(process, yaml);
+    if (!reload(process, "config_reloaded") || !process.wait_for_log_count(log_event(event), 2, kGuard, mark))
+      return std::nullopt;
+    return process.wait_for_log(log_event(event), kGuard, mark);
+  }
+  // The held connection's stream was cut with its tunnel connection: its client sees the end.
+  ::testing::AssertionResult held_is_cut() {
+    const Received cut = held_->receive_all();
+    if (cut.end == End::eof || cut.end == End::reset) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the held connection " << cut.end;
+  }
+
   EchoServer echo_;
   EdgeSpec edge_spec_;
   std::optional<TunnelPair> pair_;
@@ -536,18 +553,15 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   EXPECT_EQ(metric_value(edge.admin_port(), "gateway_tunnel_crl_next_update_timestamp_seconds", {}), 0.0);
 
   const std::size_t mark = edge.log_mark();
-  write_config(edge, replaced(pair.setup().edge_yaml(edge_spec_), "edge.key\n",
-                              "edge.key\n  crl_file: " + certs + "/crl.pem\n"));
-  ASSERT_TRUE(reload(edge, "config_reloaded"));
-  ASSERT_TRUE(edge.wait_for_log_count(log_event("connector_untrusted"), 2, kGuard, mark));
-  const auto untrusted = edge.wait_for_log(log_event("connector_untrusted"), kGuard, mark);
+  const auto untrusted = reload_untrusting(edge,
+                                           replaced(pair.setup().edge_yaml(edge_spec_), "edge.key\n",
+                                                    "edge.key\n  crl_file: " + certs + "/crl.pem\n"),
+                                           "connector_untrusted");
   ASSERT_TRUE(untrusted);
   EXPECT_EQ(untrusted->get("reason"),
             "certificate no longer trusted: certificate revoked; its streams were cut");
   EXPECT_NEAR(days_left("gateway_tunnel_crl_next_update_timestamp_seconds"), 30, 1);  // `certs revoke`
-  // The held connection's stream was cut with its tunnel connection: its client sees the end.
-  const Received cut = held_->receive_all();
-  EXPECT_TRUE(cut.end == End::eof || cut.end == End::reset) << cut.end;
+  EXPECT_TRUE(held_is_cut());
   held_.reset();
   const auto refused = edge.wait_for_log(log_event("connector_refused"), kGuard, mark);
   ASSERT_TRUE(refused);
@@ -571,16 +585,15 @@ TEST_F(ReloadTunnel, AConnectorCutsAnEdgeWhoseCertificateIsRevoked) {
   const std::string certs = pair.setup().certs().string();
   ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/edge.pem"}));
   const std::size_t mark = connector.log_mark();
-  write_config(connector, replaced(pair.setup().connector_yaml(pair.connector_spec()), "connector.key\n",
-                                   "connector.key\n  crl_file: " + certs + "/crl.pem\n"));
-  ASSERT_TRUE(reload(connector, "config_reloaded"));
-  ASSERT_TRUE(connector.wait_for_log_count(log_event("edge_untrusted"), 2, kGuard, mark));
-  const auto untrusted = connector.wait_for_log(log_event("edge_untrusted"), kGuard, mark);
+  const auto untrusted =
+      reload_untrusting(connector,
+                        replaced(pair.setup().connector_yaml(pair.connector_spec()), "connector.key\n",
+                                 "connector.key\n  crl_file: " + certs + "/crl.pem\n"),
+                        "edge_untrusted");
   ASSERT_TRUE(untrusted);
   EXPECT_EQ(untrusted->get("reason"),
             "certificate no longer trusted: certificate revoked; its streams were cut");
-  const Received cut = held_->receive_all();
-  EXPECT_TRUE(cut.end == End::eof || cut.end == End::reset) << cut.end;
+  EXPECT_TRUE(held_is_cut());
   const auto failed = connector.wait_for_log(log_event("tunnel_connect_failed"), kGuard, mark);
   ASSERT_TRUE(failed);
   EXPECT_NE(failed->get("reason").find("certificate revoked"), std::string::npos) << failed->get("reason");
