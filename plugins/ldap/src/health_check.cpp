@@ -194,7 +194,7 @@ void HealthChecker::run() {
     if (entry != entries_.end()) {
       const int state = failure.empty() ? 1 : 0;
       (failure.empty() ? entry->ok : entry->failed)->add();
-      entry->up->add(state - entry->up->value());
+      entry->up->set(state);
       if (state != entry->state) {
         entry->state = state;
         if (failure.empty()) {
