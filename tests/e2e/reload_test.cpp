@@ -583,7 +583,8 @@ TEST_F(ReloadTunnel, AConnectorCutsAnEdgeWhoseCertificateIsRevoked) {
   TunnelPair& pair = *pair_;
   GatewayProcess& connector = pair.connector();
   const std::string certs = pair.setup().certs().string();
-  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/edge.pem"}));
+  // Valid for three days only: the connector warns that it must be issued again soon.
+  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/edge.pem", "--days", "3"}));
   const std::size_t mark = connector.log_mark();
   const auto untrusted =
       reload_untrusting(connector,
@@ -594,6 +595,12 @@ TEST_F(ReloadTunnel, AConnectorCutsAnEdgeWhoseCertificateIsRevoked) {
   EXPECT_EQ(untrusted->get("reason"),
             "certificate no longer trusted: certificate revoked; its streams were cut");
   EXPECT_TRUE(held_is_cut());
+  const auto expiring =
+      connector.wait_for_log(log_event("tunnel_tls_expiring", {{"what", "crl"}}), kGuard, mark);
+  ASSERT_TRUE(expiring);
+  EXPECT_TRUE(expiring->get("hours_left") == "71" || expiring->get("hours_left") == "72")
+      << expiring->get("hours_left");
+  EXPECT_EQ(connector.count_log(log_event("tunnel_tls_expiring", {{"what", "certificate"}}), mark), 0u);
   const auto failed = connector.wait_for_log(log_event("tunnel_connect_failed"), kGuard, mark);
   ASSERT_TRUE(failed);
   EXPECT_NE(failed->get("reason").find("certificate revoked"), std::string::npos) << failed->get("reason");

@@ -1,5 +1,9 @@
 #include "runtime/gateway.hpp"
 
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
 #include "tunnel/certificates.hpp"
 
 namespace gw::runtime {
@@ -15,20 +19,42 @@ tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
 
 void report_tunnel_validity(Gateway& gw) {
   if (!gw.tunnel_server_tls && !gw.tunnel_client_tls) return;
+  // Less than this left, and the log says so at start-up and at every reload.
+  constexpr std::int64_t kWarnBefore = 7 * 24 * 3600;
   const tunnel::TlsValidity validity =
       tunnel::validity_of({gw.tunnel_server_tls.get(), gw.tunnel_client_tls.get()});
-  gw.metrics
-      .gauge("gateway_tunnel_certificate_expiry_timestamp_seconds",
-             "When the tunnel certificate this process presents expires (Unix time)", {})
-      .set(validity.certificate);
-  gw.metrics
-      .gauge("gateway_tunnel_ca_expiry_timestamp_seconds",
-             "When the first of the CAs the tunnel trusts expires (Unix time)", {})
-      .set(validity.trusted_ca);
-  gw.metrics
-      .gauge("gateway_tunnel_crl_next_update_timestamp_seconds",
-             "When the first of the tunnel's CRLs must be issued again (Unix time; 0 without crl_file)", {})
-      .set(validity.crl);
+  struct Item {
+    const char* gauge;
+    const char* help;
+    std::int64_t until;
+    const char* what;  // for the log
+  };
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  for (const Item& item :
+       {Item{"gateway_tunnel_certificate_expiry_timestamp_seconds",
+             "When the tunnel certificate this process presents expires (Unix time)", validity.certificate,
+             "certificate"},
+        Item{"gateway_tunnel_ca_expiry_timestamp_seconds",
+             "When the first of the CAs the tunnel trusts expires (Unix time)", validity.trusted_ca, "ca"},
+        Item{"gateway_tunnel_crl_next_update_timestamp_seconds",
+             "When the first of the tunnel's CRLs must be issued again (Unix time; 0 without crl_file)",
+             validity.crl, "crl"}}) {
+    gw.metrics.gauge(item.gauge, item.help, {}).set(item.until);
+    if (item.until == 0 || item.until - now >= kWarnBefore) continue;
+    const std::time_t until = static_cast<std::time_t>(item.until);
+    std::tm parts{};
+    char when[32] = "";
+    if (gmtime_r(&until, &parts)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    gw.log.log(LogLevel::warn, "tunnel_tls_expiring",
+               {{"what", item.what},
+                {"until", when},
+                {"hours_left", std::to_string((item.until - now) / 3600)},
+                {"hint", std::string(std::strcmp(item.what, "crl") == 0
+                                         ? "issue the CRL again (gatewayd certs revoke --ca DIR) and reload"
+                                         : "renew it and reload")}});
+  }
 }
 
 namespace {
