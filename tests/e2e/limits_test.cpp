@@ -16,12 +16,17 @@
 namespace gw::e2e {
 namespace {
 
+// A gateway with one destination, `name`, to `address` with `limits`.
+GatewayConfig one_destination(const std::string& name, const std::string& address,
+                              const std::string& limits) {
+  GatewayConfig config;
+  config.destinations.push_back({.name = name, .address = address, .limits = limits});
+  return config;
+}
+
 TEST(Limits, MaxConnectionsRefusesTheExcessAndFreesSlotsOnClose) {
   EchoServer echo;
-  GatewayConfig config;
-  config.destinations.push_back(
-      {.name = "capped", .address = echo.address(), .limits = "{max_connections: 2}"});
-  GatewayProcess gateway(config);
+  GatewayProcess gateway(one_destination("capped", echo.address(), "{max_connections: 2}"));
   ASSERT_TRUE(gateway.wait_ready());
   const std::uint16_t port = gateway.port("capped");
 
@@ -58,10 +63,7 @@ TEST(Limits, MaxConnectionsRefusesTheExcessAndFreesSlotsOnClose) {
 
 TEST(Limits, IdleTimeoutEndsSilentConnection) {
   EchoServer echo;
-  GatewayConfig config;
-  config.destinations.push_back(
-      {.name = "idle", .address = echo.address(), .limits = "{idle_timeout: 300ms}"});
-  GatewayProcess gateway(config);
+  GatewayProcess gateway(one_destination("idle", echo.address(), "{idle_timeout: 300ms}"));
   ASSERT_TRUE(gateway.wait_ready());
 
   TcpClient client(gateway.port("idle"));
@@ -89,10 +91,7 @@ TEST(Limits, HalfCloseTimeoutEndsAConnectionTheTargetNeverFinishes) {
     boost::system::error_code ec;
     co_await hold.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   });
-  GatewayConfig config;
-  config.destinations.push_back(
-      {.name = "half", .address = target.address(), .limits = "{half_close_timeout: 300ms}"});
-  GatewayProcess gateway(config);
+  GatewayProcess gateway(one_destination("half", target.address(), "{half_close_timeout: 300ms}"));
   ASSERT_TRUE(gateway.wait_ready());
 
   TcpClient client(gateway.port("half"));

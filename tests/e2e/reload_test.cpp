@@ -380,12 +380,18 @@ class ReloadTunnel : public ::testing::Test {
     ASSERT_TRUE(echoes(*held_, "before the reload"));
   }
 
-  // `process` reloaded with `yaml`, whose CRL no longer lets it trust its peer: the first of the two
-  // `event` records (one per tunnel connection) it logs.
-  std::optional<Record> reload_untrusting(GatewayProcess& process, const std::string& yaml,
-                                          const char* event) {
+  // `revoked` (a certificate file of the pair's CA) is revoked (`certs revoke`, with `options`), and
+  // `process` reloaded with `yaml` plus a crl_file line after the one naming `key_file`: the first of
+  // the two `event` records (one per tunnel connection) it logs.
+  std::optional<Record> revoke_and_reload(const std::string& revoked, std::vector<std::string> options,
+                                          GatewayProcess& process, const std::string& yaml,
+                                          const std::string& key_file, const char* event) {
+    const std::string certs = pair_->setup().certs().string();
+    options.insert(options.begin(), {"revoke", "--ca", certs, "--cert", certs + "/" + revoked});
+    if (!run_certs(options)) return std::nullopt;
     const std::size_t mark = process.log_mark();
-    write_config(process, yaml);
+    write_config(process,
+                 replaced(yaml, key_file + "\n", key_file + "\n  crl_file: " + certs + "/crl.pem\n"));
     if (!reload(process, "config_reloaded") || !process.wait_for_log_count(log_event(event), 2, kGuard, mark))
       return std::nullopt;
     return process.wait_for_log(log_event(event), kGuard, mark);
@@ -537,7 +543,6 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   TunnelPair& pair = *pair_;
   GatewayProcess& edge = pair.edge();
   const std::string certs = pair.setup().certs().string();
-  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/connector.pem"}));
   ASSERT_TRUE(
       run_certs({"connector", "--ca", certs, "--out", certs, "--tenant", "acme", "--file-prefix", "fresh"}));
 
@@ -553,10 +558,8 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
   EXPECT_EQ(metric_value(edge.admin_port(), "gateway_tunnel_crl_next_update_timestamp_seconds", {}), 0.0);
 
   const std::size_t mark = edge.log_mark();
-  const auto untrusted = reload_untrusting(edge,
-                                           replaced(pair.setup().edge_yaml(edge_spec_), "edge.key\n",
-                                                    "edge.key\n  crl_file: " + certs + "/crl.pem\n"),
-                                           "connector_untrusted");
+  const auto untrusted = revoke_and_reload("connector.pem", {}, edge, pair.setup().edge_yaml(edge_spec_),
+                                           "edge.key", "connector_untrusted");
   ASSERT_TRUE(untrusted);
   EXPECT_EQ(untrusted->get("reason"),
             "certificate no longer trusted: certificate revoked; its streams were cut");
@@ -580,17 +583,12 @@ TEST_F(ReloadTunnel, ARevokedConnectorIsSentAwayAtTheReload) {
 
 // The same on a connector: an edge whose certificate its new CRL revokes is left at once.
 TEST_F(ReloadTunnel, AConnectorCutsAnEdgeWhoseCertificateIsRevoked) {
-  TunnelPair& pair = *pair_;
-  GatewayProcess& connector = pair.connector();
-  const std::string certs = pair.setup().certs().string();
-  // Valid for three days only: the connector warns that it must be issued again soon.
-  ASSERT_TRUE(run_certs({"revoke", "--ca", certs, "--cert", certs + "/edge.pem", "--days", "3"}));
+  GatewayProcess& connector = pair_->connector();
   const std::size_t mark = connector.log_mark();
-  const auto untrusted =
-      reload_untrusting(connector,
-                        replaced(pair.setup().connector_yaml(pair.connector_spec()), "connector.key\n",
-                                 "connector.key\n  crl_file: " + certs + "/crl.pem\n"),
-                        "edge_untrusted");
+  // Valid for three days only: the connector warns that it must be issued again soon.
+  const auto untrusted = revoke_and_reload("edge.pem", {"--days", "3"}, connector,
+                                           pair_->setup().connector_yaml(pair_->connector_spec()),
+                                           "connector.key", "edge_untrusted");
   ASSERT_TRUE(untrusted);
   EXPECT_EQ(untrusted->get("reason"),
             "certificate no longer trusted: certificate revoked; its streams were cut");

@@ -194,7 +194,7 @@ TEST_F(TunnelTls, EdgeRefusesARevokedConnectorCertificate) {
   const Pki pki;
   const tunnel::Pem other = tunnel::make_connector_cert(pki.ca, {"acme", "berlin"}, 1);
   tunnel::TunnelTlsSource edge = pki.edge_source();
-  edge.crl_pem = tunnel::make_crl(pki.ca, "", {pki.connector.cert}, 1);
+  edge.crl_pem = tunnel::make_crl(pki.ca, {}, {{"connector", pki.connector.cert}}, 1);
   auto server_ctx = server_context(edge);
   auto client_ctx = tunnel::make_connector_client_context(pki.connector_source());
   connect(server_ctx.get(), tunnel::new_connector_session(client_ctx.get(), "edge.test"));
@@ -424,15 +424,15 @@ TEST(TunnelTlsBuilders, ACrlFileMustHoldACurrentCrlOfEveryTrustedCa) {
   const Pki pki;
   const tunnel::Pem other_ca = tunnel::make_ca("another CA", 1);
   tunnel::TunnelTlsSource source = pki.edge_source();
-  source.crl_pem = tunnel::make_crl(other_ca, "", {}, 1);
+  source.crl_pem = tunnel::make_crl(other_ca, {}, {}, 1);
   EXPECT_EQ(build_error(source), "crl_pem: CRL 1 is not signed by a CA of ca_pem");
   // Two CAs trusted, a CRL of one of them only.
   source.ca_pem = pki.ca.cert + other_ca.cert;
-  source.crl_pem = tunnel::make_crl(pki.ca, "", {}, 1);
+  source.crl_pem = tunnel::make_crl(pki.ca, {}, {}, 1);
   EXPECT_EQ(build_error(source),
             "crl_pem has no CRL of /CN=another CA (ca_pem): with a crl_file, every "
             "trusted CA needs one");
-  source.crl_pem += tunnel::make_crl(other_ca, "", {}, 1);
+  source.crl_pem += tunnel::make_crl(other_ca, {}, {}, 1);
   EXPECT_NO_THROW(tunnel::make_edge_server_context(source));
   source.crl_pem = "not a CRL";
   EXPECT_EQ(build_error(source), "cannot read crl_pem: no CRL found (expected -----BEGIN X509 CRL-----)");

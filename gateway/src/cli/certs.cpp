@@ -388,25 +388,11 @@ int run_revoke(const Args& args) {
   const int days = days_option(args, kDefaultCrlDays);
   const auto ca = read_ca(ca_dir);
   std::error_code ec;
-  const std::string previous =
-      fs::exists(out, ec) ? tunnel::read_text_file(out.string(), "the CRL " + out.string()) : std::string();
-  std::vector<std::string> revoked;
-  for (const auto& file : args.list("cert"))
-    revoked.push_back(tunnel::read_text_file(file, "certificate " + file));
-  std::string crl;
-  try {
-    crl = tunnel::make_crl(ca, previous, revoked, days);
-  } catch (const std::runtime_error& e) {
-    // make_crl numbers the certificates; name the files instead.
-    std::string what = e.what();
-    auto name = [&what](const std::string& from, const std::string& to) {
-      if (auto at = what.find(from); at != std::string::npos) what.replace(at, from.size(), to);
-    };
-    for (std::size_t n = revoked.size(); n > 0; --n)
-      name("certificate " + std::to_string(n), args.list("cert")[n - 1]);
-    name("the earlier CRL", "the CRL " + out.string());
-    throw std::runtime_error(what);
-  }
+  tunnel::NamedPem previous{"the CRL " + out.string(), ""};
+  if (fs::exists(out, ec)) previous.pem = tunnel::read_text_file(out.string(), previous.what);
+  std::vector<tunnel::NamedPem> revoked;
+  for (const auto& file : args.list("cert")) revoked.push_back({file, tunnel::read_text_file(file, file)});
+  const std::string crl = tunnel::make_crl(ca, previous, revoked, days);
   // Written beside and renamed over the old one: a gateway reloading meanwhile reads one or the other.
   const fs::path temporary = out.string() + ".new";
   write_file({temporary, crl, 0644, ""}, true);

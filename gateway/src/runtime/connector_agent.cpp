@@ -132,16 +132,11 @@ void ConnectorAgent::set_tls(net::SslCtxPtr tls) {
       if (!link->connection || link->closed) return;  // a dial in progress checks for itself
       const auto verdict = link->certificates.verify(in_force->get(), "ssl_server", link->edge.server_name);
       if (verdict.problem.empty()) return;
-      // As on the edge: a revoked certificate's streams are cut, others finish.
-      std::string why = "certificate no longer trusted: " + verdict.problem;
-      if (verdict.revoked) {
-        link->connection->close();
-        why += "; its streams were cut";
-      } else {
-        link->connection->shutdown();
-      }
+      verdict.revoked ? link->connection->close() : link->connection->shutdown();
       log_.log(LogLevel::warn, "edge_untrusted",
-               {{"edge", link->edge.str()}, {"connection", std::to_string(link->index)}, {"reason", why}});
+               {{"edge", link->edge.str()},
+                {"connection", std::to_string(link->index)},
+                {"reason", verdict.reason()}});
     });
   }
 }

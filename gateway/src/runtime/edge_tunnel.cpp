@@ -58,15 +58,9 @@ void TunnelListener::recheck(const net::SslCtxPtr& in_force) {
   for (const auto& [up, verdict] : untrusted) {
     auto connection = up.connection.lock();
     if (!connection) continue;
-    // A revoked certificate may be in the wrong hands: its streams are cut. Any other (a CA dropped,
-    // say, while its certificates are being replaced) finishes the streams it carries, opening none.
-    std::string why = "certificate no longer trusted: " + verdict.problem;
-    if (verdict.revoked) {
-      connection->close();
-      why += "; its streams were cut";
-    } else {
-      connection->shutdown();  // it leaves the pool when its last stream has ended
-    }
+    // Shut down, it leaves the pool when its last stream has ended.
+    verdict.revoked ? connection->close() : connection->shutdown();
+    const std::string why = verdict.reason();
     log_.log(LogLevel::warn, "connector_untrusted",
              {{"tenant", up.who.tenant}, {"location", up.who.location}, {"peer", up.peer}, {"reason", why}});
     if (host_.audit().enabled(AuditClass::security)) {

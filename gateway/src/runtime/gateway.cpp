@@ -1,9 +1,8 @@
 #include "runtime/gateway.hpp"
 
 #include <chrono>
-#include <cstring>
-#include <ctime>
 
+#include "host/text_format.hpp"
 #include "tunnel/certificates.hpp"
 
 namespace gw::runtime {
@@ -20,7 +19,7 @@ tunnel::TunnelTlsSource tls_source(const config::TunnelTlsFiles& files) {
 void report_tunnel_validity(Gateway& gw) {
   if (!gw.tunnel_server_tls && !gw.tunnel_client_tls) return;
   // Less than this left, and the log says so at start-up and at every reload.
-  constexpr std::int64_t kWarnBefore = 7 * 24 * 3600;
+  constexpr auto kWarnBefore = std::chrono::days(7);
   const tunnel::TlsValidity validity =
       tunnel::validity_of({gw.tunnel_server_tls.get(), gw.tunnel_client_tls.get()});
   struct Item {
@@ -28,32 +27,30 @@ void report_tunnel_validity(Gateway& gw) {
     const char* help;
     std::int64_t until;
     const char* what;  // for the log
+    const char* hint;  // what to do
   };
-  const std::int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const auto now = std::chrono::system_clock::now();
   for (const Item& item :
        {Item{"gateway_tunnel_certificate_expiry_timestamp_seconds",
              "When the tunnel certificate this process presents expires (Unix time)", validity.certificate,
-             "certificate"},
+             "certificate", "renew it and reload"},
         Item{"gateway_tunnel_ca_expiry_timestamp_seconds",
-             "When the first of the CAs the tunnel trusts expires (Unix time)", validity.trusted_ca, "ca"},
+             "When the first of the CAs the tunnel trusts expires (Unix time)", validity.trusted_ca, "ca",
+             "renew it and reload"},
         Item{"gateway_tunnel_crl_next_update_timestamp_seconds",
              "When the first of the tunnel's CRLs must be issued again (Unix time; 0 without crl_file)",
-             validity.crl, "crl"}}) {
+             validity.crl, "crl", "issue the CRL again (gatewayd certs revoke --ca DIR) and reload"}}) {
     gw.metrics.gauge(item.gauge, item.help, {}).set(item.until);
-    if (item.until == 0 || item.until - now >= kWarnBefore) continue;
-    const std::time_t until = static_cast<std::time_t>(item.until);
-    std::tm parts{};
-    char when[32] = "";
-    if (gmtime_r(&until, &parts)) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    gw.log.log(LogLevel::warn, "tunnel_tls_expiring",
-               {{"what", item.what},
-                {"until", when},
-                {"hours_left", std::to_string((item.until - now) / 3600)},
-                {"hint", std::string(std::strcmp(item.what, "crl") == 0
-                                         ? "issue the CRL again (gatewayd certs revoke --ca DIR) and reload"
-                                         : "renew it and reload")}});
+    const auto until = std::chrono::system_clock::time_point(std::chrono::seconds(item.until));
+    if (item.until == 0 || until - now >= kWarnBefore) continue;
+    std::string when;
+    host::append_timestamp(when, until);
+    gw.log.log(
+        LogLevel::warn, "tunnel_tls_expiring",
+        {{"what", item.what},
+         {"until", when},
+         {"hours_left", std::to_string(std::chrono::duration_cast<std::chrono::hours>(until - now).count())},
+         {"hint", item.hint}});
   }
 }
 

@@ -388,7 +388,7 @@ Pem make_connector_cert(const Pem& ca, const ConnectorIdentity& identity, int da
   return issue_leaf(issuer, identity.tenant, identity.location, days, "clientAuth", names.get());
 }
 
-std::string make_crl(const Pem& ca, std::string_view previous, const std::vector<std::string>& revoked,
+std::string make_crl(const Pem& ca, const NamedPem& previous, const std::vector<NamedPem>& revoked,
                      int days) {
   check_days(days);
   const Issuer issuer = load_issuer(ca);
@@ -412,11 +412,11 @@ std::string make_crl(const Pem& ca, std::string_view previous, const std::vector
     require(hex != nullptr, "serial number");
     return !serials.insert(hex.get()).second;
   };
-  if (!previous.empty()) {
-    for (const auto& earlier : parse_crls(previous, "the earlier CRL")) {
+  if (!previous.pem.empty()) {
+    for (const auto& earlier : parse_crls(previous.pem, previous.what)) {
       if (X509_CRL_verify(earlier.get(), issuer.key.get()) != 1) {
         ERR_clear_error();
-        throw std::runtime_error("the earlier CRL was not issued by this CA");
+        throw std::runtime_error(previous.what + " was not issued by this CA");
       }
       STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(earlier.get());
       for (int i = 0; i < sk_X509_REVOKED_num(entries); ++i) {
@@ -427,12 +427,12 @@ std::string make_crl(const Pem& ca, std::string_view previous, const std::vector
       }
     }
   }
-  for (std::size_t n = 0; n < revoked.size(); ++n) {
-    for (const auto& cert : parse_certificates(revoked[n], "certificate " + std::to_string(n + 1))) {
+  for (const NamedPem& input : revoked) {
+    for (const auto& cert : parse_certificates(input.pem, input.what)) {
       if (X509_check_issued(issuer.cert.get(), cert.get()) != X509_V_OK ||
           X509_verify(cert.get(), issuer.key.get()) != 1) {
         ERR_clear_error();
-        throw std::runtime_error("certificate " + std::to_string(n + 1) + " was not issued by this CA");
+        throw std::runtime_error(input.what + " was not issued by this CA");
       }
       if (listed(X509_get0_serialNumber(cert.get()))) continue;
       X509_REVOKED* entry = X509_REVOKED_new();

@@ -50,12 +50,17 @@ Pem make_edge_cert(const Pem& ca, const std::vector<std::string>& dns_names,
 // rules) as its one gatewayd://connector/ URI SAN.
 Pem make_connector_cert(const Pem& ca, const ConnectorIdentity& identity, int days);
 
+// PEM text and how errors name it ("certificate certs/connector.pem").
+struct NamedPem {
+  std::string what;
+  std::string pem;
+};
+
 // A certificate revocation list of `ca`, valid from now for `days` days (its nextUpdate): the
-// certificates revoked by `previous` (an earlier CRL of `ca`, PEM; empty for none) and the certificates
-// in `revoked` (PEM texts, each of one or more certificates issued by `ca`). Throws std::runtime_error
-// for a certificate or an earlier CRL that `ca` did not issue.
-std::string make_crl(const Pem& ca, std::string_view previous, const std::vector<std::string>& revoked,
-                     int days);
+// certificates revoked by `previous` (an earlier CRL of `ca`; empty text for none) and the certificates
+// in `revoked` (each text one or more certificates issued by `ca`). Throws std::runtime_error, naming
+// the input, for a certificate or an earlier CRL that `ca` did not issue.
+std::string make_crl(const Pem& ca, const NamedPem& previous, const std::vector<NamedPem>& revoked, int days);
 
 // ---- PEM and OpenSSL helpers ------------------------------------------------------------------------
 

@@ -76,6 +76,12 @@ class PeerCertificates {
   struct Verdict {
     std::string problem;   // empty: trusted; otherwise OpenSSL's words ("certificate revoked")
     bool revoked = false;  // the problem is that one of the context's CRLs lists the certificate
+    // What a connection sent away for it logs. A revoked certificate may be in the wrong hands: its
+    // connection is closed and its streams cut. Any other (a CA dropped while its certificates are
+    // being replaced, say) lets its streams finish.
+    std::string reason() const {
+      return "certificate no longer trusted: " + problem + (revoked ? "; its streams were cut" : "");
+    }
   };
   // Checks them as a handshake with `ctx` would now: a chain to one of its trusted CAs, the dates, the
   // purpose ("ssl_client" for a connector's certificate, "ssl_server" for an edge's), its CRLs and,
